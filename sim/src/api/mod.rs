@@ -1,0 +1,442 @@
+//! Modelled rate-limited APIs: the server side as a sans-IO state machine.
+//!
+//! [`ApiModel::handle`] decides at the instant a request is sent: it checks every limit and
+//! commits only if all admit, then samples the service latency. The simulator, the mock server
+//! and test responders all run this one implementation.
+
+mod latency;
+mod limits;
+
+pub use latency::LatencySpec;
+pub use limits::{Limit, LimitSpec};
+
+use std::collections::VecDeque;
+
+use ratelab_strategies::draws::{Draws, Purpose};
+use ratelab_strategies::spec::{Checker, MAX_MS, Unit};
+use ratelab_strategies::time::{Nanos, SECOND, ms_to_nanos, secs_to_nanos};
+use ratelab_strategies::{Outcome, RequestInfo, Response};
+use serde::{Deserialize, Serialize};
+
+/// The `[api]` table of a scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSpec {
+    /// Every limit must admit a request (e.g. RPM and TPM).
+    #[serde(default)]
+    pub limits: Vec<LimitSpec>,
+    /// Service latency of admitted requests.
+    pub latency: LatencySpec,
+    /// Latency of a 429 or 413, ms (default 5).
+    #[serde(default = "default_rejected_latency_ms")]
+    pub rejected_latency_ms: f64,
+    /// Rejected requests count against the limits too (default false).
+    #[serde(default)]
+    pub count_rejected: bool,
+    /// A 429 carries `Retry-After` in whole seconds (default true).
+    #[serde(default = "yes")]
+    pub retry_after: bool,
+    /// Replies carry `x-ratelimit-remaining-*` / `x-ratelimit-reset-*` (default true).
+    #[serde(default = "yes")]
+    pub headers: bool,
+    /// Server errors on admitted requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<ErrorsSpec>,
+    /// A client that collects too many 429s is refused everything for a while.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ban: Option<BanSpec>,
+}
+
+fn default_rejected_latency_ms() -> f64 {
+    5.0
+}
+fn yes() -> bool {
+    true
+}
+
+/// `errors = { probability, status = 500 }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorsSpec {
+    /// Chance that an admitted attempt fails, 0..=1.
+    pub probability: f64,
+    /// Status of the failure, 500..=599 (default 500).
+    #[serde(default = "default_error_status")]
+    pub status: u16,
+}
+
+fn default_error_status() -> u16 {
+    500
+}
+
+/// `ban = { after_429, within_s, duration_s }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BanSpec {
+    /// 429s that trigger the ban…
+    pub after_429: u32,
+    /// …within this many seconds.
+    pub within_s: f64,
+    /// How long the client is refused, s.
+    pub duration_s: f64,
+}
+
+impl ApiSpec {
+    /// Checks every field (`c` prefixed `api`).
+    pub fn check(&self, c: &mut Checker) {
+        for (i, l) in self.limits.iter().enumerate() {
+            l.check(&mut c.nested(&format!("limits[{i}]")));
+        }
+        self.latency.check(&mut c.nested("latency"));
+        c.number("rejected_latency_ms", self.rejected_latency_ms, 0.0, MAX_MS);
+        if let Some(e) = &self.errors {
+            let mut c = c.nested("errors");
+            c.number("probability", e.probability, 0.0, 1.0);
+            c.integer("status", u64::from(e.status), 500, 599);
+        }
+        if let Some(b) = &self.ban {
+            let mut c = c.nested("ban");
+            c.integer("after_429", u64::from(b.after_429), 1, 1_000_000);
+            c.positive("within_s", b.within_s, 0.0, 86_400.0);
+            c.positive("duration_s", b.duration_s, 0.0, 30.0 * 86_400.0);
+        }
+    }
+
+    /// The sustainable rate in requests per second that the limits imply, when they imply one:
+    /// the smallest over rate limits (token limits divided by the mean tokens per request) and
+    /// concurrency limits (max in flight over the mean latency).
+    pub fn capacity_rps(&self, mean_tokens: f64) -> Option<f64> {
+        self.limits
+            .iter()
+            .filter_map(|l| match l {
+                LimitSpec::Concurrency { max_in_flight } => {
+                    let ms = self.latency.mean_ms(mean_tokens);
+                    (ms > 0.0).then(|| f64::from(*max_in_flight) * 1000.0 / ms)
+                }
+                _ => {
+                    let per_s = l.units_per_second()?;
+                    Some(match l.unit() {
+                        Unit::Requests => per_s,
+                        Unit::Tokens => per_s / mean_tokens.max(1.0),
+                    })
+                }
+            })
+            .min_by(f64::total_cmp)
+    }
+
+    /// A fresh model for a run with `clients` clients.
+    pub fn build(&self, draws: Draws, clients: u32) -> ApiModel {
+        ApiModel {
+            limits: self.limits.iter().map(LimitSpec::build).collect(),
+            latency: self.latency.clone(),
+            rejected_latency: ms_to_nanos(self.rejected_latency_ms),
+            count_rejected: self.count_rejected,
+            retry_after: self.retry_after,
+            headers: self.headers,
+            error_threshold: self
+                .errors
+                .as_ref()
+                .map(|e| (probability_threshold(e.probability), e.status)),
+            ban: self.ban.as_ref().map(|b| Ban {
+                after: b.after_429 as usize,
+                within: secs_to_nanos(b.within_s),
+                duration: secs_to_nanos(b.duration_s),
+                clients: vec![ClientBan::default(); clients as usize],
+            }),
+            draws,
+        }
+    }
+}
+
+/// `p` as a threshold on a uniform `u64`: P(draw < threshold) = p; `u64::MAX` means always.
+fn probability_threshold(p: f64) -> u64 {
+    if p >= 1.0 {
+        u64::MAX
+    } else if p > 0.0 {
+        (p * 18_446_744_073_709_551_616.0) as u64
+    } else {
+        0
+    }
+}
+
+/// What the API answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status: 200, 429, 413 or the configured server error.
+    pub status: u16,
+    /// Time from the request to the reply.
+    pub latency: Nanos,
+    /// `Retry-After` (whole seconds, as nanoseconds) on a 429, when enabled.
+    pub retry_after: Option<Nanos>,
+    /// `x-ratelimit-remaining-requests`.
+    pub remaining_requests: Option<u64>,
+    /// `x-ratelimit-reset-requests`.
+    pub reset_requests: Option<Nanos>,
+    /// `x-ratelimit-remaining-tokens`.
+    pub remaining_tokens: Option<u64>,
+    /// `x-ratelimit-reset-tokens`.
+    pub reset_tokens: Option<Nanos>,
+    /// The refusal came from a ban.
+    pub banned: bool,
+}
+
+impl Reply {
+    /// The reply as the client's strategy sees it.
+    pub fn to_response(&self, request: RequestInfo, sent_at: Nanos) -> Response {
+        Response {
+            request,
+            sent_at,
+            status: self.status,
+            outcome: Outcome::from_status(self.status),
+            latency: self.latency,
+            retry_after: self.retry_after,
+            remaining: self.remaining_requests,
+            reset: self.reset_requests,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct ClientBan {
+    recent_429: VecDeque<Nanos>,
+    until: Nanos,
+}
+
+#[derive(Clone, Debug)]
+struct Ban {
+    after: usize,
+    within: Nanos,
+    duration: Nanos,
+    clients: Vec<ClientBan>,
+}
+
+impl Ban {
+    /// Records a 429 sent to `client` at `now`; starts a ban when there were too many.
+    fn record_429(&mut self, client: u32, now: Nanos) {
+        let Some(c) = self.clients.get_mut(client as usize) else {
+            return;
+        };
+        c.recent_429.push_back(now);
+        while c
+            .recent_429
+            .front()
+            .is_some_and(|&t| t.saturating_add(self.within) <= now)
+        {
+            c.recent_429.pop_front();
+        }
+        if c.recent_429.len() >= self.after {
+            c.until = now.saturating_add(self.duration);
+            c.recent_429.clear();
+        }
+    }
+
+    fn banned_until(&self, client: u32, now: Nanos) -> Option<Nanos> {
+        self.clients
+            .get(client as usize)
+            .map(|c| c.until)
+            .filter(|&u| u > now)
+    }
+}
+
+/// A rate-limited API during a run.
+#[derive(Clone, Debug)]
+pub struct ApiModel {
+    limits: Vec<Limit>,
+    latency: LatencySpec,
+    rejected_latency: Nanos,
+    count_rejected: bool,
+    retry_after: bool,
+    headers: bool,
+    error_threshold: Option<(u64, u16)>,
+    ban: Option<Ban>,
+    draws: Draws,
+}
+
+/// `max(1, ceil(seconds))` of a wait, as whole seconds in nanoseconds (what `Retry-After` says).
+pub fn retry_after_secs(wait: Nanos) -> Nanos {
+    wait.div_ceil(SECOND).max(1).saturating_mul(SECOND)
+}
+
+impl ApiModel {
+    /// Answers `req`, sent at `now`.
+    pub fn handle(&mut self, now: Nanos, req: &RequestInfo) -> Reply {
+        let mut reply = Reply {
+            status: 200,
+            latency: self.rejected_latency,
+            retry_after: None,
+            remaining_requests: None,
+            reset_requests: None,
+            remaining_tokens: None,
+            reset_tokens: None,
+            banned: false,
+        };
+        if let Some(until) = self
+            .ban
+            .as_ref()
+            .and_then(|b| b.banned_until(req.client, now))
+        {
+            reply.status = 429;
+            reply.banned = true;
+            if self.retry_after {
+                reply.retry_after = Some(retry_after_secs(until - now));
+            }
+            return reply;
+        }
+        if self.limits.iter().any(|l| l.never_fits(req.tokens)) {
+            reply.status = 413;
+            return reply;
+        }
+        let wait = self
+            .limits
+            .iter_mut()
+            .map(|l| l.wait(now, req.tokens))
+            .max()
+            .unwrap_or(0);
+        if wait > 0 {
+            if self.count_rejected {
+                for l in self.limits.iter_mut().filter(|l| !l.is_concurrency()) {
+                    l.commit(now, req.tokens, now);
+                }
+            }
+            reply.status = 429;
+            if self.retry_after {
+                reply.retry_after = Some(retry_after_secs(wait));
+            }
+            if let Some(ban) = &mut self.ban {
+                ban.record_429(req.client, now);
+            }
+        } else {
+            reply.latency =
+                self.latency
+                    .sample(&self.draws, req.client, req.id, req.attempt, req.tokens);
+            let end = now.saturating_add(reply.latency);
+            for l in &mut self.limits {
+                l.commit(now, req.tokens, end);
+            }
+            if let Some((threshold, status)) = self.error_threshold {
+                let bits = self
+                    .draws
+                    .u64(Purpose::ServerError, req.client, req.id, req.attempt);
+                if bits < threshold || threshold == u64::MAX {
+                    reply.status = status;
+                }
+            }
+        }
+        if self.headers {
+            self.fill_headers(now, &mut reply);
+        }
+        reply
+    }
+
+    fn fill_headers(&mut self, now: Nanos, reply: &mut Reply) {
+        for l in &mut self.limits {
+            let (left, reset) = l.headroom(now);
+            let (remaining, until) = if l.by_tokens() {
+                (&mut reply.remaining_tokens, &mut reply.reset_tokens)
+            } else {
+                (&mut reply.remaining_requests, &mut reply.reset_requests)
+            };
+            if remaining.is_none_or(|r| left < r) {
+                *remaining = Some(left);
+                *until = Some(reset);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(toml_text: &str) -> ApiModel {
+        let spec: ApiSpec = toml::from_str(toml_text).unwrap();
+        spec.build(Draws::new(1), 1)
+    }
+
+    fn req(id: u64) -> RequestInfo {
+        RequestInfo {
+            client: 0,
+            id,
+            attempt: 1,
+            tokens: 1,
+        }
+    }
+
+    #[test]
+    fn a_429_says_when_to_come_back_in_whole_seconds() {
+        let mut a = api(
+            r#"limits = [{ kind = "token_bucket", rate_per_s = 2, burst = 1 }]
+               latency = { kind = "fixed", ms = 100 }"#,
+        );
+        assert_eq!(a.handle(0, &req(0)).status, 200);
+        let r = a.handle(0, &req(1));
+        assert_eq!(r.status, 429);
+        assert_eq!(r.retry_after, Some(SECOND)); // 0.5 s rounded up
+        assert_eq!(r.latency, 5 * 1_000_000);
+        assert_eq!(r.remaining_requests, Some(0));
+        assert_eq!(r.reset_requests, Some(SECOND / 2));
+    }
+
+    #[test]
+    fn rejected_requests_count_only_when_asked() {
+        for (count, expected) in [(false, 200), (true, 429)] {
+            let mut a = api(&format!(
+                r#"count_rejected = {count}
+                   limits = [{{ kind = "sliding_window", limit = 1, window_s = 1 }}]
+                   latency = {{ kind = "fixed", ms = 1 }}"#
+            ));
+            assert_eq!(a.handle(0, &req(0)).status, 200);
+            assert_eq!(a.handle(900_000_000, &req(1)).status, 429);
+            // The admitted entry has left the window; the rejected one is logged only if counted.
+            assert_eq!(
+                a.handle(SECOND, &req(2)).status,
+                expected,
+                "count_rejected = {count}"
+            );
+        }
+        let mut s = api(r#"count_rejected = true
+               limits = [{ kind = "token_bucket", rate_per_s = 1, burst = 1 }]
+               latency = { kind = "fixed", ms = 1 }"#);
+        s.handle(0, &req(0));
+        s.handle(0, &req(1)); // rejected, but takes a token anyway: debt
+        assert_eq!(s.handle(SECOND, &req(2)).status, 429); // debt paid back, bucket empty
+        assert_eq!(s.handle(3 * SECOND, &req(3)).status, 200); // ...and that 429 counted too
+    }
+
+    #[test]
+    fn too_heavy_is_413_and_a_ban_refuses_everything() {
+        let mut a = api(
+            r#"limits = [{ kind = "token_bucket", rate_per_min = 60, burst = 1 }]
+               latency = { kind = "fixed", ms = 1 }
+               ban = { after_429 = 2, within_s = 10, duration_s = 3600 }"#,
+        );
+        let mut heavy = req(9);
+        heavy.tokens = 5;
+        assert_eq!(
+            a.handle(0, &heavy).status,
+            200,
+            "request-unit limits ignore tokens"
+        );
+        assert_eq!(a.handle(0, &req(1)).status, 429);
+        assert_eq!(a.handle(0, &req(2)).status, 429); // second 429 within 10 s: banned
+        let r = a.handle(5 * SECOND, &req(3));
+        assert!(r.banned);
+        assert_eq!(r.retry_after, Some(3595 * SECOND));
+        assert_eq!(a.handle(3600 * SECOND, &req(4)).status, 200);
+        let mut t = api(
+            r#"limits = [{ kind = "token_bucket", rate_per_min = 60, burst = 4, unit = "tokens" }]
+               latency = { kind = "fixed", ms = 1 }"#,
+        );
+        assert_eq!(t.handle(0, &heavy).status, 413);
+    }
+
+    #[test]
+    fn server_errors_follow_the_probability() {
+        let mut a = api(r#"latency = { kind = "fixed", ms = 1 }
+               errors = { probability = 0.25, status = 503 }"#);
+        let errors = (0..4000)
+            .filter(|&i| a.handle(0, &req(i)).status == 503)
+            .count();
+        assert!((900..1100).contains(&errors), "{errors}");
+    }
+}

@@ -1,0 +1,414 @@
+//! The client loop: clients, their strategies and the API on one virtual clock.
+//!
+//! Semantics (DESIGN.md §3): at an instant t every event due at t is applied, in the order it was
+//! scheduled, before any admission at t; due retries go before fresh requests; with several
+//! clients, the client asked first rotates from instant to instant. Each client keeps at most one
+//! pending wake-up (a generation number retires the stale ones), fresh work is a counter, and
+//! attempts in flight live in a slab.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use ratelab_strategies::draws::Draws;
+use ratelab_strategies::time::{Nanos, as_secs_f64};
+use ratelab_strategies::{Admit, Outcome, RequestInfo, Response, RetryPolicy, Strategy};
+
+use crate::api::ApiModel;
+use crate::metrics::Recorder;
+use crate::queue::EventQueue;
+use crate::result::{StopReason, StrategyResult};
+use crate::scenario::Scenario;
+
+/// One client's strategy: admission, retry policy and optional timeout.
+pub struct ClientSetup<S, R> {
+    /// Admission (a [`ratelab_strategies::Stack`] for the built-ins).
+    pub strategy: S,
+    /// Retry policy.
+    pub retry: R,
+    /// The client gives up waiting for a reply after this long.
+    pub timeout: Option<Nanos>,
+}
+
+/// How far a run has come, for progress display.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Requests in a final state.
+    pub finals: u64,
+    /// Requests in all.
+    pub requests: u64,
+    /// Virtual time.
+    pub now: Nanos,
+    /// The horizon.
+    pub horizon: Nanos,
+}
+
+/// Events between two progress reports.
+const PROGRESS_EVERY: u64 = 1 << 18;
+
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    /// The reply (or the client's timeout) of the attempt in this slab slot.
+    Reply(u32),
+    /// A client asked to be woken; stale unless its generation is current.
+    Wake { client: u32, generation: u32 },
+    /// The next request of a client with Poisson arrivals is ready.
+    Arrival(u32),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct PendingRetry {
+    due: Nanos,
+    id: u64,
+    attempt: u32,
+    ready_at: Nanos,
+    tokens: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Flight {
+    ready_at: Nanos,
+    response: Response,
+}
+
+struct Client<S, R> {
+    setup: ClientSetup<S, R>,
+    /// Next fresh request id; ids below it were sent (or rejected) at least once.
+    next_fresh: u64,
+    /// Requests that have arrived (all of them at t = 0 without an arrival process).
+    arrived: u64,
+    /// Arrival times of arrived requests not yet sent (Poisson arrivals only).
+    ready_times: VecDeque<Nanos>,
+    retries: BinaryHeap<Reverse<PendingRetry>>,
+    wake: Option<Nanos>,
+    generation: u32,
+    dirty: bool,
+}
+
+struct Engine<'a, S, R> {
+    scenario: &'a Scenario,
+    draws: Draws,
+    horizon: Nanos,
+    requests: u64,
+    api: ApiModel,
+    clients: Vec<Client<S, R>>,
+    queue: EventQueue<Event>,
+    flights: Vec<Flight>,
+    free_slots: Vec<u32>,
+    dirty: Vec<u32>,
+    rec: Recorder,
+    now: Nanos,
+    events: u64,
+}
+
+/// Runs one strategy of `scenario` with `seed`; `setup` builds each client's state machines.
+pub fn simulate<S: Strategy, R: RetryPolicy>(
+    scenario: &Scenario,
+    seed: u64,
+    name: &str,
+    mut setup: impl FnMut(u32) -> ClientSetup<S, R>,
+    mut progress: Option<&mut dyn FnMut(Progress)>,
+) -> StrategyResult {
+    let draws = Draws::new(seed);
+    let wl = &scenario.workload;
+    let batch = wl.arrival_gap(&draws, 0, 0).is_none();
+    let clients = (0..wl.clients)
+        .map(|c| Client {
+            setup: setup(c),
+            next_fresh: 0,
+            arrived: if batch { wl.requests } else { 0 },
+            ready_times: VecDeque::new(),
+            retries: BinaryHeap::new(),
+            wake: None,
+            generation: 0,
+            dirty: false,
+        })
+        .collect();
+    let horizon = scenario.horizon();
+    let mut engine = Engine {
+        scenario,
+        draws,
+        horizon,
+        requests: wl.total_requests(),
+        api: scenario.api.build(draws, wl.clients),
+        clients,
+        queue: EventQueue::default(),
+        flights: Vec::new(),
+        free_slots: Vec::new(),
+        dirty: Vec::new(),
+        rec: Recorder::new(wl.clients, wl.requests, horizon),
+        now: 0,
+        events: 0,
+    };
+    for c in 0..wl.clients {
+        match wl.arrival_gap(&draws, c, 0) {
+            Some(gap) => engine.queue.push(gap, Event::Arrival(c)),
+            None => engine.schedule_wake(c, 0),
+        }
+    }
+    let stop = engine.run(&mut progress);
+    engine.into_result(name, stop)
+}
+
+impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
+    fn run(&mut self, progress: &mut Option<&mut dyn FnMut(Progress)>) -> StopReason {
+        let n = self.clients.len() as u32;
+        let mut first = 0u32;
+        let mut last_instant = None;
+        loop {
+            if self.rec.finals() == self.requests {
+                return StopReason::AllFinal;
+            }
+            let Some(t) = self.queue.peek_time() else {
+                return StopReason::Stalled;
+            };
+            if t > self.horizon {
+                return StopReason::Horizon;
+            }
+            self.now = t;
+            while self.queue.peek_time() == Some(t) {
+                if let Some((_, event)) = self.queue.pop() {
+                    self.events += 1;
+                    self.apply(event);
+                    if self.events.is_multiple_of(PROGRESS_EVERY)
+                        && let Some(report) = progress.as_mut()
+                    {
+                        report(Progress {
+                            finals: self.rec.finals(),
+                            requests: self.requests,
+                            now: t,
+                            horizon: self.horizon,
+                        });
+                    }
+                }
+            }
+            if last_instant != Some(t) {
+                last_instant = Some(t);
+                first = (first + 1) % n;
+            }
+            let mut dirty = std::mem::take(&mut self.dirty);
+            if dirty.len() > 1 {
+                dirty.sort_unstable_by_key(|&c| (c + n - first) % n);
+            }
+            for &c in &dirty {
+                self.clients[c as usize].dirty = false;
+                self.admit(c);
+            }
+            dirty.clear();
+            self.dirty = dirty;
+        }
+    }
+
+    fn mark_dirty(&mut self, c: u32) {
+        let client = &mut self.clients[c as usize];
+        if !client.dirty {
+            client.dirty = true;
+            self.dirty.push(c);
+        }
+    }
+
+    fn schedule_wake(&mut self, c: u32, at: Nanos) {
+        let client = &mut self.clients[c as usize];
+        if client.wake.is_none_or(|w| at < w) {
+            client.generation = client.generation.wrapping_add(1);
+            client.wake = Some(at);
+            let generation = client.generation;
+            self.queue.push(
+                at,
+                Event::Wake {
+                    client: c,
+                    generation,
+                },
+            );
+        }
+    }
+
+    fn apply(&mut self, event: Event) {
+        match event {
+            Event::Reply(slot) => self.on_reply(slot),
+            Event::Wake { client, generation } => {
+                let cl = &mut self.clients[client as usize];
+                if cl.generation == generation && cl.wake.is_some() {
+                    cl.wake = None;
+                    self.mark_dirty(client);
+                }
+            }
+            Event::Arrival(c) => {
+                let now = self.now;
+                let requests = self.scenario.workload.requests;
+                let cl = &mut self.clients[c as usize];
+                cl.arrived += 1;
+                cl.ready_times.push_back(now);
+                let next = cl.arrived;
+                if next < requests
+                    && let Some(gap) = self.scenario.workload.arrival_gap(&self.draws, c, next)
+                {
+                    self.queue.push(now.saturating_add(gap), Event::Arrival(c));
+                }
+                self.mark_dirty(c);
+            }
+        }
+    }
+
+    /// Sends what the client's strategy admits at `now`: due retries first, then fresh work.
+    fn admit(&mut self, c: u32) {
+        let now = self.now;
+        let mut wake_at = None;
+        loop {
+            let cl = &mut self.clients[c as usize];
+            let due = cl.retries.peek().filter(|r| r.0.due <= now).map(|r| r.0);
+            let (info, ready_at) = if let Some(r) = due {
+                let info = RequestInfo {
+                    client: c,
+                    id: r.id,
+                    attempt: r.attempt,
+                    tokens: r.tokens,
+                };
+                (info, r.ready_at)
+            } else if cl.next_fresh < cl.arrived {
+                let id = cl.next_fresh;
+                let info = RequestInfo {
+                    client: c,
+                    id,
+                    attempt: 1,
+                    tokens: self.scenario.workload.tokens_of(&self.draws, c, id),
+                };
+                (info, cl.ready_times.front().copied().unwrap_or(0))
+            } else {
+                break;
+            };
+            match cl.setup.strategy.poll_admit(now, &info) {
+                Admit::Now => {
+                    cl.setup.strategy.on_send(now, &info);
+                    cl.take_head(due.is_some());
+                    self.send(info, ready_at);
+                }
+                Admit::Reject => {
+                    cl.take_head(due.is_some());
+                    self.rec.rejected(c, now);
+                }
+                Admit::At(t) => {
+                    // An answer in the past would spin: ask again one nanosecond later.
+                    wake_at = Some(t.max(now + 1));
+                    break;
+                }
+                Admit::WhenSomethingCompletes => break,
+            }
+        }
+        let cl = &self.clients[c as usize];
+        let next_retry = cl.retries.peek().map(|r| r.0.due).filter(|&d| d > now);
+        if let Some(t) = [wake_at, next_retry].into_iter().flatten().min() {
+            self.schedule_wake(c, t);
+        }
+    }
+
+    fn send(&mut self, info: RequestInfo, ready_at: Nanos) {
+        let now = self.now;
+        let reply = self.api.handle(now, &info);
+        let timeout = self.clients[info.client as usize].setup.timeout;
+        let (at, response) = match timeout {
+            Some(limit) if reply.latency > limit => {
+                (now + limit, Response::timeout(info, now, limit))
+            }
+            _ => (
+                now.saturating_add(reply.latency),
+                reply.to_response(info, now),
+            ),
+        };
+        let flight = Flight { ready_at, response };
+        let slot = match self.free_slots.pop() {
+            Some(s) => {
+                self.flights[s as usize] = flight;
+                s
+            }
+            None => {
+                self.flights.push(flight);
+                (self.flights.len() - 1) as u32
+            }
+        };
+        self.queue.push(at, Event::Reply(slot));
+        self.rec.sent(info.client, now);
+    }
+
+    fn on_reply(&mut self, slot: u32) {
+        let now = self.now;
+        let Flight { ready_at, response } = self.flights[slot as usize];
+        self.free_slots.push(slot);
+        let req = response.request;
+        let c = req.client;
+        self.rec.replied(c, now, response.outcome, response.status);
+        let cl = &mut self.clients[c as usize];
+        cl.setup.strategy.on_response(now, &response);
+        if response.outcome == Outcome::Success {
+            self.rec.succeeded(c, now, req.attempt, now - ready_at);
+        } else if let Some(due) = cl.setup.retry.retry_at(now, &response) {
+            cl.retries.push(Reverse(PendingRetry {
+                due: due.max(now),
+                id: req.id,
+                attempt: req.attempt + 1,
+                ready_at,
+                tokens: req.tokens,
+            }));
+        } else {
+            let last = match response.outcome {
+                Outcome::Timeout => "timeout".to_string(),
+                _ => response.status.to_string(),
+            };
+            self.rec.dead_lettered(c, req.id, now, req.attempt, &last);
+        }
+        self.mark_dirty(c);
+    }
+
+    fn into_result(self, name: &str, stop: StopReason) -> StrategyResult {
+        let finished = stop == StopReason::AllFinal;
+        let end = if stop == StopReason::Horizon {
+            self.horizon
+        } else {
+            self.now
+        };
+        let rec = self.rec.finish(end, end);
+        let makespan = if finished { rec.last_final } else { end };
+        let secs = as_secs_f64(makespan);
+        let finals = rec.succeeded + rec.dead_lettered + rec.rejected_by_breaker;
+        StrategyResult {
+            strategy: name.to_string(),
+            requests: rec.requests,
+            succeeded: rec.succeeded,
+            dead_lettered: rec.dead_lettered,
+            rejected_by_breaker: rec.rejected_by_breaker,
+            in_flight_at_horizon: rec.requests - finals,
+            finished,
+            stop,
+            attempts: rec.attempts,
+            attempts_per_request: rec.attempts as f64 / rec.requests.max(1) as f64,
+            http_429: rec.http_429,
+            http_5xx: rec.http_5xx,
+            http_413: rec.http_413,
+            timeouts: rec.timeouts,
+            makespan_s: secs,
+            goodput_rps: if secs > 0.0 {
+                rec.succeeded as f64 / secs
+            } else {
+                0.0
+            },
+            latency_s: rec.latency,
+            events: self.events,
+            dead_letter: rec.dead,
+            attempts_histogram: rec.attempts_histogram,
+            latency_curve: rec.curve,
+            series: rec.series,
+            clients: rec.clients,
+        }
+    }
+}
+
+impl<S, R> Client<S, R> {
+    /// Removes the request that was just sent or rejected from the head of its queue.
+    fn take_head(&mut self, retry: bool) {
+        if retry {
+            self.retries.pop();
+        } else {
+            self.next_fresh += 1;
+            self.ready_times.pop_front();
+        }
+    }
+}

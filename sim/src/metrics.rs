@@ -1,0 +1,360 @@
+//! Collects what a run produces: final states, counts, per-second series and latency
+//! histograms (hdrhistogram on integer nanoseconds), for the whole run and per client.
+
+use hdrhistogram::Histogram;
+use ratelab_strategies::Outcome;
+use ratelab_strategies::time::{Nanos, SECOND, as_secs_f64};
+
+use crate::result::{
+    AttemptsHistogram, ClientResult, DeadLetter, DeadLetters, LatencySummary, QuantilePoint, Series,
+};
+
+/// Dead letters listed by id in the result.
+const FIRST_DEAD_LETTERS: usize = 20;
+/// Clients up to which each gets its own latency histogram.
+const CLIENT_HISTOGRAMS_UP_TO: u32 = 256;
+/// Quantiles of the latency curve.
+const CURVE: [f64; 20] = [
+    0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999,
+    0.9995, 0.9999, 1.0,
+];
+
+/// Counts and series for one scope (the whole run, or one client).
+#[derive(Default)]
+struct Scope {
+    requests: u64,
+    succeeded: u64,
+    dead_lettered: u64,
+    rejected: u64,
+    attempts: u64,
+    http_429: u64,
+    last_final: Nanos,
+    sends: Vec<u64>,
+    successes: Vec<u64>,
+    rejections: Vec<u64>,
+    /// Integral of attempts in flight over each second, in attempt·ns.
+    in_flight_ns: Vec<u64>,
+    in_flight: u64,
+    since: Nanos,
+    latency: Option<Histogram<u64>>,
+}
+
+fn bump(v: &mut Vec<u64>, at: Nanos) {
+    let i = (at / SECOND) as usize;
+    if v.len() <= i {
+        v.resize(i + 1, 0);
+    }
+    v[i] += 1;
+}
+
+fn histogram(highest: Nanos) -> Option<Histogram<u64>> {
+    Histogram::new_with_bounds(1, highest.max(2), 3).ok()
+}
+
+impl Scope {
+    fn new(requests: u64, highest: Option<Nanos>) -> Self {
+        Scope {
+            requests,
+            latency: highest.and_then(histogram),
+            ..Scope::default()
+        }
+    }
+
+    /// Integrates attempts in flight up to `now`, second by second.
+    fn integrate(&mut self, now: Nanos) {
+        if self.in_flight > 0 {
+            let mut t = self.since;
+            while t < now {
+                let sec = t / SECOND;
+                let end = now.min((sec + 1) * SECOND);
+                let i = sec as usize;
+                if self.in_flight_ns.len() <= i {
+                    self.in_flight_ns.resize(i + 1, 0);
+                }
+                self.in_flight_ns[i] += self.in_flight * (end - t);
+                t = end;
+            }
+        }
+        self.since = self.since.max(now);
+    }
+
+    fn summary(&self) -> LatencySummary {
+        match &self.latency {
+            Some(h) if !h.is_empty() => LatencySummary {
+                count: h.len(),
+                mean: h.mean() / 1e9,
+                p50: as_secs_f64(h.value_at_quantile(0.5)),
+                p90: as_secs_f64(h.value_at_quantile(0.9)),
+                p99: as_secs_f64(h.value_at_quantile(0.99)),
+                max: as_secs_f64(h.max()),
+            },
+            _ => LatencySummary::default(),
+        }
+    }
+
+    fn series(&self, end: Nanos) -> Series {
+        let seconds = [
+            end.div_ceil(SECOND).max(1) as usize,
+            self.sends.len(),
+            self.successes.len(),
+            self.rejections.len(),
+            self.in_flight_ns.len(),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(1);
+        let fit = |v: &[u64]| {
+            let mut v = v.to_vec();
+            v.resize(seconds, 0);
+            v
+        };
+        let in_flight = (0..seconds)
+            .map(|i| {
+                let ns = self.in_flight_ns.get(i).copied().unwrap_or(0);
+                let start = i as u64 * SECOND;
+                let covered = end.saturating_sub(start).clamp(1, SECOND);
+                (ns as f64 / covered as f64 * 1000.0).round() / 1000.0
+            })
+            .collect();
+        Series {
+            sends: fit(&self.sends),
+            successes: fit(&self.successes),
+            http_429: fit(&self.rejections),
+            in_flight,
+        }
+    }
+
+    fn finals(&self) -> u64 {
+        self.succeeded + self.dead_lettered + self.rejected
+    }
+}
+
+/// Records a run as it happens and turns it into a result at the end.
+pub struct Recorder {
+    total: Scope,
+    clients: Vec<Scope>,
+    http_5xx: u64,
+    http_413: u64,
+    timeouts: u64,
+    attempts_ok: Vec<u64>,
+    attempts_dead: Vec<u64>,
+    dead: DeadLetters,
+}
+
+/// The totals of a finished recording, before they become a [`crate::StrategyResult`].
+pub struct Recorded {
+    /// Requests over all clients.
+    pub requests: u64,
+    /// Succeeded.
+    pub succeeded: u64,
+    /// Dead-lettered.
+    pub dead_lettered: u64,
+    /// Rejected by a breaker.
+    pub rejected_by_breaker: u64,
+    /// Attempts sent.
+    pub attempts: u64,
+    /// 429s received.
+    pub http_429: u64,
+    /// 5xx received.
+    pub http_5xx: u64,
+    /// 413s received.
+    pub http_413: u64,
+    /// Client timeouts.
+    pub timeouts: u64,
+    /// Time of the last final state.
+    pub last_final: Nanos,
+    /// End-to-end latency of successes.
+    pub latency: LatencySummary,
+    /// Latency curve.
+    pub curve: Vec<QuantilePoint>,
+    /// Dead letters.
+    pub dead: DeadLetters,
+    /// Attempts histogram.
+    pub attempts_histogram: AttemptsHistogram,
+    /// Whole-run series.
+    pub series: Series,
+    /// Per client (empty for one client).
+    pub clients: Vec<ClientResult>,
+}
+
+impl Recorder {
+    /// A recorder for `clients` clients of `requests` each; latencies up to `horizon`.
+    pub fn new(clients: u32, requests: u64, horizon: Nanos) -> Self {
+        let per_client = if clients > 1 {
+            let hist = (clients <= CLIENT_HISTOGRAMS_UP_TO).then_some(horizon);
+            (0..clients).map(|_| Scope::new(requests, hist)).collect()
+        } else {
+            Vec::new()
+        };
+        Recorder {
+            total: Scope::new(requests * u64::from(clients), Some(horizon)),
+            clients: per_client,
+            http_5xx: 0,
+            http_413: 0,
+            timeouts: 0,
+            attempts_ok: Vec::new(),
+            attempts_dead: Vec::new(),
+            dead: DeadLetters::default(),
+        }
+    }
+
+    fn each(&mut self, client: u32, mut f: impl FnMut(&mut Scope)) {
+        f(&mut self.total);
+        if let Some(c) = self.clients.get_mut(client as usize) {
+            f(c);
+        }
+    }
+
+    /// Requests that reached a final state so far.
+    pub fn finals(&self) -> u64 {
+        self.total.finals()
+    }
+
+    /// An attempt was sent at `now`.
+    pub fn sent(&mut self, client: u32, now: Nanos) {
+        self.each(client, |s| {
+            s.integrate(now);
+            s.in_flight += 1;
+            s.attempts += 1;
+            bump(&mut s.sends, now);
+        });
+    }
+
+    /// A reply (or timeout) with `outcome`/`status` reached the client at `now`.
+    pub fn replied(&mut self, client: u32, now: Nanos, outcome: Outcome, status: u16) {
+        match outcome {
+            Outcome::ServerError => self.http_5xx += 1,
+            Outcome::Timeout => self.timeouts += 1,
+            Outcome::ClientError if status == 413 => self.http_413 += 1,
+            _ => {}
+        }
+        let limited = outcome == Outcome::RateLimited;
+        self.each(client, |s| {
+            s.integrate(now);
+            s.in_flight -= 1;
+            if limited {
+                s.http_429 += 1;
+                bump(&mut s.rejections, now);
+            }
+        });
+    }
+
+    /// A request succeeded at `now` after `attempts` attempts, `latency` after it was ready.
+    pub fn succeeded(&mut self, client: u32, now: Nanos, attempts: u32, latency: Nanos) {
+        bump_index(&mut self.attempts_ok, attempts);
+        self.each(client, |s| {
+            s.succeeded += 1;
+            s.last_final = now;
+            bump(&mut s.successes, now);
+            if let Some(h) = &mut s.latency {
+                h.saturating_record(latency);
+            }
+        });
+    }
+
+    /// A request was dead-lettered at `now`.
+    pub fn dead_lettered(&mut self, client: u32, id: u64, now: Nanos, attempts: u32, last: &str) {
+        bump_index(&mut self.attempts_dead, attempts);
+        *self
+            .dead
+            .by_last_status
+            .entry(last.to_string())
+            .or_insert(0) += 1;
+        if self.dead.first.len() < FIRST_DEAD_LETTERS {
+            self.dead.first.push(DeadLetter {
+                client,
+                id,
+                attempts,
+                last_status: last.to_string(),
+                at_s: as_secs_f64(now),
+            });
+        }
+        self.each(client, |s| {
+            s.dead_lettered += 1;
+            s.last_final = now;
+        });
+    }
+
+    /// A request was failed fast by an open breaker at `now`.
+    pub fn rejected(&mut self, client: u32, now: Nanos) {
+        self.each(client, |s| {
+            s.rejected += 1;
+            s.last_final = now;
+        });
+    }
+
+    /// Closes the series at `end` and returns the totals.
+    pub fn finish(mut self, end: Nanos, makespan: Nanos) -> Recorded {
+        self.total.integrate(end);
+        for c in &mut self.clients {
+            c.integrate(end);
+        }
+        let secs = as_secs_f64(makespan);
+        let curve = match &self.total.latency {
+            Some(h) if !h.is_empty() => CURVE
+                .iter()
+                .map(|&q| QuantilePoint {
+                    q,
+                    s: as_secs_f64(h.value_at_quantile(q)),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let clients = self
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ClientResult {
+                client: i as u32,
+                requests: c.requests,
+                succeeded: c.succeeded,
+                dead_lettered: c.dead_lettered,
+                rejected_by_breaker: c.rejected,
+                in_flight_at_horizon: c.requests - c.finals(),
+                attempts: c.attempts,
+                http_429: c.http_429,
+                makespan_s: as_secs_f64(if c.finals() == c.requests {
+                    c.last_final
+                } else {
+                    makespan
+                }),
+                goodput_rps: if secs > 0.0 {
+                    c.succeeded as f64 / secs
+                } else {
+                    0.0
+                },
+                latency_s: c.summary(),
+                series: c.series(end),
+            })
+            .collect();
+        Recorded {
+            requests: self.total.requests,
+            succeeded: self.total.succeeded,
+            dead_lettered: self.total.dead_lettered,
+            rejected_by_breaker: self.total.rejected,
+            attempts: self.total.attempts,
+            http_429: self.total.http_429,
+            http_5xx: self.http_5xx,
+            http_413: self.http_413,
+            timeouts: self.timeouts,
+            last_final: self.total.last_final,
+            latency: self.total.summary(),
+            curve,
+            dead: self.dead,
+            attempts_histogram: AttemptsHistogram {
+                succeeded: self.attempts_ok,
+                dead_lettered: self.attempts_dead,
+            },
+            series: self.total.series(end),
+            clients,
+        }
+    }
+}
+
+fn bump_index(v: &mut Vec<u64>, attempts: u32) {
+    let i = attempts.max(1) as usize - 1;
+    if v.len() <= i {
+        v.resize(i + 1, 0);
+    }
+    v[i] += 1;
+}

@@ -1,0 +1,192 @@
+//! The JSON result of a run (DESIGN.md §4): everything a table or a report needs, and nothing
+//! that varies between runs of the same scenario and seed (no paths, no timestamps).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::Scenario;
+
+/// The result of `ratelab run`: one entry per strategy, in file order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunOutput {
+    /// The scenario as run (its `seed` is the seed used).
+    pub scenario: Scenario,
+    /// The scenario's description.
+    pub description: String,
+    /// The seed used.
+    pub seed: u64,
+    /// ratelab's version.
+    pub version: String,
+    /// `"sim"` for the simulator.
+    pub mode: String,
+    /// Sustainable requests per second the API's limits imply, when they imply one.
+    pub api_capacity_rps: Option<f64>,
+    /// One per strategy.
+    pub results: Vec<StrategyResult>,
+}
+
+/// Why a run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// Every request reached a final state.
+    AllFinal,
+    /// The horizon came first.
+    Horizon,
+    /// Nothing was left to happen but work was pending (a strategy that never admits).
+    Stalled,
+}
+
+/// The outcome of one strategy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StrategyResult {
+    /// The strategy's name.
+    pub strategy: String,
+    /// Requests over all clients.
+    pub requests: u64,
+    /// Final: succeeded.
+    pub succeeded: u64,
+    /// Final: out of attempts, or a failure that is not retried.
+    pub dead_lettered: u64,
+    /// Final: failed fast by an open breaker.
+    pub rejected_by_breaker: u64,
+    /// Not final at the horizon: queued, waiting to retry or awaiting a reply.
+    pub in_flight_at_horizon: u64,
+    /// Every request is final.
+    pub finished: bool,
+    /// Why the run stopped.
+    pub stop: StopReason,
+    /// Requests that reached the API, retries included.
+    pub attempts: u64,
+    /// Attempts per request.
+    pub attempts_per_request: f64,
+    /// 429 replies received.
+    pub http_429: u64,
+    /// 5xx replies received.
+    pub http_5xx: u64,
+    /// 413 replies received (heavier than a limit's burst).
+    pub http_413: u64,
+    /// Client timeouts.
+    pub timeouts: u64,
+    /// Time of the last final state, or the horizon, s.
+    pub makespan_s: f64,
+    /// Successes per second of makespan.
+    pub goodput_rps: f64,
+    /// End-to-end latency of successes (ready → success), s.
+    pub latency_s: LatencySummary,
+    /// Events the loop processed.
+    pub events: u64,
+    /// Requests that were given up on.
+    pub dead_letter: DeadLetters,
+    /// How many attempts requests needed.
+    pub attempts_histogram: AttemptsHistogram,
+    /// End-to-end latency percentile curve of successes.
+    pub latency_curve: Vec<QuantilePoint>,
+    /// Per-second series.
+    pub series: Series,
+    /// Per client, when there are several.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clients: Vec<ClientResult>,
+}
+
+/// Percentiles of end-to-end latency, s (all 0 when nothing succeeded).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// Successes measured.
+    pub count: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+/// A point of the latency percentile curve.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuantilePoint {
+    /// Quantile, 0..=1.
+    pub q: f64,
+    /// Latency at that quantile, s.
+    pub s: f64,
+}
+
+/// Dead-lettered requests: counts by last status and the first few ids.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetters {
+    /// Count by the status of the last attempt (`"429"`, `"500"`, `"413"`, `"timeout"`).
+    pub by_last_status: BTreeMap<String, u64>,
+    /// The first dead-lettered requests, in the order they were given up.
+    pub first: Vec<DeadLetter>,
+}
+
+/// One dead-lettered request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// Its client.
+    pub client: u32,
+    /// Its index in the client's workload.
+    pub id: u64,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Status of the last attempt.
+    pub last_status: String,
+    /// When it was given up, s.
+    pub at_s: f64,
+}
+
+/// Attempts per final request: element `i` counts requests that took `i + 1` attempts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AttemptsHistogram {
+    /// Requests that succeeded.
+    pub succeeded: Vec<u64>,
+    /// Requests that were dead-lettered.
+    pub dead_lettered: Vec<u64>,
+}
+
+/// Per-second series; element `i` covers `[i s, (i + 1) s)`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// Attempts sent.
+    pub sends: Vec<u64>,
+    /// Successes received.
+    pub successes: Vec<u64>,
+    /// 429s received.
+    pub http_429: Vec<u64>,
+    /// Mean attempts in flight (time-weighted).
+    pub in_flight: Vec<f64>,
+}
+
+/// The outcome of one client of a multi-client run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClientResult {
+    /// The client, from 0.
+    pub client: u32,
+    /// Its requests.
+    pub requests: u64,
+    /// Succeeded.
+    pub succeeded: u64,
+    /// Dead-lettered.
+    pub dead_lettered: u64,
+    /// Rejected by the breaker.
+    pub rejected_by_breaker: u64,
+    /// Not final at the horizon.
+    pub in_flight_at_horizon: u64,
+    /// Attempts sent.
+    pub attempts: u64,
+    /// 429s received.
+    pub http_429: u64,
+    /// Time of its last final state, s.
+    pub makespan_s: f64,
+    /// Successes per second of the run's makespan.
+    pub goodput_rps: f64,
+    /// End-to-end latency of its successes.
+    pub latency_s: LatencySummary,
+    /// Its per-second series.
+    pub series: Series,
+}

@@ -1,0 +1,167 @@
+//! A scenario file: the API, the workload and the strategies to compare, with validation that
+//! names the file, the field and the allowed range.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use ratelab_strategies::spec::{Checker, Invalid, StrategySpec};
+use ratelab_strategies::time::{Nanos, secs_to_nanos};
+use serde::{Deserialize, Serialize};
+
+use crate::api::ApiSpec;
+use crate::workload::WorkloadSpec;
+
+/// Longest horizon accepted: 30 days of virtual time.
+pub const MAX_HORIZON_S: f64 = 30.0 * 86_400.0;
+
+/// A scenario, as read from TOML (and written back: a generated case is replayable).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, shown in tables and reports.
+    pub name: String,
+    /// What the scenario shows.
+    #[serde(default)]
+    pub description: String,
+    /// Seed of every random draw (default 1).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// A run stops here if work is still pending, s of virtual time (default 3600).
+    #[serde(default = "default_horizon_s")]
+    pub horizon_s: f64,
+    /// What is sent.
+    pub workload: WorkloadSpec,
+    /// Who answers.
+    pub api: ApiSpec,
+    /// The strategies to compare, in file order.
+    #[serde(rename = "strategy")]
+    pub strategies: Vec<StrategySpec>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_horizon_s() -> f64 {
+    3600.0
+}
+
+/// Why a scenario could not be used.
+#[derive(Debug)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        error: std::io::Error,
+    },
+    /// Not valid TOML, an unknown field or kind, or a value of the wrong type.
+    Parse {
+        /// The file (or `<input>`).
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// Fields out of their allowed range.
+    Invalid {
+        /// The file (or `<input>`).
+        path: PathBuf,
+        /// Every problem found.
+        problems: Vec<Invalid>,
+    },
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScenarioError::Io { path, error } => {
+                write!(f, "{}: cannot read: {error}", path.display())
+            }
+            ScenarioError::Parse { path, message } => {
+                write!(f, "{}: {}", path.display(), message.trim_end())
+            }
+            ScenarioError::Invalid { path, problems } => {
+                for (i, p) in problems.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "{}: {p}", path.display())?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError::Io {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        Scenario::parse(&text, path)
+    }
+
+    /// Parses and validates scenario text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let problems = scenario.problems();
+        if problems.is_empty() {
+            Ok(scenario)
+        } else {
+            Err(ScenarioError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            })
+        }
+    }
+
+    /// Every field out of its allowed range (empty when the scenario is valid).
+    pub fn problems(&self) -> Vec<Invalid> {
+        let mut errors = Vec::new();
+        let mut c = Checker::new("", &mut errors);
+        if self.name.trim().is_empty() {
+            c.fail("name", "must not be empty");
+        }
+        c.positive("horizon_s", self.horizon_s, 0.0, MAX_HORIZON_S);
+        self.workload.check(&mut c.nested("workload"));
+        self.api.check(&mut c.nested("api"));
+        if self.strategies.is_empty() {
+            c.fail("strategy", "at least one [[strategy]] is needed");
+        }
+        for (i, s) in self.strategies.iter().enumerate() {
+            s.check(&mut c.nested(&format!("strategy[{i}]")));
+            if self.strategies[..i].iter().any(|o| o.name == s.name) {
+                c.fail(
+                    &format!("strategy[{i}].name"),
+                    format!(
+                        "\"{}\" is used by an earlier strategy; names must be unique",
+                        s.name
+                    ),
+                );
+            }
+        }
+        errors
+    }
+
+    /// The scenario as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// The horizon in nanoseconds.
+    pub fn horizon(&self) -> Nanos {
+        secs_to_nanos(self.horizon_s)
+    }
+
+    /// The sustainable request rate the API's limits imply, when they imply one.
+    pub fn api_capacity_rps(&self) -> Option<f64> {
+        self.api.capacity_rps(self.workload.mean_tokens())
+    }
+}

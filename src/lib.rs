@@ -1,0 +1,8 @@
+//! # ratelab
+//!
+//! A lab for client strategies against rate-limited APIs. This crate is the CLI plus a thin
+//! facade: the strategies live in [`strategies`] (`ratelab-strategies`), the simulator, API
+//! models and scenario schema in [`sim`] (`ratelab-sim`).
+
+pub use ratelab_sim as sim;
+pub use ratelab_strategies as strategies;

@@ -1,0 +1,141 @@
+//! The comparison table `ratelab run` prints.
+
+use ratelab_sim::{RunOutput, StrategyResult};
+
+/// Seconds as a short human string: 850ms, 12.3s, 9m58s, 2h05m.
+pub fn duration(s: f64) -> String {
+    if s < 1.0 {
+        format!("{:.0}ms", s * 1000.0)
+    } else if s < 60.0 {
+        format!("{s:.1}s")
+    } else if s < 3600.0 {
+        format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
+    } else {
+        format!(
+            "{}h{:02}m",
+            (s / 3600.0) as u64,
+            ((s % 3600.0) / 60.0) as u64
+        )
+    }
+}
+
+/// A number with at most three decimals, trailing zeros dropped.
+pub fn number(x: f64) -> String {
+    let s = format!("{x:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn share(r: &StrategyResult, capacity: Option<f64>) -> String {
+    match capacity {
+        Some(c) if c > 0.0 => format!("{:.0}%", 100.0 * r.goodput_rps / c),
+        _ => "-".into(),
+    }
+}
+
+fn latency(r: &StrategyResult, v: f64) -> String {
+    if r.latency_s.count == 0 {
+        "-".into()
+    } else {
+        duration(v)
+    }
+}
+
+/// The table: one row per strategy.
+pub fn render(out: &RunOutput) -> String {
+    let headers = [
+        "strategy",
+        "ok",
+        "dead",
+        "breaker",
+        "pending",
+        "att/req",
+        "429s",
+        "makespan",
+        "goodput/s",
+        "of cap",
+        "p50",
+        "p99",
+    ];
+    let rows: Vec<Vec<String>> = out
+        .results
+        .iter()
+        .map(|r| {
+            vec![
+                r.strategy.clone(),
+                r.succeeded.to_string(),
+                r.dead_lettered.to_string(),
+                r.rejected_by_breaker.to_string(),
+                r.in_flight_at_horizon.to_string(),
+                format!("{:.2}", r.attempts_per_request),
+                r.http_429.to_string(),
+                format!(
+                    "{}{}",
+                    duration(r.makespan_s),
+                    if r.finished { "" } else { "+" }
+                ),
+                format!("{:.2}", r.goodput_rps),
+                share(r, out.api_capacity_rps),
+                latency(r, r.latency_s.p50),
+                latency(r, r.latency_s.p99),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..headers.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([headers[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == 0 {
+                    format!("{c:<w$}", w = widths[i])
+                } else {
+                    format!("{c:>w$}", w = widths[i])
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut text = String::new();
+    let sc = &out.scenario;
+    text.push_str(&format!(
+        "{} — {} requests{}, seed {}{}\n",
+        sc.name,
+        sc.workload.total_requests(),
+        if sc.workload.clients > 1 {
+            format!(" over {} clients", sc.workload.clients)
+        } else {
+            String::new()
+        },
+        out.seed,
+        match out.api_capacity_rps {
+            Some(c) => format!(", API capacity {} req/s", number(c)),
+            None => String::new(),
+        }
+    ));
+    if !out.description.trim().is_empty() {
+        text.push_str(&format!("{}\n", out.description.trim()));
+    }
+    text.push('\n');
+    text.push_str(&line(headers.iter().map(|h| h.to_string()).collect()));
+    text.push('\n');
+    for r in rows {
+        text.push_str(&line(r));
+        text.push('\n');
+    }
+    if out.results.iter().any(|r| !r.finished) {
+        text.push_str(
+            "\n+ not finished: the horizon came first; \"pending\" requests were not final.\n",
+        );
+    }
+    text
+}

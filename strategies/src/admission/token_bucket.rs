@@ -1,0 +1,81 @@
+use crate::bucket::{ExactBucket, Rate};
+use crate::{Admit, Nanos, RequestInfo, Response, Strategy};
+
+/// A client-side token bucket: starts full with `burst` tokens, refills continuously at `rate`.
+/// Counts requests, or the requests' tokens when `by_tokens`. A request heavier than the burst is
+/// let through when the bucket is full (otherwise it could never be sent).
+#[derive(Clone, Debug)]
+pub struct TokenBucket {
+    bucket: ExactBucket,
+    by_tokens: bool,
+}
+
+impl TokenBucket {
+    /// A bucket of `burst` tokens refilled at `rate`; `by_tokens` weighs requests by their tokens.
+    pub fn new(rate: Rate, burst: u64, by_tokens: bool) -> Self {
+        TokenBucket {
+            bucket: ExactBucket::new(rate, burst.max(1)),
+            by_tokens,
+        }
+    }
+
+    /// A leaky bucket: sends spaced exactly `1/rate` apart, no burst.
+    pub fn leaky(rate: Rate) -> Self {
+        TokenBucket::new(rate, 1, false)
+    }
+
+    fn cost(&self, req: &RequestInfo) -> u64 {
+        if self.by_tokens {
+            req.tokens.min(self.bucket.burst())
+        } else {
+            1
+        }
+    }
+}
+
+impl Strategy for TokenBucket {
+    fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
+        match self.bucket.ready_at(now, self.cost(req)) {
+            Some(t) if t <= now => Admit::Now,
+            Some(t) => Admit::At(t),
+            None => Admit::Now, // unreachable: cost is capped at the burst
+        }
+    }
+    fn on_send(&mut self, now: Nanos, req: &RequestInfo) {
+        let cost = self.cost(req);
+        self.bucket.take(now, cost);
+    }
+    fn on_response(&mut self, _now: Nanos, _resp: &Response) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::req;
+    use crate::time::SECOND;
+
+    #[test]
+    fn leaky_bucket_spaces_sends_exactly() {
+        let mut s = TokenBucket::leaky(Rate::new(4.0, SECOND).unwrap());
+        let mut now = 0;
+        let mut sends = vec![];
+        for id in 0..4 {
+            if let Admit::At(t) = s.poll_admit(now, &req(id)) {
+                now = t;
+            }
+            assert_eq!(s.poll_admit(now, &req(id)), Admit::Now);
+            s.on_send(now, &req(id));
+            sends.push(now);
+        }
+        assert_eq!(sends, vec![0, 250_000_000, 500_000_000, 750_000_000]);
+    }
+
+    #[test]
+    fn token_weighted_requests_take_their_tokens() {
+        let mut s = TokenBucket::new(Rate::new(100.0, SECOND).unwrap(), 100, true);
+        let mut r = req(0);
+        r.tokens = 60;
+        s.on_send(0, &r);
+        assert_eq!(s.poll_admit(0, &r), Admit::At(200_000_000));
+    }
+}

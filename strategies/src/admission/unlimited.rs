@@ -1,0 +1,13 @@
+use crate::{Admit, Nanos, RequestInfo, Response, Strategy};
+
+/// Admits everything at once, like `asyncio.gather` over every request.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Unlimited;
+
+impl Strategy for Unlimited {
+    fn poll_admit(&mut self, _now: Nanos, _req: &RequestInfo) -> Admit {
+        Admit::Now
+    }
+    fn on_send(&mut self, _now: Nanos, _req: &RequestInfo) {}
+    fn on_response(&mut self, _now: Nanos, _resp: &Response) {}
+}

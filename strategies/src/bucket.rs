@@ -1,0 +1,177 @@
+//! An exact integer token bucket, shared by client strategies and API models.
+//!
+//! Units: one token is `period · 1000` units and the bucket gains `rate_milli` units per
+//! nanosecond, where `rate_milli` is the rate in thousandths of a token per period. So a rate of
+//! 10/s is exact, and so is 7/min; waits are rounded up to the next nanosecond. The bucket starts
+//! full. A leaky bucket (`rate`, no burst) is this bucket with a burst of one.
+
+use crate::time::Nanos;
+
+/// Rate of a bucket: thousandths of a token per period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    /// Thousandths of a token added per `period`.
+    pub milli_per_period: u64,
+    /// The period the rate is expressed in (1 s or 60 s), in nanoseconds.
+    pub period: Nanos,
+}
+
+impl Rate {
+    /// A rate of `per_period` tokens each `period` nanoseconds, kept to a thousandth of a token.
+    /// Returns `None` when it rounds to zero.
+    pub fn new(per_period: f64, period: Nanos) -> Option<Rate> {
+        let milli = libm::round(per_period * 1000.0);
+        if !(1.0..=1e15).contains(&milli) || period == 0 {
+            return None;
+        }
+        Some(Rate {
+            milli_per_period: milli as u64,
+            period,
+        })
+    }
+
+    /// Tokens per second as a float, for output.
+    pub fn per_second(&self) -> f64 {
+        self.milli_per_period as f64 / 1000.0 * 1e9 / self.period as f64
+    }
+}
+
+/// A token bucket on integer nanoseconds.
+#[derive(Clone, Debug)]
+pub struct ExactBucket {
+    rate: Rate,
+    /// Units per token: `period · 1000`.
+    unit: i128,
+    capacity: i128,
+    level: i128,
+    updated: Nanos,
+}
+
+impl ExactBucket {
+    /// A full bucket holding `burst` tokens, refilled at `rate`.
+    pub fn new(rate: Rate, burst: u64) -> Self {
+        let unit = i128::from(rate.period) * 1000;
+        let capacity = unit * i128::from(burst);
+        ExactBucket {
+            rate,
+            unit,
+            capacity,
+            level: capacity,
+            updated: 0,
+        }
+    }
+
+    /// The bucket's rate.
+    pub fn rate(&self) -> Rate {
+        self.rate
+    }
+
+    /// The bucket's burst in tokens.
+    pub fn burst(&self) -> u64 {
+        (self.capacity / self.unit) as u64
+    }
+
+    fn level_at(&self, now: Nanos) -> i128 {
+        let elapsed = i128::from(now.saturating_sub(self.updated));
+        let refill = elapsed.saturating_mul(i128::from(self.rate.milli_per_period));
+        self.level.saturating_add(refill).min(self.capacity)
+    }
+
+    /// The earliest time at or after `now` at which `n` tokens are available, or `None` when `n`
+    /// exceeds the burst (it can never pass).
+    pub fn ready_at(&self, now: Nanos, n: u64) -> Option<Nanos> {
+        let need = i128::from(n) * self.unit;
+        if need > self.capacity {
+            return None;
+        }
+        let level = self.level_at(now);
+        if level >= need {
+            return Some(now);
+        }
+        Some(now.saturating_add(self.units_to_nanos(need - level)))
+    }
+
+    /// Takes `n` tokens at `now`. The level may go below zero (a debt that refill pays back
+    /// first), which callers use for APIs where rejected requests count too.
+    pub fn take(&mut self, now: Nanos, n: u64) {
+        self.level = self.level_at(now) - i128::from(n) * self.unit;
+        self.updated = self.updated.max(now);
+    }
+
+    /// Whole tokens available at `now` (0 when in debt).
+    pub fn remaining(&self, now: Nanos) -> u64 {
+        (self.level_at(now).max(0) / self.unit) as u64
+    }
+
+    /// Time from `now` until the bucket is full again.
+    pub fn until_full(&self, now: Nanos) -> Nanos {
+        self.units_to_nanos(self.capacity - self.level_at(now))
+    }
+
+    fn units_to_nanos(&self, units: i128) -> Nanos {
+        if units <= 0 {
+            return 0;
+        }
+        let rate = i128::from(self.rate.milli_per_period);
+        let ns = (units + rate - 1) / rate;
+        u64::try_from(ns).unwrap_or(u64::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::SECOND;
+
+    fn per_s(r: f64, burst: u64) -> ExactBucket {
+        ExactBucket::new(Rate::new(r, SECOND).unwrap(), burst)
+    }
+
+    #[test]
+    fn starts_full_then_paces_exactly() {
+        let mut b = per_s(10.0, 10);
+        for _ in 0..10 {
+            assert_eq!(b.ready_at(0, 1), Some(0));
+            b.take(0, 1);
+        }
+        assert_eq!(b.ready_at(0, 1), Some(100_000_000));
+        b.take(100_000_000, 1);
+        assert_eq!(b.ready_at(100_000_000, 1), Some(200_000_000));
+    }
+
+    #[test]
+    fn waits_round_up_to_the_next_nanosecond() {
+        let mut b = per_s(3.0, 1);
+        b.take(0, 1);
+        // 1/3 s = 333_333_333.33… ns: the token is whole only at …334.
+        assert_eq!(b.ready_at(0, 1), Some(333_333_334));
+        let mut m = ExactBucket::new(Rate::new(7.0, 60 * SECOND).unwrap(), 1);
+        m.take(0, 1);
+        assert_eq!(m.ready_at(0, 1), Some(8_571_428_572));
+    }
+
+    #[test]
+    fn heavier_than_burst_never_passes() {
+        let b = per_s(100.0, 50);
+        assert_eq!(b.ready_at(0, 51), None);
+        assert_eq!(b.ready_at(0, 50), Some(0));
+    }
+
+    #[test]
+    fn debt_is_paid_back_before_new_tokens() {
+        let mut b = per_s(1.0, 1);
+        b.take(0, 1);
+        b.take(0, 1); // a rejected request that counts anyway
+        assert_eq!(b.remaining(0), 0);
+        assert_eq!(b.ready_at(0, 1), Some(2 * SECOND));
+        assert_eq!(b.until_full(0), 2 * SECOND);
+    }
+
+    #[test]
+    fn rates_that_round_to_zero_are_refused() {
+        assert!(Rate::new(0.0004, SECOND).is_none());
+        assert!(Rate::new(-1.0, SECOND).is_none());
+        assert!(Rate::new(f64::NAN, SECOND).is_none());
+        assert_eq!(Rate::new(0.5, SECOND).unwrap().per_second(), 0.5);
+    }
+}

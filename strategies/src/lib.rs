@@ -1,0 +1,37 @@
+//! # ratelab-strategies
+//!
+//! Client strategies for rate-limited APIs as sans-IO state machines: admission layers
+//! ([`admission`]), retry policies ([`retry`]) and a circuit breaker ([`breaker`]), composed in a
+//! [`Stack`]. Nothing here sleeps, spawns or reads a clock: time is `u64` nanoseconds passed in
+//! by the caller, and every random draw is addressed by (seed, purpose, client, request,
+//! attempt) ([`draws`]). The simulator (`ratelab-sim`) drives these machines on virtual time;
+//! the live driver drives the very same code on real time.
+//!
+//! ```
+//! use ratelab_strategies::{Admit, RequestInfo, Strategy, admission::Semaphore};
+//!
+//! let mut sem = Semaphore::new(1);
+//! let req = RequestInfo { client: 0, id: 0, attempt: 1, tokens: 1 };
+//! assert_eq!(sem.poll_admit(0, &req), Admit::Now);
+//! sem.on_send(0, &req);
+//! assert_eq!(sem.poll_admit(0, &req), Admit::WhenSomethingCompletes);
+//! ```
+
+pub mod admission;
+pub mod breaker;
+pub mod bucket;
+pub mod draws;
+pub mod retry;
+pub mod spec;
+pub mod strategy;
+pub mod time;
+pub mod types;
+
+#[cfg(test)]
+mod testing;
+
+pub use draws::{Draws, Purpose};
+pub use retry::{Retry, RetryPolicy};
+pub use strategy::{Layer, Stack, Strategy};
+pub use time::Nanos;
+pub use types::{Admit, Outcome, RequestInfo, Response};

@@ -1,0 +1,232 @@
+//! Retry policies: when, if ever, a failed attempt is tried again.
+
+use crate::draws::{Draws, Purpose, uniform_upto};
+use crate::time::Nanos;
+use crate::types::{Outcome, Response};
+
+/// Decides whether and when a failed attempt is sent again.
+pub trait RetryPolicy {
+    /// The attempt `resp.request.attempt` failed at `now`: the time of the next attempt, or
+    /// `None` to give up (the request is dead-lettered).
+    fn retry_at(&mut self, now: Nanos, resp: &Response) -> Option<Nanos>;
+}
+
+/// Which failures a policy retries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryOn {
+    /// 429 Too Many Requests.
+    pub rate_limited: bool,
+    /// 5xx.
+    pub server_error: bool,
+    /// The client's own timeout.
+    pub timeout: bool,
+}
+
+impl RetryOn {
+    /// Retry every retryable failure.
+    pub const ALL: RetryOn = RetryOn {
+        rate_limited: true,
+        server_error: true,
+        timeout: true,
+    };
+
+    /// Does this policy retry `outcome`?
+    pub fn covers(&self, outcome: Outcome) -> bool {
+        match outcome {
+            Outcome::RateLimited => self.rate_limited,
+            Outcome::ServerError => self.server_error,
+            Outcome::Timeout => self.timeout,
+            Outcome::Success | Outcome::ClientError => false,
+        }
+    }
+}
+
+/// How a backoff ceiling is randomised (AWS, "Exponential Backoff And Jitter").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Jitter {
+    /// Wait the ceiling itself.
+    None,
+    /// Uniform in `[0, ceiling]`.
+    Full,
+    /// `ceiling/2` plus uniform in `[0, ceiling/2]`.
+    Equal,
+    /// `min(cap, uniform in [base, 3·previous])`, starting from `previous = base`.
+    Decorrelated,
+}
+
+/// The shape of the waits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Backoff {
+    /// Never retry.
+    Never,
+    /// The same wait every time.
+    Fixed {
+        /// The wait.
+        delay: Nanos,
+    },
+    /// Retry n ≥ 1 has the ceiling `min(cap, base · multiplier^(n−1))`, then jitter.
+    Exponential {
+        /// The first ceiling.
+        base: Nanos,
+        /// The largest ceiling.
+        cap: Nanos,
+        /// Growth per retry.
+        multiplier: f64,
+        /// Randomisation of the ceiling.
+        jitter: Jitter,
+    },
+}
+
+/// The built-in retry policy: a backoff, the failures it covers, a cap on attempts, and whether
+/// `Retry-After` is honoured. Jitter draws are addressed by (client, request, attempt).
+#[derive(Clone, Debug)]
+pub struct Retry {
+    /// The shape of the waits.
+    pub backoff: Backoff,
+    /// Which failures are retried.
+    pub on: RetryOn,
+    /// Attempts in all, the first send included (5 = one try + four retries).
+    pub max_attempts: u32,
+    /// Wait at least the `Retry-After` the API sent.
+    pub honor_retry_after: bool,
+    /// Where jitter comes from.
+    pub draws: Draws,
+}
+
+impl Retry {
+    /// A policy that never retries.
+    pub fn never() -> Self {
+        Retry {
+            backoff: Backoff::Never,
+            on: RetryOn::ALL,
+            max_attempts: 1,
+            honor_retry_after: false,
+            draws: Draws::new(0),
+        }
+    }
+
+    /// The wait before retry `n` (n ≥ 1) of request `id` of `client`.
+    pub fn delay(&self, client: u32, id: u64, n: u32) -> Nanos {
+        match self.backoff {
+            Backoff::Never => 0,
+            Backoff::Fixed { delay } => delay,
+            Backoff::Exponential {
+                base,
+                cap,
+                multiplier,
+                jitter,
+            } => {
+                let draw = |k: u32| self.draws.u64(Purpose::Jitter, client, id, k);
+                let ceiling = exponential_ceiling(base, cap, multiplier, n);
+                match jitter {
+                    Jitter::None => ceiling,
+                    Jitter::Full => uniform_upto(draw(n), ceiling),
+                    Jitter::Equal => ceiling / 2 + uniform_upto(draw(n), ceiling - ceiling / 2),
+                    Jitter::Decorrelated => {
+                        // Recomputed from addressable draws, so no per-request state is kept.
+                        let mut sleep = base.min(cap);
+                        for k in 1..=n {
+                            let hi = sleep.saturating_mul(3).max(base);
+                            sleep = (base + uniform_upto(draw(k), hi - base)).min(cap);
+                        }
+                        sleep
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `min(cap, base · multiplier^(n−1))` in nanoseconds.
+pub fn exponential_ceiling(base: Nanos, cap: Nanos, multiplier: f64, n: u32) -> Nanos {
+    let exp = f64::from(n.saturating_sub(1));
+    let c = base as f64 * libm::pow(multiplier, exp);
+    if c.is_nan() || c >= cap as f64 {
+        cap
+    } else {
+        (c as Nanos).min(cap)
+    }
+}
+
+impl RetryPolicy for Retry {
+    fn retry_at(&mut self, now: Nanos, resp: &Response) -> Option<Nanos> {
+        let attempt = resp.request.attempt;
+        if matches!(self.backoff, Backoff::Never)
+            || !self.on.covers(resp.outcome)
+            || attempt >= self.max_attempts
+        {
+            return None;
+        }
+        let at = now.saturating_add(self.delay(resp.request.client, resp.request.id, attempt));
+        match resp.retry_after {
+            Some(ra) if self.honor_retry_after => Some(at.max(now.saturating_add(ra))),
+            _ => Some(at),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::reply;
+
+    fn expo(jitter: Jitter) -> Retry {
+        Retry {
+            backoff: Backoff::Exponential {
+                base: 100,
+                cap: 1000,
+                multiplier: 2.0,
+                jitter,
+            },
+            on: RetryOn::ALL,
+            max_attempts: 5,
+            honor_retry_after: false,
+            draws: Draws::new(7),
+        }
+    }
+
+    #[test]
+    fn ceilings_double_up_to_the_cap() {
+        let r = expo(Jitter::None);
+        let waits: Vec<_> = (1..=6).map(|n| r.delay(0, 0, n)).collect();
+        assert_eq!(waits, vec![100, 200, 400, 800, 1000, 1000]);
+    }
+
+    #[test]
+    fn jitter_stays_in_its_range() {
+        for id in 0..200 {
+            for n in 1..6 {
+                let c = exponential_ceiling(100, 1000, 2.0, n);
+                assert!(expo(Jitter::Full).delay(0, id, n) <= c);
+                let e = expo(Jitter::Equal).delay(0, id, n);
+                assert!(e >= c / 2 && e <= c);
+                let d = expo(Jitter::Decorrelated).delay(0, id, n);
+                assert!((100..=1000).contains(&d));
+            }
+        }
+    }
+
+    #[test]
+    fn stops_at_max_attempts_and_on_unlisted_failures() {
+        let mut r = expo(Jitter::None);
+        let mut resp = reply(0, 0, 429);
+        resp.request.attempt = 4;
+        assert_eq!(r.retry_at(10, &resp), Some(810));
+        resp.request.attempt = 5;
+        assert_eq!(r.retry_at(10, &resp), None);
+        r.on.rate_limited = false;
+        resp.request.attempt = 1;
+        assert_eq!(r.retry_at(10, &resp), None);
+        assert_eq!(r.retry_at(10, &reply(0, 0, 413)), None);
+    }
+
+    #[test]
+    fn retry_after_is_never_undercut_when_honoured() {
+        let mut r = expo(Jitter::None);
+        let mut resp = reply(0, 0, 429);
+        resp.retry_after = Some(5000);
+        assert_eq!(r.retry_at(10, &resp), Some(110));
+        r.honor_retry_after = true;
+        assert_eq!(r.retry_at(10, &resp), Some(5010));
+    }
+}

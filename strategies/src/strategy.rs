@@ -1,0 +1,139 @@
+//! The `Strategy` trait and `Stack`, the composition of admission layers.
+
+use crate::admission::{Aimd, FixedDelay, Semaphore, TokenBucket, Unlimited};
+use crate::breaker::Breaker;
+use crate::time::Nanos;
+use crate::types::{Admit, RequestInfo, Response};
+
+/// A client-side admission strategy as a sans-IO state machine.
+///
+/// It is told the time and what happened, and answers what may be done; it never sleeps, spawns
+/// or reads a clock. The simulator drives it on virtual time, the live driver on real time.
+pub trait Strategy {
+    /// May `req` be sent at `now`? Must not change what later calls answer (it only reads).
+    fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit;
+    /// `req` is sent at `now`: commit (take a token, a permit…).
+    fn on_send(&mut self, now: Nanos, req: &RequestInfo);
+    /// A reply (or the client's own timeout) for an attempt sent earlier arrived at `now`.
+    fn on_response(&mut self, now: Nanos, resp: &Response);
+}
+
+/// One layer of a [`Stack`]: the built-ins as an enum (no dynamic dispatch on the hot path) and
+/// users' own strategies behind the open trait.
+pub enum Layer {
+    /// Admit everything at once.
+    Unlimited(Unlimited),
+    /// One at a time, a pause after each reply.
+    FixedDelay(FixedDelay),
+    /// At most `permits` in flight.
+    Semaphore(Semaphore),
+    /// A token bucket (a leaky bucket is one with a burst of one).
+    TokenBucket(TokenBucket),
+    /// An adaptive concurrency window.
+    Aimd(Aimd),
+    /// A circuit breaker.
+    Breaker(Breaker),
+    /// A user's own strategy.
+    Custom(Box<dyn Strategy + Send>),
+}
+
+macro_rules! each_layer {
+    ($self:expr, $s:ident => $body:expr) => {
+        match $self {
+            Layer::Unlimited($s) => $body,
+            Layer::FixedDelay($s) => $body,
+            Layer::Semaphore($s) => $body,
+            Layer::TokenBucket($s) => $body,
+            Layer::Aimd($s) => $body,
+            Layer::Breaker($s) => $body,
+            Layer::Custom($s) => $body,
+        }
+    };
+}
+
+impl Strategy for Layer {
+    #[inline]
+    fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
+        each_layer!(self, s => s.poll_admit(now, req))
+    }
+    #[inline]
+    fn on_send(&mut self, now: Nanos, req: &RequestInfo) {
+        each_layer!(self, s => s.on_send(now, req))
+    }
+    #[inline]
+    fn on_response(&mut self, now: Nanos, resp: &Response) {
+        each_layer!(self, s => s.on_response(now, resp))
+    }
+}
+
+/// Layers that must all admit, like tower layers around one service.
+///
+/// The stack admits when every layer says `Now`; a `Reject` from any layer rejects; otherwise it
+/// answers the latest `At` (no layer admits before its own) or, failing that,
+/// `WhenSomethingCompletes`.
+#[derive(Default)]
+pub struct Stack {
+    layers: Vec<Layer>,
+}
+
+impl Stack {
+    /// A stack of these layers, asked in order.
+    pub fn new(layers: Vec<Layer>) -> Self {
+        Stack { layers }
+    }
+
+    /// Adds a layer at the end.
+    pub fn push(&mut self, layer: Layer) {
+        self.layers.push(layer);
+    }
+
+    /// The layers, in order.
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+}
+
+impl Strategy for Stack {
+    fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
+        let mut at: Option<Nanos> = None;
+        let mut wait_for_completion = false;
+        for layer in &mut self.layers {
+            match layer.poll_admit(now, req) {
+                Admit::Now => {}
+                Admit::Reject => return Admit::Reject,
+                Admit::At(t) if t <= now => {}
+                Admit::At(t) => at = Some(at.map_or(t, |a| a.max(t))),
+                Admit::WhenSomethingCompletes => wait_for_completion = true,
+            }
+        }
+        match (at, wait_for_completion) {
+            (Some(t), _) => Admit::At(t),
+            (None, true) => Admit::WhenSomethingCompletes,
+            (None, false) => Admit::Now,
+        }
+    }
+
+    fn on_send(&mut self, now: Nanos, req: &RequestInfo) {
+        for layer in &mut self.layers {
+            layer.on_send(now, req);
+        }
+    }
+
+    fn on_response(&mut self, now: Nanos, resp: &Response) {
+        for layer in &mut self.layers {
+            layer.on_response(now, resp);
+        }
+    }
+}
+
+impl<S: Strategy + ?Sized> Strategy for Box<S> {
+    fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
+        (**self).poll_admit(now, req)
+    }
+    fn on_send(&mut self, now: Nanos, req: &RequestInfo) {
+        (**self).on_send(now, req)
+    }
+    fn on_response(&mut self, now: Nanos, resp: &Response) {
+        (**self).on_response(now, resp)
+    }
+}

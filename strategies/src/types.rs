@@ -1,0 +1,109 @@
+//! The vocabulary a strategy speaks: what is about to be sent, what came back, what may happen.
+
+use crate::time::Nanos;
+
+/// One attempt a client is about to send (or has sent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestInfo {
+    /// The client (copy of the strategy) that owns the request.
+    pub client: u32,
+    /// The request's index within its client's workload, from 0.
+    pub id: u64,
+    /// 1 for the first send, 2 for the first retry, …
+    pub attempt: u32,
+    /// Weight in tokens (1 when the workload has no token sizes).
+    pub tokens: u64,
+}
+
+/// How an attempt ended, as far as retry policies and breakers care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Outcome {
+    /// 2xx.
+    Success,
+    /// 429 Too Many Requests (also the answer during a ban).
+    RateLimited,
+    /// 5xx.
+    ServerError,
+    /// The client gave up waiting (its `timeout_ms` passed); the API may still be working.
+    Timeout,
+    /// Any other 4xx (413: heavier than a limit's burst): retrying cannot help.
+    ClientError,
+}
+
+impl Outcome {
+    /// The class of an HTTP status code.
+    pub fn from_status(status: u16) -> Outcome {
+        match status {
+            200..=299 => Outcome::Success,
+            429 => Outcome::RateLimited,
+            500..=599 => Outcome::ServerError,
+            _ => Outcome::ClientError,
+        }
+    }
+
+    /// True for outcomes a breaker counts as failures (429, 5xx, timeout).
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Outcome::RateLimited | Outcome::ServerError | Outcome::Timeout
+        )
+    }
+}
+
+/// A reply as a strategy sees it: typed fields only, no header maps on the hot path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// The attempt this answers.
+    pub request: RequestInfo,
+    /// When the attempt was sent.
+    pub sent_at: Nanos,
+    /// HTTP status (0 for a client timeout).
+    pub status: u16,
+    /// The class of `status`.
+    pub outcome: Outcome,
+    /// How long the reply took, from send to reply (or to the timeout).
+    pub latency: Nanos,
+    /// `Retry-After`, when the API sent one.
+    pub retry_after: Option<Nanos>,
+    /// `x-ratelimit-remaining-requests`, when the API sent it.
+    pub remaining: Option<u64>,
+    /// `x-ratelimit-reset-requests`: time until the request limit is full again.
+    pub reset: Option<Nanos>,
+}
+
+impl Response {
+    /// A reply without rate-limit headers.
+    pub fn new(request: RequestInfo, sent_at: Nanos, status: u16, latency: Nanos) -> Self {
+        Response {
+            request,
+            sent_at,
+            status,
+            outcome: Outcome::from_status(status),
+            latency,
+            retry_after: None,
+            remaining: None,
+            reset: None,
+        }
+    }
+
+    /// The client's own timeout: no status, outcome [`Outcome::Timeout`].
+    pub fn timeout(request: RequestInfo, sent_at: Nanos, waited: Nanos) -> Self {
+        Response {
+            outcome: Outcome::Timeout,
+            ..Response::new(request, sent_at, 0, waited)
+        }
+    }
+}
+
+/// A strategy's answer to "may this attempt be sent now?".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admit {
+    /// Yes: call `on_send` and send it.
+    Now,
+    /// Not before this time; ask again then (unless a completion comes first).
+    At(Nanos),
+    /// Not until something in flight completes; ask again at the next reply.
+    WhenSomethingCompletes,
+    /// Never: fail it fast (an open breaker with `on_open = "fail"`); it is final.
+    Reject,
+}
