@@ -37,6 +37,8 @@ struct Scope {
     in_flight: u64,
     since: Nanos,
     latency: Option<Histogram<u64>>,
+    /// Exact largest latency (the histogram keeps 3 significant digits).
+    latency_max: Nanos,
 }
 
 fn bump(v: &mut Vec<u64>, at: Nanos) {
@@ -86,7 +88,7 @@ impl Scope {
                 p50: as_secs_f64(h.value_at_quantile(0.5)),
                 p90: as_secs_f64(h.value_at_quantile(0.9)),
                 p99: as_secs_f64(h.value_at_quantile(0.99)),
-                max: as_secs_f64(h.max()),
+                max: as_secs_f64(self.latency_max),
             },
             _ => LatencySummary::default(),
         }
@@ -249,6 +251,7 @@ impl Recorder {
             if let Some(h) = &mut s.latency {
                 h.saturating_record(latency);
             }
+            s.latency_max = s.latency_max.max(latency);
         });
     }
 
@@ -295,7 +298,11 @@ impl Recorder {
                 .iter()
                 .map(|&q| QuantilePoint {
                     q,
-                    s: as_secs_f64(h.value_at_quantile(q)),
+                    s: as_secs_f64(if q >= 1.0 {
+                        self.total.latency_max
+                    } else {
+                        h.value_at_quantile(q).min(self.total.latency_max)
+                    }),
                 })
                 .collect(),
             _ => Vec::new(),
