@@ -283,3 +283,31 @@ fn every_strategy_sees_the_same_latency_for_the_same_attempt() {
     };
     assert_eq!(latencies(0), latencies(1));
 }
+
+#[test]
+fn a_client_timeout_fails_the_attempt_while_the_api_keeps_working() {
+    let sc = scenario(
+        r#"
+        name = "timeout"
+        [workload]
+        requests = 3
+        [api]
+        limits = [{ kind = "concurrency", max_in_flight = 1 }]
+        latency = { kind = "fixed", ms = 300 }
+        rejected_latency_ms = 5
+        [[strategy]]
+        name = "one-at-a-time"
+        admission = [{ kind = "semaphore", permits = 1 }]
+        timeout_ms = 100
+        "#,
+    );
+    let r = &run_scenario(&sc, 1, None).results[0];
+    // r0 times out at 100 ms but holds the API's only slot until 300 ms, so r1 (sent at 100 ms)
+    // and r2 (at 105 ms) are refused in 5 ms each.
+    assert_eq!(r.timeouts, 1);
+    assert_eq!(r.http_429, 2);
+    assert_eq!(r.dead_lettered, 3);
+    assert_eq!(r.dead_letter.by_last_status["timeout"], 1);
+    assert_eq!(r.dead_letter.by_last_status["429"], 2);
+    assert_eq!(r.makespan_s, 0.110);
+}
