@@ -475,14 +475,23 @@ fn axis_number(v: f64) -> String {
     }
 }
 
-/// Seconds as a short latency label: 120 ms, 1.5 s, 2 min.
+/// Seconds as a short latency label: 120 ms, 1.5 s, 2000 s.
 fn seconds_label(s: f64) -> String {
     if s < 1.0 {
         format!("{} ms", axis_number(s * 1000.0))
-    } else if s < 120.0 {
-        format!("{} s", axis_number(s))
     } else {
-        format!("{} min", axis_number(s / 60.0))
+        format!("{} s", axis_number(s))
+    }
+}
+
+/// A count for a log axis: 500, 20k, 1M.
+fn count_label(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{}M", axis_number(v / 1e6))
+    } else if v >= 1e4 {
+        format!("{}k", axis_number(v / 1e3))
+    } else {
+        axis_number(v)
     }
 }
 
@@ -635,8 +644,16 @@ fn attempts_chart(
         .max()
         .unwrap_or(1)
         .max(1) as f64;
-    let step = groups.div_ceil(12).max(1);
-    let keys: Vec<f64> = (0..groups).step_by(step).map(|g| g as f64 + 1.0).collect();
+    // Labels at 1 and at round multiples: 1, 5, 10, 15… or 1, 10, 20…
+    let wanted = groups.div_ceil(12).max(1);
+    let step = [1, 2, 5, 10, 20, 25, 50, 100]
+        .into_iter()
+        .find(|&s| s >= wanted)
+        .unwrap_or(wanted);
+    let keys: Vec<f64> = std::iter::once(1)
+        .chain((step..=groups).step_by(step).filter(|&k| k > 1))
+        .map(|g| g as f64)
+        .collect();
     let x = KeyedAxis::new(0.5..groups as f64 + 0.5, keys);
     let label = move |v: &f64| {
         let g = v.round() as usize - 1;
@@ -662,7 +679,7 @@ fn attempts_chart(
         .x_desc("attempts the request needed")
         .y_desc("requests (log scale)")
         .x_label_formatter(&label)
-        .y_label_formatter(&|v| axis_number(*v))
+        .y_label_formatter(&|v| count_label(*v))
         .label_style((FONT, 15))
         .axis_desc_style((FONT, 16))
         .draw()?;

@@ -231,7 +231,7 @@ enum Among {
     /// Every strategy.
     All,
     /// Only the strategies that delivered the most successes: a strategy that gives up on most
-    /// requests is fast and cheap, and must not win on time or latency for it.
+    /// requests is fast and cheap, and must not win on cost, time or latency for it.
     MostSucceeded,
 }
 
@@ -316,7 +316,7 @@ fn columns(out: &RunOutput) -> Vec<Column> {
             "attempts / request",
             "attempts that reached the API per request, retries included",
             false,
-            Among::All,
+            Among::MostSucceeded,
             &|r| {
                 cell(
                     r.attempts_per_request,
@@ -328,14 +328,14 @@ fn columns(out: &RunOutput) -> Vec<Column> {
             "429s",
             "429 replies received",
             false,
-            Among::All,
+            Among::MostSucceeded,
             &|r| cell(r.http_429 as f64, count(r.http_429)),
         ),
         col(
             "429 rate",
             "429s per attempt",
             false,
-            Among::All,
+            Among::MostSucceeded,
             &|r| cell(rate_429(r), percent(rate_429(r))),
         ),
         col(
@@ -488,9 +488,9 @@ fn summary(h: &mut String, out: &RunOutput) {
     }
     h.push_str("</tbody>\n</table>\n");
     h.push_str(
-        "<p class=\"note\">Bold on green marks the best value of a column. Makespan, goodput and \
-         latency are compared only among the strategies that delivered the most successes (giving \
-         up is fast, not good). Latency is end to end: from the moment a request was ready to its \
+        "<p class=\"note\">Bold on green marks the best value of a column. Apart from the outcome \
+         counts, columns are compared only among the strategies that delivered the most successes \
+         (giving up is fast and cheap, not good). Latency is end to end: from the moment a request was ready to its \
          success, queueing, backoff and retries included. ",
     );
     if out.results.iter().any(|r| !r.finished) {
