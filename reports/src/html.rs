@@ -73,6 +73,7 @@ footer { margin-top: 36px; font-size: 12px; color: #777; }
   th, td { padding: 3px 4px; }
   tr { break-inside: avoid; }
   svg.chart { border: none; }
+  pre.scenario { column-count: 2; column-gap: 8mm; font-size: 7.5pt; background: none; padding: 0; }
   td.best { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
 "#;
