@@ -174,9 +174,15 @@ pub(crate) fn line(out: &RunOutput, r: &StrategyResult) -> String {
                     ", {ratio:.1}× slower than the API's limit allows ({})",
                     duration(ideal)
                 ));
-            } else {
+            } else if ratio >= 0.95 {
                 t.push_str(&format!(
                     ", as fast as the API's limit allows ({})",
+                    duration(ideal)
+                ));
+            } else {
+                t.push_str(&format!(
+                    ", quicker than the API's sustained rate allows ({}) thanks to the limits' \
+                     initial burst",
                     duration(ideal)
                 ));
             }

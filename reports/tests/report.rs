@@ -393,3 +393,35 @@ fn csv_files_hold_every_second() {
     assert_eq!(successes, r.succeeded);
     assert_eq!(http_429, r.http_429);
 }
+
+#[test]
+fn stories_say_what_the_numbers_say() {
+    let scenario = load("seed-semaphore.toml");
+    let out = run_scenario(&scenario, scenario.seed, None);
+    let html = render_html(&out, &ReportOptions::default());
+    let doc = parse(&html).unwrap();
+    let stories: Vec<String> = by_id(&doc, "what-happened")
+        .descendants()
+        .filter(|n| n.has_tag_name("li"))
+        .map(text_of)
+        .collect();
+    let capacity = out.api_capacity_rps.unwrap();
+    for (r, story) in out.results.iter().zip(&stories) {
+        if r.http_429 == 0 {
+            assert!(story.contains("no 429s"), "{story}");
+        } else {
+            let share = 100.0 * r.http_429 as f64 / r.attempts as f64;
+            assert!(story.contains(&format!("{share:.0}\u{a0}% of")), "{story}");
+        }
+        if r.dead_lettered > 0 {
+            assert!(story.contains("dead-lettered"), "{story}");
+        }
+        let ratio = r.makespan_s / (r.requests as f64 / capacity);
+        if r.succeeded == r.requests && ratio >= 1.1 {
+            assert!(
+                story.contains(&format!("{ratio:.1}× slower than the API's limit allows")),
+                "{story}"
+            );
+        }
+    }
+}
