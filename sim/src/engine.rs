@@ -158,27 +158,26 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             if self.rec.finals() == self.requests {
                 return StopReason::AllFinal;
             }
-            let Some(t) = self.queue.peek_time() else {
+            let Some(t) = self.queue.next_time() else {
                 return StopReason::Stalled;
             };
             if t > self.horizon {
                 return StopReason::Horizon;
             }
             self.now = t;
-            while self.queue.peek_time() == Some(t) {
-                if let Some((_, event)) = self.queue.pop() {
-                    self.events += 1;
-                    self.apply(event);
-                    if self.events.is_multiple_of(PROGRESS_EVERY)
-                        && let Some(report) = progress.as_mut()
-                    {
-                        report(Progress {
-                            finals: self.rec.finals(),
-                            requests: self.requests,
-                            now: t,
-                            horizon: self.horizon,
-                        });
-                    }
+            // Everything due at t, including what applying it schedules at t.
+            while let Some(event) = self.queue.pop_due() {
+                self.events += 1;
+                self.apply(event);
+                if self.events.is_multiple_of(PROGRESS_EVERY)
+                    && let Some(report) = progress.as_mut()
+                {
+                    report(Progress {
+                        finals: self.rec.finals(),
+                        requests: self.requests,
+                        now: t,
+                        horizon: self.horizon,
+                    });
                 }
             }
             if last_instant != Some(t) {

@@ -100,7 +100,13 @@ impl ExactBucket {
 
     /// Whole tokens available at `now` (0 when in debt).
     pub fn remaining(&self, now: Nanos) -> u64 {
-        (self.level_at(now).max(0) / self.unit) as u64
+        let level = self.level_at(now).max(0);
+        // 64-bit division when the operands fit (always, for realistic buckets): an i128
+        // division is a call into compiler-builtins and several times slower.
+        match (u64::try_from(level), u64::try_from(self.unit)) {
+            (Ok(l), Ok(u)) => l / u,
+            _ => (level / self.unit) as u64,
+        }
     }
 
     /// Time from `now` until the bucket is full again.
@@ -112,9 +118,15 @@ impl ExactBucket {
         if units <= 0 {
             return 0;
         }
-        let rate = i128::from(self.rate.milli_per_period);
-        let ns = (units + rate - 1) / rate;
-        u64::try_from(ns).unwrap_or(u64::MAX)
+        let rate = self.rate.milli_per_period;
+        match u64::try_from(units) {
+            // The common case, in 64-bit arithmetic (see `remaining`).
+            Ok(u) => u.div_ceil(rate),
+            Err(_) => {
+                let rate = i128::from(rate);
+                u64::try_from((units + rate - 1) / rate).unwrap_or(u64::MAX)
+            }
+        }
     }
 }
 
