@@ -13,7 +13,7 @@
 //! `RATELAB_BENCH=full cargo bench --bench simulator` instead runs the full bulk model (1 M
 //! requests) with all three, and the scaling table of ratelab and the hand loop at 10 k, 100 k,
 //! 1 M and 10 M requests (medians of `RATELAB_BENCH_REPEAT` runs, default 3). `RATELAB_BENCH=ratio`
-//! runs ratelab and the hand loop only, at 1 M requests; `RATELAB_BENCH=scaling` the scaling only.
+//! runs ratelab and the hand loop only, at 1 M requests (or `RATELAB_BENCH_REQUESTS`); `RATELAB_BENCH=scaling` the scaling only.
 
 #[path = "peers/mod.rs"]
 mod peers;
@@ -201,7 +201,11 @@ fn main() {
         }
         Ok("ratio") => {
             // Quick check while optimising: ratelab against the hand loop only.
-            agreement(1_000_000, repeat, &peers()[..2]);
+            let requests = std::env::var("RATELAB_BENCH_REQUESTS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1_000_000);
+            agreement(requests, repeat, &peers()[..2]);
             return;
         }
         Ok("scaling") => {
