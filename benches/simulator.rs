@@ -108,9 +108,19 @@ fn agreement(requests: u64, repeat: usize, with: &[Peer]) {
         "attempts/s",
         "vs ratelab: 429/mk/p50/p99"
     );
+    // Interleaved rounds (every peer once per round), so that a change in the machine's load
+    // during the measurement hits every peer alike.
+    let mut runs: Vec<(Option<Outcome>, Vec<Duration>)> = vec![(None, Vec::new()); with.len()];
+    for _ in 0..repeat {
+        for ((_, run), (outcome, times)) in with.iter().zip(&mut runs) {
+            let (o, t) = timed(1, || run(requests));
+            *outcome = Some(o);
+            times.extend(t);
+        }
+    }
     let mut base: Option<(Outcome, Duration)> = None;
-    for (name, run) in with {
-        let (o, times) = timed(repeat, || run(requests));
+    for ((name, _), (o, times)) in with.iter().zip(runs) {
+        let o = o.expect("repeat >= 1");
         let wall = median(&times);
         let vs = match base {
             Some((b, _)) => format!(
@@ -124,7 +134,7 @@ fn agreement(requests: u64, repeat: usize, with: &[Peer]) {
         };
         let speed = match base {
             Some((b, bt)) => format!(
-                "  ratelab is {:.2}x",
+                "  ratelab is {:.2}x its speed",
                 (b.attempts as f64 / bt.as_secs_f64()) / (o.attempts as f64 / wall.as_secs_f64())
             ),
             None => String::new(),

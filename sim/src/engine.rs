@@ -295,7 +295,11 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
         }
         let cl = &self.clients[c as usize];
         let next_retry = cl.retries.peek().map(|r| r.0.due).filter(|&d| d > now);
-        if let Some(t) = [wake_at, next_retry].into_iter().flatten().min() {
+        let wake = match (wake_at, next_retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(t) = wake {
             self.schedule_wake(c, t);
         }
     }

@@ -125,6 +125,18 @@ impl ExactBucket {
         }
     }
 
+    /// [`ExactBucket::remaining`] and [`ExactBucket::until_full`] together, computing the level
+    /// once (the API answers both in every reply's headers).
+    #[inline]
+    pub fn headroom(&self, now: Nanos) -> (u64, Nanos) {
+        let level = self.level_at(now);
+        let whole = match (u64::try_from(level.max(0)), u64::try_from(self.unit)) {
+            (Ok(l), Ok(u)) => l / u,
+            _ => (level.max(0) / self.unit) as u64,
+        };
+        (whole, self.units_to_nanos(self.capacity - level))
+    }
+
     /// Time from `now` until the bucket is full again.
     #[inline]
     pub fn until_full(&self, now: Nanos) -> Nanos {
@@ -195,6 +207,8 @@ mod tests {
         assert_eq!(b.remaining(0), 0);
         assert_eq!(b.ready_at(0, 1), Some(2 * SECOND));
         assert_eq!(b.until_full(0), 2 * SECOND);
+        assert_eq!(b.headroom(0), (b.remaining(0), b.until_full(0)));
+        assert_eq!(b.headroom(SECOND / 2), (0, 3 * SECOND / 2));
     }
 
     #[test]
