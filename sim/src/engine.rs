@@ -182,7 +182,8 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             }
             if last_instant != Some(t) {
                 last_instant = Some(t);
-                first = (first + 1) % n;
+                // `(first + 1) % n` without a division per instant.
+                first = if first + 1 == n { 0 } else { first + 1 };
             }
             let mut dirty = std::mem::take(&mut self.dirty);
             if dirty.len() > 1 {
