@@ -2,7 +2,10 @@
 //!
 //! A lab for client strategies against rate-limited APIs. This crate is the CLI plus a thin
 //! facade: the strategies live in [`strategies`] (`ratelab-strategies`), the simulator, API
-//! models and scenario schema in [`sim`] (`ratelab-sim`).
+//! models and scenario schema in [`sim`] (`ratelab-sim`). [`table`] renders the comparison table
+//! that `ratelab run` and `cargo bench --bench compare` print.
+
+pub mod table;
 
 pub use ratelab_sim as sim;
 pub use ratelab_strategies as strategies;

@@ -2,13 +2,13 @@
 
 mod catalog;
 mod report_cmd;
-mod table;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use ratelab::table;
 use ratelab_sim::{Progress, RunOutput, Scenario, run_scenario};
 
 /// A deterministic virtual-clock lab for client strategies against rate-limited APIs.

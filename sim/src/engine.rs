@@ -158,32 +158,32 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             if self.rec.finals() == self.requests {
                 return StopReason::AllFinal;
             }
-            let Some(t) = self.queue.peek_time() else {
+            let Some(t) = self.queue.next_time() else {
                 return StopReason::Stalled;
             };
             if t > self.horizon {
                 return StopReason::Horizon;
             }
             self.now = t;
-            while self.queue.peek_time() == Some(t) {
-                if let Some((_, event)) = self.queue.pop() {
-                    self.events += 1;
-                    self.apply(event);
-                    if self.events.is_multiple_of(PROGRESS_EVERY)
-                        && let Some(report) = progress.as_mut()
-                    {
-                        report(Progress {
-                            finals: self.rec.finals(),
-                            requests: self.requests,
-                            now: t,
-                            horizon: self.horizon,
-                        });
-                    }
+            // Everything due at t, including what applying it schedules at t.
+            while let Some(event) = self.queue.pop_due() {
+                self.events += 1;
+                self.apply(event);
+                if self.events.is_multiple_of(PROGRESS_EVERY)
+                    && let Some(report) = progress.as_mut()
+                {
+                    report(Progress {
+                        finals: self.rec.finals(),
+                        requests: self.requests,
+                        now: t,
+                        horizon: self.horizon,
+                    });
                 }
             }
             if last_instant != Some(t) {
                 if last_instant.is_some() {
-                    first = (first + 1) % n;
+                    // `(first + 1) % n` without a division per instant.
+                    first = if first + 1 == n { 0 } else { first + 1 };
                 }
                 last_instant = Some(t);
             }
@@ -298,7 +298,11 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
         }
         let cl = &self.clients[c as usize];
         let next_retry = cl.retries.peek().map(|r| r.0.due).filter(|&d| d > now);
-        if let Some(t) = [wake_at, next_retry].into_iter().flatten().min() {
+        let wake = match (wake_at, next_retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(t) = wake {
             self.schedule_wake(c, t);
         }
     }

@@ -43,6 +43,8 @@ pub struct ExactBucket {
     /// Units per token: `period · 1000`.
     unit: i128,
     capacity: i128,
+    /// `capacity / unit`, kept to spare a 128-bit division per request.
+    burst: u64,
     level: i128,
     updated: Nanos,
 }
@@ -56,6 +58,7 @@ impl ExactBucket {
             rate,
             unit,
             capacity,
+            burst,
             level: capacity,
             updated: 0,
         }
@@ -67,18 +70,29 @@ impl ExactBucket {
     }
 
     /// The bucket's burst in tokens.
+    #[inline]
     pub fn burst(&self) -> u64 {
-        (self.capacity / self.unit) as u64
+        self.burst
     }
 
+    /// `min(capacity, level + elapsed · rate)`. The refill is computed in `u128`, where
+    /// `u64 · u64` cannot overflow, and compared with the room left, so no saturating 128-bit
+    /// arithmetic is needed (the level never exceeds the capacity).
+    #[inline]
     fn level_at(&self, now: Nanos) -> i128 {
-        let elapsed = i128::from(now.saturating_sub(self.updated));
-        let refill = elapsed.saturating_mul(i128::from(self.rate.milli_per_period));
-        self.level.saturating_add(refill).min(self.capacity)
+        let elapsed = now.saturating_sub(self.updated);
+        let refill = u128::from(elapsed) * u128::from(self.rate.milli_per_period);
+        let room = (self.capacity - self.level) as u128;
+        if refill >= room {
+            self.capacity
+        } else {
+            self.level + refill as i128
+        }
     }
 
     /// The earliest time at or after `now` at which `n` tokens are available, or `None` when `n`
     /// exceeds the burst (it can never pass).
+    #[inline]
     pub fn ready_at(&self, now: Nanos, n: u64) -> Option<Nanos> {
         let need = i128::from(n) * self.unit;
         if need > self.capacity {
@@ -93,28 +107,56 @@ impl ExactBucket {
 
     /// Takes `n` tokens at `now`. The level may go below zero (a debt that refill pays back
     /// first), which callers use for APIs where rejected requests count too.
+    #[inline]
     pub fn take(&mut self, now: Nanos, n: u64) {
         self.level = self.level_at(now) - i128::from(n) * self.unit;
         self.updated = self.updated.max(now);
     }
 
     /// Whole tokens available at `now` (0 when in debt).
+    #[inline]
     pub fn remaining(&self, now: Nanos) -> u64 {
-        (self.level_at(now).max(0) / self.unit) as u64
+        let level = self.level_at(now).max(0);
+        // 64-bit division when the operands fit (always, for realistic buckets): an i128
+        // division is a call into compiler-builtins and several times slower.
+        match (u64::try_from(level), u64::try_from(self.unit)) {
+            (Ok(l), Ok(u)) => l / u,
+            _ => (level / self.unit) as u64,
+        }
+    }
+
+    /// [`ExactBucket::remaining`] and [`ExactBucket::until_full`] together, computing the level
+    /// once (the API answers both in every reply's headers).
+    #[inline]
+    pub fn headroom(&self, now: Nanos) -> (u64, Nanos) {
+        let level = self.level_at(now);
+        let whole = match (u64::try_from(level.max(0)), u64::try_from(self.unit)) {
+            (Ok(l), Ok(u)) => l / u,
+            _ => (level.max(0) / self.unit) as u64,
+        };
+        (whole, self.units_to_nanos(self.capacity - level))
     }
 
     /// Time from `now` until the bucket is full again.
+    #[inline]
     pub fn until_full(&self, now: Nanos) -> Nanos {
         self.units_to_nanos(self.capacity - self.level_at(now))
     }
 
+    #[inline]
     fn units_to_nanos(&self, units: i128) -> Nanos {
         if units <= 0 {
             return 0;
         }
-        let rate = i128::from(self.rate.milli_per_period);
-        let ns = (units + rate - 1) / rate;
-        u64::try_from(ns).unwrap_or(u64::MAX)
+        let rate = self.rate.milli_per_period;
+        match u64::try_from(units) {
+            // The common case, in 64-bit arithmetic (see `remaining`).
+            Ok(u) => u.div_ceil(rate),
+            Err(_) => {
+                let rate = i128::from(rate);
+                u64::try_from((units + rate - 1) / rate).unwrap_or(u64::MAX)
+            }
+        }
     }
 }
 
@@ -165,6 +207,8 @@ mod tests {
         assert_eq!(b.remaining(0), 0);
         assert_eq!(b.ready_at(0, 1), Some(2 * SECOND));
         assert_eq!(b.until_full(0), 2 * SECOND);
+        assert_eq!(b.headroom(0), (b.remaining(0), b.until_full(0)));
+        assert_eq!(b.headroom(SECOND / 2), (0, 3 * SECOND / 2));
     }
 
     #[test]

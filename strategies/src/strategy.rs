@@ -94,6 +94,7 @@ impl Stack {
 }
 
 impl Strategy for Stack {
+    #[inline]
     fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
         let mut at: Option<Nanos> = None;
         let mut wait_for_completion = false;
@@ -113,12 +114,14 @@ impl Strategy for Stack {
         }
     }
 
+    #[inline]
     fn on_send(&mut self, now: Nanos, req: &RequestInfo) {
         for layer in &mut self.layers {
             layer.on_send(now, req);
         }
     }
 
+    #[inline]
     fn on_response(&mut self, now: Nanos, resp: &Response) {
         for layer in &mut self.layers {
             layer.on_response(now, resp);

@@ -1,7 +1,7 @@
 //! Service latency models: how long the API takes to answer an admitted request.
 
 use rand_core::Rng;
-use ratelab_strategies::draws::{Draws, Purpose, unit_open};
+use ratelab_strategies::draws::{DrawCache, Draws, Purpose, unit_open};
 use ratelab_strategies::spec::{Checker, MAX_MS};
 use ratelab_strategies::time::{Nanos, ms_to_nanos};
 use serde::{Deserialize, Serialize};
@@ -136,17 +136,42 @@ impl LatencySpec {
     /// The latency of attempt `attempt` of request `id` of `client`: the same under every
     /// strategy (common random numbers).
     pub fn sample(&self, draws: &Draws, client: u32, id: u64, attempt: u32, tokens: u64) -> Nanos {
+        let bits = || draws.u64(Purpose::Latency, client, id, attempt);
+        self.sample_from(bits, draws, client, id, attempt, tokens)
+    }
+
+    /// [`LatencySpec::sample`] with the single-word draws served by `cache` (a
+    /// [`Purpose::Latency`] cache): the same value, cheaper for requests drawn in order.
+    pub fn sample_cached(
+        &self,
+        cache: &mut DrawCache,
+        client: u32,
+        id: u64,
+        attempt: u32,
+        tokens: u64,
+    ) -> Nanos {
+        let draws = cache.draws();
+        let bits = || cache.u64(client, id, attempt);
+        self.sample_from(bits, &draws, client, id, attempt, tokens)
+    }
+
+    fn sample_from(
+        &self,
+        bits: impl FnOnce() -> u64,
+        draws: &Draws,
+        client: u32,
+        id: u64,
+        attempt: u32,
+        tokens: u64,
+    ) -> Nanos {
         let ms = match self {
             LatencySpec::Fixed { ms, .. } => *ms,
             LatencySpec::Uniform { min_ms, max_ms, .. } => {
-                min_ms + (max_ms - min_ms) * draws.unit(Purpose::Latency, client, id, attempt)
+                min_ms + (max_ms - min_ms) * unit_open(bits())
             }
             LatencySpec::Exponential {
                 mean_ms, offset_ms, ..
-            } => {
-                let u = draws.unit(Purpose::Latency, client, id, attempt);
-                offset_ms - mean_ms * libm::log(u)
-            }
+            } => offset_ms - mean_ms * libm::log(unit_open(bits())),
             LatencySpec::Lognormal {
                 median_ms, p99_ms, ..
             } => {

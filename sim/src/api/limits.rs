@@ -317,7 +317,7 @@ impl Limit {
     pub fn headroom(&mut self, now: Nanos) -> (u64, Nanos) {
         self.expire(now);
         match &self.kind {
-            LimitKind::Bucket(b) => (b.remaining(now), b.until_full(now)),
+            LimitKind::Bucket(b) => b.headroom(now),
             LimitKind::FixedWindow {
                 limit,
                 window,

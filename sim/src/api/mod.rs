@@ -12,7 +12,7 @@ pub use limits::{Limit, LimitSpec};
 
 use std::collections::VecDeque;
 
-use ratelab_strategies::draws::{Draws, Purpose};
+use ratelab_strategies::draws::{DrawCache, Draws, Purpose};
 use ratelab_strategies::spec::{Checker, MAX_MS, Unit};
 use ratelab_strategies::time::{Nanos, SECOND, ms_to_nanos, secs_to_nanos};
 use ratelab_strategies::{Outcome, RequestInfo, Response};
@@ -143,7 +143,8 @@ impl ApiSpec {
                 duration: secs_to_nanos(b.duration_s),
                 clients: vec![ClientBan::default(); clients as usize],
             }),
-            draws,
+            latency_draws: DrawCache::new(draws, Purpose::Latency),
+            error_draws: DrawCache::new(draws, Purpose::ServerError),
         }
     }
 }
@@ -249,7 +250,10 @@ pub struct ApiModel {
     headers: bool,
     error_threshold: Option<(u64, u16)>,
     ban: Option<Ban>,
-    draws: Draws,
+    /// Latency draws (cached: requests mostly arrive in order).
+    latency_draws: DrawCache,
+    /// Server-error draws.
+    error_draws: DrawCache,
 }
 
 /// `max(1, ceil(seconds))` of a wait, as whole seconds in nanoseconds (what `Retry-After` says).
@@ -306,17 +310,19 @@ impl ApiModel {
                 ban.record_429(req.client, now);
             }
         } else {
-            reply.latency =
-                self.latency
-                    .sample(&self.draws, req.client, req.id, req.attempt, req.tokens);
+            reply.latency = self.latency.sample_cached(
+                &mut self.latency_draws,
+                req.client,
+                req.id,
+                req.attempt,
+                req.tokens,
+            );
             let end = now.saturating_add(reply.latency);
             for l in &mut self.limits {
                 l.commit(now, req.tokens, end);
             }
             if let Some((threshold, status)) = self.error_threshold {
-                let bits = self
-                    .draws
-                    .u64(Purpose::ServerError, req.client, req.id, req.attempt);
+                let bits = self.error_draws.u64(req.client, req.id, req.attempt);
                 if bits < threshold || threshold == u64::MAX {
                     reply.status = status;
                 }

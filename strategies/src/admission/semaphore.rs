@@ -24,6 +24,7 @@ impl Semaphore {
 }
 
 impl Strategy for Semaphore {
+    #[inline]
     fn poll_admit(&mut self, _now: Nanos, _req: &RequestInfo) -> Admit {
         if self.in_flight < self.permits {
             Admit::Now
@@ -31,9 +32,11 @@ impl Strategy for Semaphore {
             Admit::WhenSomethingCompletes
         }
     }
+    #[inline]
     fn on_send(&mut self, _now: Nanos, _req: &RequestInfo) {
         self.in_flight += 1;
     }
+    #[inline]
     fn on_response(&mut self, _now: Nanos, _resp: &Response) {
         self.in_flight = self.in_flight.saturating_sub(1);
     }

@@ -24,6 +24,7 @@ impl TokenBucket {
         TokenBucket::new(rate, 1, false)
     }
 
+    #[inline]
     fn cost(&self, req: &RequestInfo) -> u64 {
         if self.by_tokens {
             req.tokens.min(self.bucket.burst())
@@ -34,6 +35,7 @@ impl TokenBucket {
 }
 
 impl Strategy for TokenBucket {
+    #[inline]
     fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
         match self.bucket.ready_at(now, self.cost(req)) {
             Some(t) if t <= now => Admit::Now,
@@ -41,10 +43,12 @@ impl Strategy for TokenBucket {
             None => Admit::Now, // unreachable: cost is capped at the burst
         }
     }
+    #[inline]
     fn on_send(&mut self, now: Nanos, req: &RequestInfo) {
         let cost = self.cost(req);
         self.bucket.take(now, cost);
     }
+    #[inline]
     fn on_response(&mut self, _now: Nanos, _resp: &Response) {}
 }
 
