@@ -663,7 +663,9 @@ impl NaiveLimit {
                 if ok(0) {
                     return 0;
                 }
-                let (mut lo, mut hi) = (0u64, 1u64 << 50);
+                // Up to 2^62 ns (146 years): a deep run found a 13-day wait (a debt at 0.001/min)
+                // beyond an earlier bound of 2^50 ns.
+                let (mut lo, mut hi) = (0u64, 1u64 << 62);
                 while lo + 1 < hi {
                     let mid = lo + (hi - lo) / 2;
                     if ok(mid) { hi = mid } else { lo = mid }
