@@ -911,6 +911,22 @@ pub fn check_run(
     let mut admitted: Vec<Admitted> = vec![];
     let (mut sends, mut http_429) = (0u64, 0u64);
     let mut last_reply_at: BTreeMap<(u32, u64, u32), Nanos> = BTreeMap::new();
+    // (time, attempts, final, end-to-end latency of a success) of every final state.
+    let mut final_log: Vec<(Nanos, u32, u32, Final, Nanos)> = vec![];
+    let mut send_times: Vec<Nanos> = vec![];
+    let mut replies: Vec<(Nanos, u32, Response)> = vec![];
+    // When each request is ready: t = 0, or the sum of its client's Poisson gaps so far.
+    let ready: Vec<Vec<Nanos>> = (0..wl.clients)
+        .map(|c| {
+            let mut at = 0u64;
+            (0..wl.requests)
+                .map(|id| {
+                    at = at.saturating_add(wl.arrival_gap(&draws, c, id).unwrap_or(0));
+                    at
+                })
+                .collect()
+        })
+        .collect();
 
     for ev in log {
         let t = ev.t();
@@ -932,6 +948,7 @@ pub fn check_run(
                         "Reject without a fail-fast breaker"
                     );
                     finals.insert(key, Final::Rejected);
+                    final_log.push((t, req.client, req.attempt - 1, Final::Rejected, 0));
                     if req.attempt == 1 {
                         let nf = &mut next_fresh[req.client as usize];
                         ensure!(
@@ -969,6 +986,11 @@ pub fn check_run(
                         req.id
                     );
                     *nf += 1;
+                    let arrives = ready[req.client as usize][req.id as usize];
+                    ensure!(
+                        t >= arrives,
+                        "{req:?} sent at {t} before it arrived at {arrives}"
+                    );
                     let waiting = due
                         .iter()
                         .find(|((c, _, _), d)| *c == req.client && **d <= t);
@@ -992,6 +1014,7 @@ pub fn check_run(
                 }
                 flying.insert(key);
                 sends += 1;
+                send_times.push(t);
             }
             Ev::Response { resp, .. } => {
                 let r = resp.request;
@@ -1061,7 +1084,10 @@ pub fn check_run(
                         finals.insert((r.client, r.id), Final::Succeeded).is_none(),
                         "{r:?} reached a second final state"
                     );
+                    let e2e = t - ready[r.client as usize][r.id as usize];
+                    final_log.push((t, r.client, r.attempt, Final::Succeeded, e2e));
                 }
+                replies.push((t, r.client, *resp));
                 last_reply_at.insert(
                     key,
                     t + if honors_retry_after(spec) {
@@ -1103,6 +1129,7 @@ pub fn check_run(
                                 .is_none(),
                             "{r:?} reached a second final state"
                         );
+                        final_log.push((t, r.client, r.attempt, Final::DeadLettered, 0));
                     }
                 }
             }
@@ -1218,6 +1245,8 @@ pub fn check_run(
         );
     }
 
+    check_metrics(sc, res, &send_times, &replies, &final_log)?;
+
     // The API's limits hold over what it admitted (all clients together).
     admitted.sort_by_key(|a| a.sent);
     for limit in &sc.api.limits {
@@ -1227,6 +1256,177 @@ pub fn check_run(
     // Each client's layers keep their promises.
     for c in 0..wl.clients {
         check_layers(spec, c, log)?;
+    }
+    Ok(())
+}
+
+/// The result's metrics against the calls observed: per-second series, attempts histograms,
+/// dead letters, status counts, makespan, goodput and the end-to-end latency summary.
+fn check_metrics(
+    sc: &Scenario,
+    res: &StrategyResult,
+    send_times: &[Nanos],
+    replies: &[(Nanos, u32, Response)],
+    final_log: &[(Nanos, u32, u32, Final, Nanos)],
+) -> Result<(), String> {
+    use ratelab_strategies::Outcome;
+    let per_second = |times: &mut dyn Iterator<Item = Nanos>| {
+        let mut v: Vec<u64> = vec![];
+        for t in times {
+            let i = (t / SECOND) as usize;
+            if v.len() <= i {
+                v.resize(i + 1, 0);
+            }
+            v[i] += 1;
+        }
+        v
+    };
+    let trim = |v: &[u64]| {
+        let n = v.iter().rposition(|&x| x != 0).map_or(0, |i| i + 1);
+        v[..n].to_vec()
+    };
+    ensure!(
+        !matches!(res.stop, ratelab_sim::result::StopReason::Stalled),
+        "the run stalled: work pending and nothing left to happen"
+    );
+    let sends = per_second(&mut send_times.iter().copied());
+    ensure!(
+        trim(&res.series.sends) == sends,
+        "series.sends {:?} but sends per second {sends:?}",
+        res.series.sends
+    );
+    let successes = per_second(
+        &mut final_log
+            .iter()
+            .filter(|f| f.3 == Final::Succeeded)
+            .map(|f| f.0),
+    );
+    ensure!(
+        trim(&res.series.successes) == successes,
+        "series.successes {:?} but {successes:?}",
+        res.series.successes
+    );
+    let limited = per_second(
+        &mut replies
+            .iter()
+            .filter(|r| r.2.outcome == Outcome::RateLimited)
+            .map(|r| r.0),
+    );
+    ensure!(
+        trim(&res.series.http_429) == limited,
+        "series.http_429 {:?} but {limited:?}",
+        res.series.http_429
+    );
+    let lens = [
+        res.series.sends.len(),
+        res.series.successes.len(),
+        res.series.http_429.len(),
+        res.series.in_flight.len(),
+    ];
+    ensure!(
+        lens.iter().all(|&l| l == lens[0]),
+        "series of different lengths {lens:?}"
+    );
+    ensure!(
+        res.series.in_flight.iter().all(|&x| x >= 0.0),
+        "negative in-flight"
+    );
+
+    let count = |f: &dyn Fn(&Response) -> bool| replies.iter().filter(|r| f(&r.2)).count() as u64;
+    ensure!(
+        res.http_5xx == count(&|r| r.outcome == Outcome::ServerError),
+        "http_5xx {}",
+        res.http_5xx
+    );
+    ensure!(
+        res.http_413 == count(&|r| r.status == 413),
+        "http_413 {}",
+        res.http_413
+    );
+    ensure!(
+        res.timeouts == count(&|r| r.outcome == Outcome::Timeout),
+        "timeouts {}",
+        res.timeouts
+    );
+
+    let histogram = |kind: Final| {
+        let mut v: Vec<u64> = vec![];
+        for f in final_log.iter().filter(|f| f.3 == kind) {
+            let i = f.2.max(1) as usize - 1;
+            if v.len() <= i {
+                v.resize(i + 1, 0);
+            }
+            v[i] += 1;
+        }
+        v
+    };
+    ensure!(
+        res.attempts_histogram.succeeded == histogram(Final::Succeeded),
+        "attempts_histogram.succeeded {:?} but {:?}",
+        res.attempts_histogram.succeeded,
+        histogram(Final::Succeeded)
+    );
+    ensure!(
+        res.attempts_histogram.dead_lettered == histogram(Final::DeadLettered),
+        "attempts_histogram.dead_lettered {:?} but {:?}",
+        res.attempts_histogram.dead_lettered,
+        histogram(Final::DeadLettered)
+    );
+    let by_status: u64 = res.dead_letter.by_last_status.values().sum();
+    ensure!(
+        by_status == res.dead_lettered,
+        "dead letters by status add up to {by_status}"
+    );
+    ensure!(
+        res.dead_letter.first.len() as u64 == res.dead_lettered.min(20),
+        "{} dead letters listed",
+        res.dead_letter.first.len()
+    );
+
+    let horizon = sc.horizon();
+    let last_final = final_log.iter().map(|f| f.0).max().unwrap_or(0);
+    let makespan = if res.finished { last_final } else { horizon };
+    ensure!(
+        res.makespan_s == makespan as f64 / 1e9,
+        "makespan_s {} but {} (finished {})",
+        res.makespan_s,
+        makespan as f64 / 1e9,
+        res.finished
+    );
+    let goodput = if res.makespan_s > 0.0 {
+        res.succeeded as f64 / res.makespan_s
+    } else {
+        0.0
+    };
+    ensure!(
+        res.goodput_rps == goodput,
+        "goodput_rps {} but {goodput}",
+        res.goodput_rps
+    );
+
+    let e2e: Vec<Nanos> = final_log
+        .iter()
+        .filter(|f| f.3 == Final::Succeeded)
+        .map(|f| f.4)
+        .collect();
+    let l = &res.latency_s;
+    ensure!(
+        l.count == e2e.len() as u64,
+        "latency_s.count {} but {} successes",
+        l.count,
+        e2e.len()
+    );
+    if let Some(&max) = e2e.iter().max() {
+        let max_s = max as f64 / 1e9;
+        ensure!(
+            (l.max - max_s).abs() <= max_s * 2e-3 + 2e-9,
+            "latency_s.max {} but the slowest success took {max_s} s",
+            l.max
+        );
+        ensure!(
+            l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.max,
+            "latency percentiles out of order: {l:?}"
+        );
     }
     Ok(())
 }
