@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use ratelab_sim::api::{ApiSpec, LimitSpec, retry_after_secs};
+use ratelab_sim::api::{ApiSpec, LatencySpec, LimitSpec, retry_after_secs};
 use ratelab_sim::{Scenario, run_scenario, run_strategy};
 use ratelab_strategies::time::{Nanos, SECOND, ms_to_nanos};
 use ratelab_strategies::{Draws, RequestInfo};
@@ -74,6 +74,16 @@ proptest! {
             check_run(&sc, spec, seed, &res, &log)
                 .map_err(|e| fail(format!("strategy {}: {e}", spec.name), &sc, seed))?;
         }
+    }
+
+    /// The same invariants on fewer, bigger scenarios: more requests and clients.
+    #[test]
+    fn simulator_keeps_its_invariants_at_scale(sc in scenario(120, 5, 1)) {
+        let seed = sc.seed;
+        let spec = &sc.strategies[0];
+        let (res, log) = run_recorded(&sc, spec, seed);
+        check_run(&sc, spec, seed, &res, &log)
+            .map_err(|e| fail(format!("strategy {}: {e}", spec.name), &sc, seed))?;
     }
 
     /// The same inputs twice give identical results, and identical JSON bytes; progress
@@ -171,6 +181,41 @@ proptest! {
             ("jitter", agree("jitter", &j1, &j2)),
         ] {
             r.map_err(|e| fail(format!("{what}: {e}"), &two, seed))?;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Latency draws.
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// `LatencySpec::sample` stays within its model's bounds (fixed: exactly; uniform: within
+    /// [min, max]; exponential: at least the offset; lognormal: positive; plus per-token time;
+    /// never above the one-day cap plus per-token time) and is addressed: a key's latency is
+    /// the same whether or not other clients' and requests' latencies were drawn first.
+    #[test]
+    fn latency_samples_are_bounded_and_addressed(
+        spec in latency_spec(),
+        seed in any::<u64>(),
+        keys in prop::collection::vec((0u32..4, 0u64..1000, 1u32..6, 1u64..50), 1..30),
+    ) {
+        let draws = Draws::new(seed);
+        let first: Vec<Nanos> = keys.iter().map(|&(c, id, a, t)| spec.sample(&draws, c, id, a, t)).collect();
+        for (i, &(c, id, a, tokens)) in keys.iter().enumerate().rev() {
+            let again = LatencySpec::sample(&spec, &Draws::new(seed), c, id, a, tokens);
+            prop_assert_eq!(first[i], again);
+            let ms = first[i] as f64 / 1e6;
+            let (lo, hi, per_token) = match spec {
+                LatencySpec::Fixed { ms, per_token_ms } => (ms, ms, per_token_ms),
+                LatencySpec::Uniform { min_ms, max_ms, per_token_ms } => (min_ms, max_ms, per_token_ms),
+                LatencySpec::Exponential { offset_ms, per_token_ms, .. } => (offset_ms, f64::INFINITY, per_token_ms),
+                LatencySpec::Lognormal { per_token_ms, .. } => (0.0, f64::INFINITY, per_token_ms),
+            };
+            let extra = per_token * tokens as f64;
+            let hi = hi.min(86_400_000.0) + extra;
+            prop_assert!(ms >= lo + extra - 1e-6 && ms <= hi + 1e-6, "{} ms outside [{}, {}] ms", ms, lo + extra, hi);
         }
     }
 }
