@@ -52,7 +52,7 @@ proptest! {
 // The simulator, observed through the recording seam.
 
 proptest! {
-    #![proptest_config(config(96))]
+    #![proptest_config(config(192))]
 
     /// For any valid scenario, every strategy's run: terminates within the horizon without
     /// panicking; time never goes backwards; every request ends in at most one final state and
@@ -76,6 +76,11 @@ proptest! {
         }
     }
 
+}
+
+proptest! {
+    #![proptest_config(config(48))]
+
     /// The same invariants on fewer, bigger scenarios: more requests and clients.
     #[test]
     fn simulator_keeps_its_invariants_at_scale(sc in scenario(120, 5, 1)) {
@@ -85,6 +90,11 @@ proptest! {
         check_run(&sc, spec, seed, &res, &log)
             .map_err(|e| fail(format!("strategy {}: {e}", spec.name), &sc, seed))?;
     }
+
+}
+
+proptest! {
+    #![proptest_config(config(96))]
 
     /// The same inputs twice give identical results, and identical JSON bytes; progress
     /// reporting does not change a run.
