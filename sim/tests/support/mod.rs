@@ -937,6 +937,8 @@ pub fn check_run(
     // (time, attempts, final, end-to-end latency of a success) of every final state.
     let mut final_log: Vec<(Nanos, u32, u32, Final, Nanos)> = vec![];
     let mut send_times: Vec<Nanos> = vec![];
+    // (time, client, +1 for a send / -1 for a reply): attempts in flight over time.
+    let mut flight_changes: Vec<(Nanos, u32, i64)> = vec![];
     let mut replies: Vec<(Nanos, u32, Response)> = vec![];
     // When each request is ready: t = 0, or the sum of its client's Poisson gaps so far.
     let ready: Vec<Vec<Nanos>> = (0..wl.clients)
@@ -1038,6 +1040,7 @@ pub fn check_run(
                 flying.insert(key);
                 sends += 1;
                 send_times.push(t);
+                flight_changes.push((t, req.client, 1));
             }
             Ev::Response { resp, .. } => {
                 let r = resp.request;
@@ -1111,6 +1114,7 @@ pub fn check_run(
                     final_log.push((t, r.client, r.attempt, Final::Succeeded, e2e));
                 }
                 replies.push((t, r.client, *resp));
+                flight_changes.push((t, r.client, -1));
                 last_reply_at.insert(
                     key,
                     t + if honors_retry_after(spec) {
@@ -1269,6 +1273,27 @@ pub fn check_run(
     }
 
     check_metrics(sc, res, &send_times, &replies, &final_log)?;
+    let end = if res.finished {
+        final_log.iter().map(|f| f.0).max().unwrap_or(0)
+    } else {
+        horizon
+    };
+    check_in_flight(
+        "series.in_flight",
+        &res.series.in_flight,
+        &flight_changes,
+        None,
+        end,
+    )?;
+    for cr in &res.clients {
+        check_in_flight(
+            &format!("clients[{}].series.in_flight", cr.client),
+            &cr.series.in_flight,
+            &flight_changes,
+            Some(cr.client),
+            end,
+        )?;
+    }
 
     // The API's limits hold over what it admitted (all clients together).
     admitted.sort_by_key(|a| a.sent);
@@ -1451,6 +1476,61 @@ fn check_metrics(
             "latency percentiles out of order: {l:?}"
         );
     }
+    Ok(())
+}
+
+/// The per-second mean of attempts in flight (time-weighted, to a thousandth) against the
+/// exact integral of the observed sends and replies up to `end`.
+fn check_in_flight(
+    what: &str,
+    series: &[f64],
+    changes: &[(Nanos, u32, i64)],
+    client: Option<u32>,
+    end: Nanos,
+) -> Result<(), String> {
+    let mut integral: Vec<u128> = vec![];
+    let (mut level, mut since) = (0i64, 0u64);
+    let mut add = |from: Nanos, to: Nanos, level: i64| {
+        let mut t = from;
+        while t < to {
+            let sec = t / SECOND;
+            let stop = to.min((sec + 1) * SECOND);
+            let i = sec as usize;
+            if integral.len() <= i {
+                integral.resize(i + 1, 0);
+            }
+            integral[i] += level as u128 * u128::from(stop - t);
+            t = stop;
+        }
+    };
+    for &(t, c, d) in changes {
+        if client.is_some_and(|x| x != c) {
+            continue;
+        }
+        if level > 0 {
+            add(since, t, level);
+        }
+        since = t;
+        level += d;
+        ensure!(level >= 0, "{what}: more replies than sends at {t}");
+    }
+    if level > 0 {
+        add(since, end, level);
+    }
+    for (i, &got) in series.iter().enumerate() {
+        let ns = integral.get(i).copied().unwrap_or(0);
+        let covered = end.saturating_sub(i as u64 * SECOND).clamp(1, SECOND);
+        let expected = (ns as f64 / covered as f64 * 1000.0).round() / 1000.0;
+        ensure!(
+            got == expected,
+            "{what}[{i}] = {got}, the calls give {expected}"
+        );
+    }
+    ensure!(
+        integral.iter().skip(series.len()).all(|&x| x == 0),
+        "{what}: {} seconds, but attempts were in flight later",
+        series.len()
+    );
     Ok(())
 }
 
