@@ -12,7 +12,8 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use ratelab_sim::api::{ApiSpec, LatencySpec, LimitSpec, retry_after_secs};
 use ratelab_sim::{Scenario, run_scenario, run_strategy};
-use ratelab_strategies::time::{Nanos, SECOND, ms_to_nanos};
+use ratelab_strategies::draws::{Purpose, unit_open};
+use ratelab_strategies::time::{Nanos, SECOND, ms_to_nanos, secs_to_nanos};
 use ratelab_strategies::{Draws, RequestInfo};
 use support::*;
 
@@ -27,6 +28,24 @@ fn step() -> impl Strategy<Value = Nanos> {
         4 => 0u64..50_000_000,
         3 => 0u64..2 * SECOND,
         1 => 0u64..30 * SECOND,
+    ]
+}
+
+/// Time steps paired with `other`: free, or all whole milliseconds (so that requests land
+/// exactly on window edges, bucket refills and ban expiries, which are whole milliseconds too).
+fn steps<T: std::fmt::Debug + Clone>(
+    other: impl Strategy<Value = T> + Clone,
+    n: std::ops::Range<usize>,
+) -> impl Strategy<Value = Vec<(Nanos, T)>> {
+    let aligned = prop_oneof![
+        2 => Just(0u64),
+        3 => (0u64..100).prop_map(|k| k * 1_000_000),
+        3 => (0u64..40).prop_map(|k| k * 50_000_000),
+        1 => (0u64..30).prop_map(|k| k * SECOND),
+    ];
+    prop_oneof![
+        prop::collection::vec((step(), other.clone()), n.clone()),
+        prop::collection::vec((aligned, other), n),
     ]
 }
 
@@ -234,9 +253,9 @@ proptest! {
 // API models, driven directly.
 
 /// Requests sent to an API: (step, client, tokens).
-fn request_stream() -> impl Strategy<Value = Vec<(Nanos, u32, u64)>> {
-    prop::collection::vec(
-        (step(), 0u32..3, prop_oneof![3 => Just(1u64), 2 => 1u64..25]),
+fn request_stream() -> impl Strategy<Value = Vec<(Nanos, (u32, u64))>> {
+    steps(
+        (0u32..3, prop_oneof![3 => Just(1u64), 2 => 1u64..25]),
         1..80,
     )
 }
@@ -244,10 +263,17 @@ fn request_stream() -> impl Strategy<Value = Vec<(Nanos, u32, u64)>> {
 fn limits_api() -> impl Strategy<Value = ApiSpec> {
     (api_spec(), prop::collection::vec(limit_spec(), 1..4)).prop_map(|(mut api, limits)| {
         api.limits = limits;
-        api.errors = None;
-        api.ban = None;
         api
     })
+}
+
+/// A naive ban: every limit 429 of a client kept in a vector; the client is banned when, since
+/// its last ban began, `after_429` of them fall within `within_s`.
+#[derive(Default)]
+struct NaiveBan {
+    rejections: Vec<Nanos>,
+    since_ban: usize,
+    until: Nanos,
 }
 
 proptest! {
@@ -255,21 +281,23 @@ proptest! {
 
     /// Each limit (`sim::api::Limit`) agrees with a deliberately naive reference (logs kept as
     /// vectors, checked by brute force; the bucket replayed in i128 rational arithmetic with
-    /// waits by binary search) on every decision: never fits, and how long until it admits.
+    /// waits by binary search) on every decision: never fits, how long until it admits, and the
+    /// headroom it reports (units left, time until fully available).
     #[test]
     fn each_limit_agrees_with_a_naive_reference(
         spec in limit_spec(),
-        ops in prop::collection::vec((step(), 1u64..20, any::<bool>(), 0u64..3 * SECOND), 1..80),
+        ops in steps((1u64..20, any::<bool>(), 0u64..3 * SECOND), 1..80),
     ) {
         let mut real = spec.build();
         let mut naive = NaiveLimit::new(&spec);
         let mut now = 0;
-        for (dt, tokens, force, latency) in ops {
+        for (dt, (tokens, force, latency)) in ops {
             now += dt;
             prop_assert_eq!(real.never_fits(tokens), naive.never_fits(tokens));
             if naive.never_fits(tokens) {
                 continue;
             }
+            prop_assert_eq!(real.headroom(now), naive.headroom(now), "headroom at {}", now);
             let expected = naive.wait(now, tokens);
             prop_assert_eq!(real.wait(now, tokens), expected, "wait at {} for {} tokens", now, tokens);
             // Commit what passes; with `force`, what does not too (count_rejected), except on a
@@ -282,13 +310,16 @@ proptest! {
         }
     }
 
-    /// `ApiModel::handle` answers every request exactly as the naive limits say (413 when it can
-    /// never fit, 429 with `Retry-After` = max(1, ⌈longest wait⌉ s), 200 with the drawn latency),
-    /// committing to all limits only when all admit (and the rejected too with
-    /// `count_rejected`); and what it admitted respects every member of its combined limits:
-    /// token bucket ≤ burst + rate·T in any window, fixed window ≤ limit per window, sliding
-    /// window ≤ limit in ANY window of its length, concurrency ≤ max in flight, token-weighted
-    /// limits counting tokens.
+    /// `ApiModel::handle` answers every request exactly as naive limits, a naive ban and a
+    /// naive error draw say: 429 with `Retry-After` = the ban's remaining whole seconds while
+    /// banned; 413 when it can never fit; 429 with `Retry-After` = max(1, ⌈longest wait⌉ s);
+    /// otherwise admitted with the drawn latency, as 200 or as the configured server error with
+    /// the configured probability. It commits to all limits only when all admit (and the
+    /// rejected too with `count_rejected`); the rate-limit headers give the tightest limit's
+    /// headroom. And what it admitted respects every member of its combined limits: token
+    /// bucket ≤ burst + rate·T in any window, fixed window ≤ limit per window, sliding window ≤
+    /// limit in ANY window of its length, concurrency ≤ max in flight, token-weighted limits
+    /// counting tokens.
     #[test]
     fn api_model_agrees_with_naive_limits_and_respects_them(
         api in limits_api(),
@@ -298,35 +329,79 @@ proptest! {
         let draws = Draws::new(seed);
         let mut model = api.build(draws, 3);
         let mut naive: Vec<NaiveLimit> = api.limits.iter().map(NaiveLimit::new).collect();
+        let mut bans: Vec<NaiveBan> = (0..3).map(|_| NaiveBan::default()).collect();
+        let rejected_latency = ms_to_nanos(api.rejected_latency_ms);
         let mut admitted = vec![];
         let mut now = 0;
-        for (id, (dt, client, tokens)) in stream.into_iter().enumerate() {
+        for (id, (dt, (client, tokens))) in stream.into_iter().enumerate() {
             now += dt;
-            let req = RequestInfo { client, id: id as u64, attempt: 1, tokens };
+            let id = id as u64;
+            let req = RequestInfo { client, id, attempt: 1, tokens };
             let reply = model.handle(now, &req);
+            let ban = &mut bans[client as usize];
+            if api.ban.is_some() && ban.until > now {
+                prop_assert_eq!(reply.status, 429);
+                prop_assert!(reply.banned);
+                prop_assert_eq!(reply.latency, rejected_latency);
+                prop_assert_eq!(reply.retry_after, api.retry_after.then(|| retry_after_secs(ban.until - now)));
+                continue;
+            }
+            prop_assert!(!reply.banned, "banned at {} without cause", now);
             if naive.iter().any(|l| l.never_fits(tokens)) {
                 prop_assert_eq!(reply.status, 413);
+                prop_assert_eq!(reply.latency, rejected_latency);
                 continue;
             }
             let wait = naive.iter().map(|l| l.wait(now, tokens)).max().unwrap_or(0);
             if wait > 0 {
                 prop_assert_eq!(reply.status, 429, "naive wait {} at {}", wait, now);
-                prop_assert_eq!(reply.latency, ms_to_nanos(api.rejected_latency_ms));
+                prop_assert_eq!(reply.latency, rejected_latency);
                 prop_assert_eq!(reply.retry_after, api.retry_after.then(|| retry_after_secs(wait)));
                 if api.count_rejected {
                     for l in naive.iter_mut().filter(|l| !l.is_concurrency()) {
                         l.commit(now, tokens, now);
                     }
                 }
+                if let Some(b) = &api.ban {
+                    ban.rejections.push(now);
+                    let within = secs_to_nanos(b.within_s);
+                    let recent = ban.rejections[ban.since_ban..]
+                        .iter()
+                        .filter(|&&t| t + within > now)
+                        .count();
+                    if recent >= b.after_429 as usize {
+                        ban.until = now + secs_to_nanos(b.duration_s);
+                        ban.since_ban = ban.rejections.len();
+                    }
+                }
             } else {
-                prop_assert_eq!(reply.status, 200, "naive limits admit at {}", now);
-                let latency = api.latency.sample(&draws, client, id as u64, 1, tokens);
+                let latency = api.latency.sample(&draws, client, id, 1, tokens);
                 prop_assert_eq!(reply.latency, latency);
+                let status = match &api.errors {
+                    Some(e) if unit_open(draws.u64(Purpose::ServerError, client, id, 1)) < e.probability => e.status,
+                    _ => 200,
+                };
+                prop_assert_eq!(reply.status, status, "admitted at {}", now);
                 for l in &mut naive {
                     l.commit(now, tokens, now + latency);
                 }
                 admitted.push(Admitted { sent: now, tokens, end: Some(now + latency) });
             }
+            // Headers: the tightest limit of each unit (the first of equals).
+            let mut expected = [None, None];
+            if api.headers {
+                for l in &naive {
+                    let (left, reset) = l.headroom(now);
+                    let slot = &mut expected[usize::from(l.by_tokens())];
+                    if slot.is_none_or(|(r, _)| left < r) {
+                        *slot = Some((left, reset));
+                    }
+                }
+            }
+            prop_assert_eq!(reply.remaining_requests, expected[0].map(|e| e.0));
+            prop_assert_eq!(reply.reset_requests, expected[0].map(|e| e.1));
+            prop_assert_eq!(reply.remaining_tokens, expected[1].map(|e| e.0));
+            prop_assert_eq!(reply.reset_tokens, expected[1].map(|e| e.1));
         }
         for limit in &api.limits {
             if let Err(e) = check_limit(limit, &admitted) {

@@ -757,6 +757,79 @@ impl NaiveLimit {
     pub fn is_concurrency(&self) -> bool {
         matches!(self, NaiveLimit::Concurrency { .. })
     }
+
+    /// Does it count tokens?
+    pub fn by_tokens(&self) -> bool {
+        match self {
+            NaiveLimit::Bucket { by_tokens, .. }
+            | NaiveLimit::Fixed { by_tokens, .. }
+            | NaiveLimit::Sliding { by_tokens, .. } => *by_tokens,
+            NaiveLimit::Concurrency { .. } => false,
+        }
+    }
+
+    /// Units left at `now` and the time until the limit is fully available again.
+    pub fn headroom(&self, now: Nanos) -> (u64, Nanos) {
+        match self {
+            NaiveLimit::Bucket {
+                milli,
+                unit,
+                burst,
+                takes,
+                ..
+            } => {
+                let level = Self::bucket_level(*milli, *unit, *burst, takes, now);
+                let full = |d: Nanos| {
+                    Self::bucket_level(*milli, *unit, *burst, takes, now + d) >= burst * unit
+                };
+                let reset = if full(0) {
+                    0
+                } else {
+                    let (mut lo, mut hi) = (0u64, 1u64 << 62);
+                    while lo + 1 < hi {
+                        let mid = lo + (hi - lo) / 2;
+                        if full(mid) { hi = mid } else { lo = mid }
+                    }
+                    hi
+                };
+                ((level.max(0) / unit) as u64, reset)
+            }
+            NaiveLimit::Fixed {
+                limit, window, log, ..
+            } => {
+                let index = now / window;
+                let used: u64 = log
+                    .iter()
+                    .filter(|(t, _)| t / window == index)
+                    .map(|e| e.1)
+                    .sum();
+                let reset = if used == 0 {
+                    0
+                } else {
+                    (index + 1) * window - now
+                };
+                (limit.saturating_sub(used), reset)
+            }
+            NaiveLimit::Sliding {
+                limit, window, log, ..
+            } => {
+                let active: Vec<&(Nanos, u64)> =
+                    log.iter().filter(|(t, _)| now < t + window).collect();
+                let used: u64 = active.iter().map(|e| e.1).sum();
+                let reset = active
+                    .iter()
+                    .map(|(t, _)| t + window - now)
+                    .max()
+                    .unwrap_or(0);
+                (limit.saturating_sub(used), reset)
+            }
+            NaiveLimit::Concurrency { max, ends } => {
+                let active: Vec<Nanos> = ends.iter().copied().filter(|&e| e > now).collect();
+                let reset = active.iter().map(|e| e - now).max().unwrap_or(0);
+                (max.saturating_sub(active.len()) as u64, reset)
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
