@@ -596,7 +596,10 @@ proptest! {
 
     /// Breaker: nothing is admitted while open; it opens for exactly `open_ms` and half-opens
     /// only after it; half-open it lets at most `half_open_probes` through; only `fail_fast`
-    /// rejects.
+    /// rejects. Its moves agree with a small reference model: `consecutive_failures` counted
+    /// failures in a row open it, a success resets the count, a failed probe reopens it, all
+    /// probes succeeding closes it, and replies to attempts sent before its last state change
+    /// do not move it.
     #[test]
     fn breaker_admits_nothing_while_open(
         threshold in 1u32..5,
@@ -610,6 +613,10 @@ proptest! {
         let mut opened: Option<(Nanos, Nanos)> = None;
         let mut probes_sent = 0;
         let mut was_half_open = false;
+        // A small reference model of what moves it: the time of its last state change,
+        // consecutive counted failures while closed, successful probes while half-open.
+        let mut last_change = 0;
+        let (mut consecutive, mut probes_ok) = (0u32, 0u32);
         let mut now = 0;
         for (id, (dt, op)) in ops.into_iter().enumerate() {
             now += dt;
@@ -619,6 +626,8 @@ proptest! {
                 prop_assert!(now >= at + open_for && now >= until, "half-open at {} before {}+{}", now, at, open_for);
                 if !was_half_open {
                     probes_sent = 0;
+                    probes_ok = 0;
+                    last_change = until;
                 }
             }
             was_half_open = state == BreakerState::HalfOpen;
@@ -649,6 +658,36 @@ proptest! {
                     let (sent, r) = flying.remove(i % flying.len());
                     b.on_response(now, &respond(r, sent, now, status));
                     let after = b.state_at(now);
+                    let failed = status != 200;
+                    let expected = if sent < last_change {
+                        state // sent before the last change: it does not move the breaker
+                    } else {
+                        match state {
+                            BreakerState::Closed if failed => {
+                                consecutive += 1;
+                                if consecutive >= threshold {
+                                    BreakerState::Open { until: now + open_for }
+                                } else {
+                                    state
+                                }
+                            }
+                            BreakerState::Closed => {
+                                consecutive = 0;
+                                state
+                            }
+                            BreakerState::HalfOpen if failed => BreakerState::Open { until: now + open_for },
+                            BreakerState::HalfOpen => {
+                                probes_ok += 1;
+                                if probes_ok >= probes { BreakerState::Closed } else { state }
+                            }
+                            BreakerState::Open { .. } => state,
+                        }
+                    };
+                    prop_assert_eq!(after, expected, "reply to an attempt sent at {} (last change {}) at {}", sent, last_change, now);
+                    if after != state {
+                        last_change = now;
+                        consecutive = 0;
+                    }
                     if let BreakerState::Open { until } = after
                         && state != after
                     {
