@@ -1,6 +1,7 @@
 //! `ratelab`: run scenarios of client strategies against modelled rate-limited APIs.
 
 mod catalog;
+mod report_cmd;
 mod table;
 
 use std::io::{IsTerminal, Write};
@@ -29,8 +30,9 @@ enum Command {
     /// Exit status: 0 on success, 2 when the scenario is unreadable or invalid (the message names
     /// the file, the field and the allowed range), 1 when an output cannot be written.
     Run {
-        /// The scenario file (TOML), e.g. scenarios/seed-semaphore.toml.
-        scenario: PathBuf,
+        /// The scenario file (TOML), e.g. scenarios/seed-semaphore.toml. Without one, runs the
+        /// built-in semaphore story and writes its report to ratelab-report.html.
+        scenario: Option<PathBuf>,
         /// Seed for every random draw (default: the scenario's `seed`).
         #[arg(long)]
         seed: Option<u64>,
@@ -41,6 +43,28 @@ enum Command {
         /// Print no progress while running.
         #[arg(long, short)]
         quiet: bool,
+        /// Write a self-contained HTML report (tables, charts) to FILE.
+        #[arg(long, value_name = "FILE.html")]
+        report: Option<PathBuf>,
+        /// Write each strategy's per-second series as CSV into DIR (<strategy>.csv, and
+        /// <strategy>.client-<k>.csv per client when there are several).
+        #[arg(long, value_name = "DIR")]
+        csv: Option<PathBuf>,
+    },
+    /// Make the HTML report of a saved JSON result (`ratelab run --json FILE`).
+    ///
+    /// The report is drawn from the result alone: it is the same, byte for byte, as the one
+    /// `ratelab run --report` makes. Exit status 2 when the result is unreadable or malformed.
+    Report {
+        /// The JSON result written by `ratelab run --json FILE`.
+        results: PathBuf,
+        /// The HTML file to write.
+        #[arg(short, long, value_name = "FILE.html")]
+        output: PathBuf,
+        /// The scenario file to name in the report's "reproduce" command (default: the
+        /// scenario's name + .toml).
+        #[arg(long, value_name = "PATH")]
+        scenario: Option<PathBuf>,
     },
     /// List the scenarios in a folder and every strategy, retry, limit and latency kind with its
     /// fields and defaults.
@@ -59,7 +83,21 @@ fn main() -> ExitCode {
             seed,
             json,
             quiet,
-        } => run(&scenario, seed, json.as_deref(), quiet),
+            report,
+            csv,
+        } => run(
+            scenario.as_deref(),
+            seed,
+            json.as_deref(),
+            quiet,
+            report.as_deref(),
+            csv.as_deref(),
+        ),
+        Command::Report {
+            results,
+            output,
+            scenario,
+        } => report_cmd::report(&results, &output, scenario),
         Command::List { dir } => {
             print!("{}", catalog::render(&dir));
             ExitCode::SUCCESS
@@ -67,8 +105,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(path: &Path, seed: Option<u64>, json: Option<&Path>, quiet: bool) -> ExitCode {
-    let scenario = match Scenario::load(path) {
+fn run(
+    path: Option<&Path>,
+    seed: Option<u64>,
+    json: Option<&Path>,
+    quiet: bool,
+    report: Option<&Path>,
+    csv: Option<&Path>,
+) -> ExitCode {
+    let (scenario, options) = match report_cmd::load(path) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -103,7 +148,10 @@ fn run(path: &Path, seed: Option<u64>, json: Option<&Path>, quiet: bool) -> Exit
             eprintln!("JSON result written to {}", dest.display());
         }
     }
-    ExitCode::SUCCESS
+    let default_report = path
+        .is_none()
+        .then(|| PathBuf::from(report_cmd::DEFAULT_REPORT));
+    report_cmd::write_outputs(&out, &options, report.or(default_report.as_deref()), csv)
 }
 
 /// Runs the scenario, showing progress on a terminal for runs long enough to need it.

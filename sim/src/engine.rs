@@ -182,8 +182,10 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
                 }
             }
             if last_instant != Some(t) {
+                if last_instant.is_some() {
+                    first = (first + 1) % n;
+                }
                 last_instant = Some(t);
-                first = (first + 1) % n;
             }
             let mut dirty = std::mem::take(&mut self.dirty);
             if dirty.len() > 1 {

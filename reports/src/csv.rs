@@ -1,0 +1,128 @@
+//! Per-strategy series as CSV files.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use ratelab_sim::RunOutput;
+use ratelab_sim::result::Series;
+
+/// One CSV file of a run's series.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CsvFile {
+    /// File name (no directory): `<strategy>.csv` for the whole run of a strategy and
+    /// `<strategy>.client-<k>.csv` for client `k` when there are several clients, where
+    /// `<strategy>` is the strategy's name with every run of characters other than ASCII letters,
+    /// digits, `-` and `_` replaced by one `-` (a clash gets `-2`, `-3`, … appended).
+    pub name: String,
+    /// Its contents: a header `second,sends,successes,http_429,in_flight` and one line per second
+    /// of the run (`second` = i covers `[i s, i+1 s)`; `in_flight` is the time-weighted mean).
+    pub contents: String,
+}
+
+/// The CSV files of a run, in strategy order (each strategy's file, then its clients' files).
+pub fn csv_files(out: &RunOutput) -> Vec<CsvFile> {
+    let mut files = Vec::new();
+    let mut used: Vec<String> = Vec::new();
+    for r in &out.results {
+        let base = slug(&r.strategy);
+        let mut stem = base.clone();
+        let mut n = 2;
+        while used.contains(&stem) {
+            stem = format!("{base}-{n}");
+            n += 1;
+        }
+        used.push(stem.clone());
+        files.push(CsvFile {
+            name: format!("{stem}.csv"),
+            contents: series_csv(&r.series),
+        });
+        if r.clients.len() > 1 {
+            for c in &r.clients {
+                files.push(CsvFile {
+                    name: format!("{stem}.client-{}.csv", c.client),
+                    contents: series_csv(&c.series),
+                });
+            }
+        }
+    }
+    files
+}
+
+/// Writes [`csv_files`] into `dir` (created if missing) and returns the paths written.
+pub fn write_csv(out: &RunOutput, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    for f in csv_files(out) {
+        let path = dir.join(&f.name);
+        std::fs::write(&path, f.contents)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// A strategy name as a safe file-name stem.
+pub(crate) fn slug(name: &str) -> String {
+    let mut s = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            s.push(c);
+        } else if !s.ends_with('-') {
+            s.push('-');
+        }
+    }
+    let s = s.trim_matches('-');
+    if s.is_empty() {
+        "strategy".to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+fn series_csv(s: &Series) -> String {
+    let mut text = String::from("second,sends,successes,http_429,in_flight\n");
+    let len = s
+        .sends
+        .len()
+        .max(s.successes.len())
+        .max(s.http_429.len())
+        .max(s.in_flight.len());
+    for i in 0..len {
+        let _ = writeln!(
+            text,
+            "{i},{},{},{},{}",
+            s.sends.get(i).copied().unwrap_or(0),
+            s.successes.get(i).copied().unwrap_or(0),
+            s.http_429.get(i).copied().unwrap_or(0),
+            s.in_flight.get(i).copied().unwrap_or(0.0),
+        );
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_safe_file_names() {
+        assert_eq!(slug("bucket-10/s+semaphore-5"), "bucket-10-s-semaphore-5");
+        assert_eq!(slug("../../etc/passwd"), "etc-passwd");
+        assert_eq!(slug("<>"), "strategy");
+        assert_eq!(slug("aimd_each"), "aimd_each");
+        assert_eq!(slug("naïve run"), "na-ve-run");
+    }
+
+    #[test]
+    fn series_lines_cover_every_second() {
+        let s = Series {
+            sends: vec![3, 1],
+            successes: vec![2, 1],
+            http_429: vec![1, 0],
+            in_flight: vec![1.5, 0.25],
+        };
+        assert_eq!(
+            series_csv(&s),
+            "second,sends,successes,http_429,in_flight\n0,3,2,1,1.5\n1,1,1,0,0.25\n"
+        );
+    }
+}

@@ -1,0 +1,313 @@
+//! The simulator against answers that can be worked out by hand.
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+
+use ratelab_sim::ratelab_strategies::spec::StrategySpec;
+use ratelab_sim::ratelab_strategies::{
+    Admit, Draws, Nanos, RequestInfo, Response, Strategy, time::SECOND,
+};
+use ratelab_sim::{ClientSetup, Scenario, StrategyResult, run_scenario, simulate};
+
+fn scenario(text: &str) -> Scenario {
+    Scenario::parse(text, Path::new("test.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// What a strategy saw: every send and every reply, with their times.
+#[derive(Default)]
+struct Log {
+    sends: Vec<(Nanos, RequestInfo)>,
+    replies: Vec<(Nanos, Response)>,
+}
+
+/// Wraps a strategy and records what the engine tells it, without changing its answers.
+struct Recording<S> {
+    inner: S,
+    log: Rc<RefCell<Log>>,
+}
+
+impl<S: Strategy> Strategy for Recording<S> {
+    fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
+        self.inner.poll_admit(now, req)
+    }
+    fn on_send(&mut self, now: Nanos, req: &RequestInfo) {
+        self.log.borrow_mut().sends.push((now, *req));
+        self.inner.on_send(now, req)
+    }
+    fn on_response(&mut self, now: Nanos, resp: &Response) {
+        self.log.borrow_mut().replies.push((now, *resp));
+        self.inner.on_response(now, resp)
+    }
+}
+
+/// Runs the first strategy of `sc` with every client's sends and replies recorded.
+fn recorded(sc: &Scenario) -> (StrategyResult, Vec<Rc<RefCell<Log>>>) {
+    let spec: &StrategySpec = &sc.strategies[0];
+    let logs: Vec<_> = (0..sc.workload.clients)
+        .map(|_| Rc::new(RefCell::new(Log::default())))
+        .collect();
+    let draws = Draws::new(sc.seed);
+    let result = simulate(
+        sc,
+        sc.seed,
+        &spec.name,
+        |client| {
+            let built = spec.build(draws);
+            ClientSetup {
+                strategy: Recording {
+                    inner: built.stack,
+                    log: logs[client as usize].clone(),
+                },
+                retry: built.retry,
+                timeout: built.timeout,
+            }
+        },
+        None,
+    );
+    (result, logs)
+}
+
+#[test]
+fn semaphore_with_fixed_latency_gives_permits_over_latency() {
+    let sc = scenario(
+        r#"
+        name = "sem"
+        [workload]
+        requests = 100
+        [api]
+        latency = { kind = "fixed", ms = 200 }
+        [[strategy]]
+        name = "semaphore-5"
+        admission = [{ kind = "semaphore", permits = 5 }]
+        "#,
+    );
+    let r = &run_scenario(&sc, sc.seed, None).results[0];
+    // 20 waves of 5, 200 ms each: 4 s, goodput C / L = 25/s.
+    assert_eq!(r.succeeded, 100);
+    assert_eq!(r.makespan_s, 4.0);
+    assert_eq!(r.goodput_rps, 25.0);
+    assert_eq!(r.latency_s.max, 4.0);
+}
+
+#[test]
+fn fixed_delay_gives_one_over_delay_plus_latency() {
+    let sc = scenario(
+        r#"
+        name = "fd"
+        [workload]
+        requests = 50
+        [api]
+        latency = { kind = "fixed", ms = 200 }
+        [[strategy]]
+        name = "fixed-delay-100ms"
+        admission = [{ kind = "fixed_delay", delay_ms = 100 }]
+        "#,
+    );
+    let (r, logs) = recorded(&sc);
+    // 50 calls of 200 ms with 49 pauses of 100 ms between them.
+    assert_eq!(r.makespan_s, 50.0 * 0.2 + 49.0 * 0.1);
+    assert!(
+        (r.goodput_rps - 1.0 / 0.3).abs() < 0.05,
+        "{}",
+        r.goodput_rps
+    );
+    let log = logs[0].borrow();
+    for pair in log.sends.windows(2) {
+        assert_eq!(pair[1].0 - pair[0].0, 300_000_000, "send every L + d");
+    }
+}
+
+#[test]
+fn client_token_bucket_never_exceeds_burst_plus_rate_times_window() {
+    let sc = scenario(
+        r#"
+        name = "tb"
+        [workload]
+        requests = 400
+        [api]
+        latency = { kind = "uniform", min_ms = 10, max_ms = 900 }
+        [[strategy]]
+        name = "bucket"
+        admission = [{ kind = "token_bucket", rate_per_s = 7, burst = 5 }]
+        "#,
+    );
+    let (r, logs) = recorded(&sc);
+    assert_eq!(r.succeeded, 400);
+    let sends: Vec<Nanos> = logs[0].borrow().sends.iter().map(|s| s.0).collect();
+    for window in [1, 100_000_000, SECOND, 3 * SECOND, 10 * SECOND] {
+        let allowed = 5 + (7 * window) / SECOND;
+        let mut j = 0;
+        for i in 0..sends.len() {
+            while sends[i] - sends[j] >= window {
+                j += 1;
+            }
+            assert!(
+                (i - j + 1) as u64 <= allowed,
+                "{} sends in a window of {window} ns from {}",
+                i - j + 1,
+                sends[j]
+            );
+        }
+    }
+    // With demand always waiting, the long-run rate is the bucket's: (400 - 5) / 7 s after t = 0.
+    let last = *sends.last().unwrap();
+    assert_eq!(last, (395 * SECOND).div_ceil(7));
+}
+
+#[test]
+fn api_concurrency_never_has_more_than_its_max_in_flight() {
+    let sc = scenario(
+        r#"
+        name = "conc"
+        [workload]
+        requests = 300
+        [api]
+        limits = [{ kind = "concurrency", max_in_flight = 3 }]
+        latency = { kind = "exponential", mean_ms = 100, offset_ms = 5 }
+        rejected_latency_ms = 1
+        [[strategy]]
+        name = "semaphore-8"
+        admission = [{ kind = "semaphore", permits = 8 }]
+        retry = { kind = "fixed", delay_ms = 20, max_attempts = 1000 }
+        "#,
+    );
+    let (r, logs) = recorded(&sc);
+    assert_eq!(r.succeeded, 300);
+    assert!(r.http_429 > 0, "the client offers more than the API takes");
+    // Admitted requests occupy the API from send until reply; replies free slots first.
+    let mut edges: Vec<(Nanos, i32)> = Vec::new();
+    for (at, resp) in &logs[0].borrow().replies {
+        if resp.status == 200 {
+            edges.push((resp.sent_at, 1));
+            edges.push((*at, -1));
+        }
+    }
+    edges.sort();
+    let mut busy = 0;
+    for (_, d) in edges {
+        busy += d;
+        assert!(busy <= 3, "{busy} requests served at once");
+    }
+}
+
+#[test]
+fn counts_add_up_and_the_horizon_stops_a_run_that_cannot_finish() {
+    let sc = scenario(
+        r#"
+        name = "ban"
+        horizon_s = 60
+        [workload]
+        requests = 100
+        clients = 3
+        [api]
+        limits = [{ kind = "fixed_window", limit = 5, window_s = 1 }]
+        latency = { kind = "fixed", ms = 50 }
+        ban = { after_429 = 3, within_s = 1, duration_s = 3600 }
+        [[strategy]]
+        name = "hammer"
+        retry = { kind = "fixed", delay_ms = 100, max_attempts = 1000 }
+        "#,
+    );
+    let r = &run_scenario(&sc, 7, None).results[0];
+    assert!(!r.finished);
+    assert_eq!(r.makespan_s, 60.0);
+    assert!(r.in_flight_at_horizon > 0);
+    assert_eq!(
+        r.succeeded + r.dead_lettered + r.rejected_by_breaker + r.in_flight_at_horizon,
+        r.requests
+    );
+    assert_eq!(r.clients.len(), 3);
+    for c in &r.clients {
+        assert_eq!(
+            c.succeeded + c.dead_lettered + c.rejected_by_breaker + c.in_flight_at_horizon,
+            c.requests
+        );
+    }
+}
+
+#[test]
+fn same_seed_same_bytes_other_seed_other_bytes() {
+    let sc = scenario(
+        r#"
+        name = "det"
+        [workload]
+        requests = 300
+        clients = 2
+        arrival = { kind = "poisson", rate_per_s = 20 }
+        tokens = { kind = "uniform", min = 1, max = 9 }
+        [api]
+        limits = [{ kind = "sliding_window", limit = 40, window_s = 2, unit = "tokens" }]
+        latency = { kind = "lognormal", median_ms = 100, p99_ms = 900 }
+        errors = { probability = 0.05 }
+        [[strategy]]
+        name = "aimd"
+        admission = [{ kind = "aimd" }]
+        retry = { kind = "exponential", base_ms = 100, jitter = "decorrelated", max_attempts = 4 }
+        timeout_ms = 500
+        "#,
+    );
+    let json = |seed| serde_json::to_string(&run_scenario(&sc, seed, None)).unwrap();
+    assert_eq!(json(5), json(5));
+    assert_ne!(json(5), json(6));
+}
+
+#[test]
+fn every_strategy_sees_the_same_latency_for_the_same_attempt() {
+    let sc = scenario(
+        r#"
+        name = "crn"
+        [workload]
+        requests = 200
+        [api]
+        latency = { kind = "lognormal", median_ms = 300, p99_ms = 2000 }
+        [[strategy]]
+        name = "all-at-once"
+        [[strategy]]
+        name = "one-by-one"
+        admission = [{ kind = "fixed_delay", delay_ms = 0 }]
+        "#,
+    );
+    let latencies = |spec: usize| {
+        let mut one = sc.clone();
+        one.strategies = vec![sc.strategies[spec].clone()];
+        let (_, logs) = recorded(&one);
+        let mut v: Vec<(u64, Nanos)> = logs[0]
+            .borrow()
+            .replies
+            .iter()
+            .map(|(_, r)| (r.request.id, r.latency))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(latencies(0), latencies(1));
+}
+
+#[test]
+fn a_client_timeout_fails_the_attempt_while_the_api_keeps_working() {
+    let sc = scenario(
+        r#"
+        name = "timeout"
+        [workload]
+        requests = 3
+        [api]
+        limits = [{ kind = "concurrency", max_in_flight = 1 }]
+        latency = { kind = "fixed", ms = 300 }
+        rejected_latency_ms = 5
+        [[strategy]]
+        name = "one-at-a-time"
+        admission = [{ kind = "semaphore", permits = 1 }]
+        timeout_ms = 100
+        "#,
+    );
+    let r = &run_scenario(&sc, 1, None).results[0];
+    // r0 times out at 100 ms but holds the API's only slot until 300 ms, so r1 (sent at 100 ms)
+    // and r2 (at 105 ms) are refused in 5 ms each.
+    assert_eq!(r.timeouts, 1);
+    assert_eq!(r.http_429, 2);
+    assert_eq!(r.dead_lettered, 3);
+    assert_eq!(r.dead_letter.by_last_status["timeout"], 1);
+    assert_eq!(r.dead_letter.by_last_status["429"], 2);
+    assert_eq!(r.makespan_s, 0.110);
+}

@@ -1,0 +1,110 @@
+//! CLI glue for reports: the built-in default scenario, `run --report/--csv` and
+//! `ratelab report RESULTS.json -o FILE.html`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use ratelab_reports::{ReportOptions, render_html, write_csv};
+use ratelab_sim::{RunOutput, Scenario};
+
+/// The scenario `ratelab run` runs when given none: the semaphore story.
+const DEFAULT_SCENARIO: &str = include_str!("../scenarios/seed-semaphore.toml");
+
+/// Where `ratelab run` without a scenario writes its report.
+pub const DEFAULT_REPORT: &str = "ratelab-report.html";
+
+/// The scenario to run: the file given, or the built-in default; with the options the report
+/// will use to name it.
+pub fn load(path: Option<&Path>) -> Result<(Scenario, ReportOptions), String> {
+    match path {
+        Some(path) => Scenario::load(path)
+            .map(|s| {
+                let options = ReportOptions {
+                    scenario_path: Some(path.to_string_lossy().into_owned()),
+                    built_in: false,
+                };
+                (s, options)
+            })
+            .map_err(|e| e.to_string()),
+        None => Scenario::parse(
+            DEFAULT_SCENARIO,
+            Path::new("<built-in scenarios/seed-semaphore.toml>"),
+        )
+        .map(|s| {
+            let options = ReportOptions {
+                scenario_path: None,
+                built_in: true,
+            };
+            (s, options)
+        })
+        .map_err(|e| e.to_string()),
+    }
+}
+
+/// Writes the report and the CSV series `ratelab run` was asked for; exit status 1 when one
+/// cannot be written.
+pub fn write_outputs(
+    out: &RunOutput,
+    options: &ReportOptions,
+    report: Option<&Path>,
+    csv: Option<&Path>,
+) -> ExitCode {
+    if let Some(dest) = report
+        && let Err(code) = write_report(out, options, dest)
+    {
+        return code;
+    }
+    if let Some(dir) = csv {
+        match write_csv(out, dir) {
+            Ok(files) => eprintln!("{} CSV series written to {}", files.len(), dir.display()),
+            Err(e) => {
+                eprintln!("error: {}: cannot write the CSV series: {e}", dir.display());
+                return ExitCode::from(1);
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn write_report(out: &RunOutput, options: &ReportOptions, dest: &Path) -> Result<(), ExitCode> {
+    let html = render_html(out, options);
+    match std::fs::write(dest, html) {
+        Ok(()) => {
+            eprintln!("Report written to {}", dest.display());
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("error: {}: cannot write the report: {e}", dest.display());
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+/// `ratelab report RESULTS.json -o FILE.html [--scenario PATH]`.
+pub fn report(results: &Path, output: &Path, scenario: Option<PathBuf>) -> ExitCode {
+    let text = match std::fs::read_to_string(results) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {}: cannot read: {e}", results.display());
+            return ExitCode::from(2);
+        }
+    };
+    let out: RunOutput = match serde_json::from_str(&text) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!(
+                "error: {}: not a ratelab JSON result (as written by `ratelab run --json`): {e}",
+                results.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let options = ReportOptions {
+        scenario_path: scenario.map(|p| p.to_string_lossy().into_owned()),
+        built_in: false,
+    };
+    match write_report(&out, &options, output) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
+}

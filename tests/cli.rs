@@ -1,0 +1,311 @@
+//! The CLI as a user meets it: the run command, the JSON contract, and every kind of bad input.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn ratelab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ratelab"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("ratelab runs")
+}
+
+fn write(name: &str, text: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const GOOD: &str = r#"
+name = "small"
+[workload]
+requests = 30
+[api]
+limits = [{ kind = "token_bucket", rate_per_s = 10, burst = 10 }]
+latency = { kind = "fixed", ms = 100 }
+[[strategy]]
+name = "gather"
+retry = { kind = "exponential", base_ms = 100, max_attempts = 3 }
+[[strategy]]
+name = "paced"
+admission = [{ kind = "token_bucket", rate_per_s = 10, burst = 10 }]
+"#;
+
+#[test]
+fn run_prints_a_table_and_the_json_contract() {
+    let out = ratelab(&["run", "scenarios/seed-semaphore.toml", "--json", "-"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stderr);
+    assert!(table.contains("bucket-10/s+semaphore-5"), "{table}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    for key in [
+        "scenario",
+        "description",
+        "seed",
+        "version",
+        "api_capacity_rps",
+        "results",
+    ] {
+        assert!(json.get(key).is_some(), "top-level `{key}` missing");
+    }
+    assert_eq!(json["seed"], 42);
+    assert_eq!(json["api_capacity_rps"], 10.0);
+    let results = json["results"].as_array().unwrap();
+    assert_eq!(results.len(), 5);
+    let required = [
+        "strategy",
+        "requests",
+        "succeeded",
+        "dead_lettered",
+        "rejected_by_breaker",
+        "in_flight_at_horizon",
+        "finished",
+        "attempts",
+        "http_429",
+        "makespan_s",
+        "goodput_rps",
+        "latency_s",
+        "events",
+        "series",
+        "latency_curve",
+        "attempts_histogram",
+        "dead_letter",
+    ];
+    for r in results {
+        for key in required {
+            assert!(r.get(key).is_some(), "result field `{key}` missing");
+        }
+        for p in ["p50", "p90", "p99", "max"] {
+            assert!(r["latency_s"][p].is_f64(), "latency_s.{p}");
+        }
+        let n = |k: &str| r[k].as_u64().unwrap();
+        assert_eq!(
+            n("succeeded")
+                + n("dead_lettered")
+                + n("rejected_by_breaker")
+                + n("in_flight_at_horizon"),
+            n("requests")
+        );
+        let sends: u64 = r["series"]["sends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
+        assert_eq!(
+            sends,
+            n("attempts"),
+            "the series accounts for every attempt"
+        );
+    }
+    assert_eq!(results[3]["strategy"], "bucket-10/s+semaphore-5");
+    assert_eq!(results[3]["http_429"], 0);
+}
+
+#[test]
+fn same_seed_same_bytes_and_seed_flag_changes_them() {
+    let path = write("det.toml", GOOD);
+    let p = path.to_str().unwrap();
+    let a = ratelab(&["run", p, "--json", "-"]);
+    let b = ratelab(&["run", p, "--json", "-"]);
+    let c = ratelab(&["run", p, "--json", "-", "--seed", "99"]);
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
+    assert_ne!(a.stdout, c.stdout);
+    let json: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap();
+    assert_eq!(json["seed"], 99);
+    assert_eq!(
+        json["scenario"]["seed"], 99,
+        "the scenario as run carries the seed used"
+    );
+}
+
+#[test]
+fn json_to_a_file_keeps_the_table_on_stdout() {
+    let scenario = write("tofile.toml", GOOD);
+    let dest = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tofile.json");
+    let out = ratelab(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--json",
+        dest.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("paced"));
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&dest).unwrap()).unwrap();
+    assert_eq!(saved["results"][1]["strategy"], "paced");
+    assert_eq!(saved["results"][1]["http_429"], 0);
+}
+
+/// Each mistake: the scenario text, then what the message must contain.
+const MISTAKES: &[(&str, &str, &[&str])] = &[
+    (
+        "syntax",
+        "name = \"x\"\n[workload\n",
+        &["syntax.toml", "line 2"],
+    ),
+    (
+        "missing-field",
+        "name = \"x\"\n[workload]\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\n",
+        &["missing-field.toml", "missing field `requests`"],
+    ),
+    (
+        "unknown-field",
+        "name = \"x\"\n[workload]\nrequests = 1\nrequest = 2\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\n",
+        &["unknown-field.toml", "unknown field `request`", "line 4"],
+    ),
+    (
+        "unknown-kind",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"gaussian\", ms = 1 }\n[[strategy]]\nname = \"s\"\n",
+        &[
+            "unknown-kind.toml",
+            "unknown variant `gaussian`",
+            "lognormal",
+        ],
+    ),
+    (
+        "wrong-type",
+        "name = \"x\"\n[workload]\nrequests = \"ten\"\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\n",
+        &["wrong-type.toml", "line 3", "expected u64"],
+    ),
+    (
+        "negative",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\nadmission = [{ kind = \"semaphore\", permits = -1 }]\n",
+        &["negative.toml", "line 8", "-1"],
+    ),
+    (
+        "zero-rate",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\nadmission = [{ kind = \"token_bucket\", rate_per_s = 0, burst = 1 }]\n",
+        &[
+            "zero-rate.toml",
+            "strategy[0].admission[0].rate_per_s",
+            "0.001..=1000000000",
+            "got 0",
+        ],
+    ),
+    (
+        "two-rates",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlimits = [{ kind = \"token_bucket\", rate_per_s = 1, rate_per_min = 60, burst = 1 }]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\n",
+        &["two-rates.toml", "api.limits[0].rate_per_s", "not both"],
+    ),
+    (
+        "no-rate",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlimits = [{ kind = \"token_bucket\", burst = 1 }]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\n",
+        &["no-rate.toml", "api.limits[0].rate_per_s", "rate_per_min"],
+    ),
+    (
+        "aimd-order",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\nadmission = [{ kind = \"aimd\", min = 10, max = 5, initial = 7 }]\n",
+        &[
+            "aimd-order.toml",
+            "strategy[0].admission[0].max",
+            "at least min",
+        ],
+    ),
+    (
+        "cap-below-base",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\nretry = { kind = \"exponential\", base_ms = 5000, cap_ms = 10 }\n",
+        &["cap-below-base.toml", "strategy[0].retry.cap_ms", "base_ms"],
+    ),
+    (
+        "too-many-attempts",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\nretry = { kind = \"fixed\", delay_ms = 1, max_attempts = 0 }\n",
+        &[
+            "too-many-attempts.toml",
+            "strategy[0].retry.max_attempts",
+            "1..=1000",
+            "got 0",
+        ],
+    ),
+    (
+        "probability",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\nerrors = { probability = 1.5 }\n[[strategy]]\nname = \"s\"\n",
+        &["probability.toml", "api.errors.probability", "0..=1", "1.5"],
+    ),
+    (
+        "horizon",
+        "name = \"x\"\nhorizon_s = 0\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\n",
+        &["horizon.toml", "horizon_s", "greater than 0"],
+    ),
+    (
+        "no-strategy",
+        "name = \"x\"\nstrategy = []\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n",
+        &["no-strategy.toml", "strategy", "at least one"],
+    ),
+    (
+        "duplicate-names",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\n[[strategy]]\nname = \"s\"\n",
+        &["duplicate-names.toml", "strategy[1].name", "unique"],
+    ),
+    (
+        "lognormal-order",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"lognormal\", median_ms = 500, p99_ms = 100 }\n[[strategy]]\nname = \"s\"\n",
+        &["lognormal-order.toml", "api.latency.p99_ms", "median_ms"],
+    ),
+    (
+        "clients",
+        "name = \"x\"\n[workload]\nrequests = 1\nclients = 0\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\n",
+        &["clients.toml", "workload.clients", "1..=10000"],
+    ),
+];
+
+#[test]
+fn every_kind_of_mistake_names_file_field_and_range_with_exit_code_2() {
+    for (name, text, expected) in MISTAKES {
+        let path = write(&format!("{name}.toml"), text);
+        let out = ratelab(&["run", path.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(out.stdout.is_empty(), "{name}: nothing on stdout");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        for needle in *expected {
+            assert!(err.contains(needle), "{name}: `{needle}` not in:\n{err}");
+        }
+    }
+}
+
+#[test]
+fn a_missing_file_is_an_error_not_a_panic() {
+    let out = ratelab(&["run", "scenarios/no-such-file.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no-such-file.toml") && err.contains("cannot read"),
+        "{err}"
+    );
+}
+
+#[test]
+fn list_shows_the_library_and_every_kind() {
+    let out = ratelab(&["list"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "seed-semaphore.toml",
+        "two-instances.toml",
+        "ai-rpm-tpm.toml",
+        "leaky_bucket",
+        "aimd",
+        "decorrelated",
+        "sliding_window",
+        "concurrency",
+        "lognormal",
+        "poisson",
+        "on_open",
+    ] {
+        assert!(
+            text.contains(needle),
+            "`{needle}` missing from `ratelab list`"
+        );
+    }
+    assert!(
+        !text.contains("invalid"),
+        "every shipped scenario is valid:\n{text}"
+    );
+}

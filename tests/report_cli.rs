@@ -1,0 +1,124 @@
+//! The CLI's report commands: `run --report/--csv`, `report RESULTS.json -o`, and `run` with no
+//! scenario.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ratelab(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ratelab"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("ratelab runs")
+}
+
+/// A fresh scratch folder holding a copy of the scenarios (so relative paths work as for a user).
+fn scratch(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("ratelab-report-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("scenarios")).unwrap();
+    for f in ["seed-semaphore.toml", "two-instances.toml"] {
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("scenarios")
+                .join(f),
+            dir.join("scenarios").join(f),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_report_from_saved_json_matches_the_one_made_during_the_run() {
+    let dir = scratch("same");
+    let run = ratelab(
+        &dir,
+        &[
+            "run",
+            "scenarios/two-instances.toml",
+            "--seed",
+            "9",
+            "--quiet",
+            "--json",
+            "r.json",
+            "--report",
+            "during.html",
+            "--csv",
+            "series",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(stderr(&run).contains("Report written to during.html"));
+    let report = ratelab(
+        &dir,
+        &[
+            "report",
+            "r.json",
+            "-o",
+            "after.html",
+            "--scenario",
+            "scenarios/two-instances.toml",
+        ],
+    );
+    assert!(report.status.success(), "{}", stderr(&report));
+    let during = std::fs::read(dir.join("during.html")).unwrap();
+    let after = std::fs::read(dir.join("after.html")).unwrap();
+    assert!(during == after, "the two reports differ");
+    let text = String::from_utf8(during).unwrap();
+    assert!(text.contains("ratelab run scenarios/two-instances.toml --seed 9"));
+    assert!(
+        !text.contains(dir.to_string_lossy().as_ref()),
+        "no absolute path"
+    );
+    // Without --scenario, the command names the scenario's file by its name.
+    let bare = ratelab(&dir, &["report", "r.json", "-o", "bare.html"]);
+    assert!(bare.status.success());
+    let bare = std::fs::read_to_string(dir.join("bare.html")).unwrap();
+    assert!(bare.contains("ratelab run two-instances.toml --seed 9"));
+    // The CSV series: a file per strategy and per client.
+    let mut csv: Vec<String> = std::fs::read_dir(dir.join("series"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    csv.sort();
+    assert_eq!(csv.len(), 12, "{csv:?}");
+    assert!(csv.contains(&"bucket-10-s-each.client-1.csv".to_string()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn run_without_a_scenario_tells_the_semaphore_story() {
+    let dir = scratch("default");
+    let run = ratelab(&dir, &["run", "--quiet"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let table = String::from_utf8_lossy(&run.stdout);
+    assert!(table.contains("seed-semaphore"), "{table}");
+    assert!(table.contains("bucket-10/s+semaphore-5"), "{table}");
+    assert!(stderr(&run).contains("ratelab-report.html"));
+    let html = std::fs::read_to_string(dir.join("ratelab-report.html")).unwrap();
+    assert!(html.contains("<h1>seed-semaphore</h1>"));
+    assert!(html.contains("<code class=\"cmd\">ratelab run --seed 42</code>"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_malformed_result_is_refused_with_exit_2() {
+    let dir = scratch("bad");
+    std::fs::write(dir.join("bad.json"), "{\"scenario\": 3}").unwrap();
+    let out = ratelab(&dir, &["report", "bad.json", "-o", "x.html"]);
+    assert_eq!(out.status.code(), Some(2));
+    let msg = stderr(&out);
+    assert!(msg.contains("bad.json"), "{msg}");
+    assert!(msg.contains("not a ratelab JSON result"), "{msg}");
+    assert!(!dir.join("x.html").exists());
+    let missing = ratelab(&dir, &["report", "missing.json", "-o", "x.html"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("missing.json"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

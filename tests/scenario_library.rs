@@ -1,0 +1,246 @@
+//! The scenario library tells the articles' stories: each file runs, its counts add up, and the
+//! outcome its header comment promises is what the simulator produces.
+
+use std::path::Path;
+
+use ratelab::sim::{RunOutput, Scenario, StrategyResult, run_scenario};
+
+fn run(file: &str) -> RunOutput {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(file);
+    let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    run_scenario(&scenario, scenario.seed, None)
+}
+
+fn by_name<'a>(out: &'a RunOutput, name: &str) -> &'a StrategyResult {
+    out.results
+        .iter()
+        .find(|r| r.strategy == name)
+        .unwrap_or_else(|| panic!("{}: no strategy {name}", out.scenario.name))
+}
+
+fn assert_counts_add_up(out: &RunOutput) {
+    for r in &out.results {
+        let finals = r.succeeded + r.dead_lettered + r.rejected_by_breaker;
+        assert_eq!(
+            finals + r.in_flight_at_horizon,
+            r.requests,
+            "{}",
+            r.strategy
+        );
+        assert_eq!(r.finished, r.in_flight_at_horizon == 0, "{}", r.strategy);
+        let sends: u64 = r.series.sends.iter().sum();
+        assert_eq!(sends, r.attempts, "{}: series sends", r.strategy);
+        let ok: u64 = r.series.successes.iter().sum();
+        assert_eq!(ok, r.succeeded, "{}: series successes", r.strategy);
+        let limited: u64 = r.series.http_429.iter().sum();
+        assert_eq!(limited, r.http_429, "{}: series 429s", r.strategy);
+        let hist_ok: u64 = r.attempts_histogram.succeeded.iter().sum();
+        let hist_dead: u64 = r.attempts_histogram.dead_lettered.iter().sum();
+        assert_eq!(
+            (hist_ok, hist_dead),
+            (r.succeeded, r.dead_lettered),
+            "{}",
+            r.strategy
+        );
+        let dead: u64 = r.dead_letter.by_last_status.values().sum();
+        assert_eq!(
+            dead, r.dead_lettered,
+            "{}: dead letters by status",
+            r.strategy
+        );
+        for c in &r.clients {
+            let finals = c.succeeded + c.dead_lettered + c.rejected_by_breaker;
+            assert_eq!(
+                finals + c.in_flight_at_horizon,
+                c.requests,
+                "{}",
+                r.strategy
+            );
+        }
+    }
+}
+
+#[test]
+fn every_scenario_file_is_documented_and_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        count += 1;
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("# "),
+            "{}: starts with a header comment",
+            path.display()
+        );
+        assert!(
+            text.contains("What you should see"),
+            "{}: says the outcome",
+            path.display()
+        );
+        let sc = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !sc.description.is_empty(),
+            "{}: has a description",
+            path.display()
+        );
+        assert!(!sc.strategies.is_empty());
+        let round_trip = Scenario::parse(&sc.to_toml(), &path).unwrap();
+        assert_eq!(
+            round_trip,
+            sc,
+            "{}: survives a TOML round trip",
+            path.display()
+        );
+    }
+    assert!(count >= 10, "the library has its stories");
+}
+
+#[test]
+fn sequential_sleep_takes_about_ten_minutes() {
+    let out = run("seed-sequential-sleep.toml");
+    assert_counts_add_up(&out);
+    let slow = by_name(&out, "sleep-1s-loop");
+    assert!(
+        (540.0..660.0).contains(&slow.makespan_s),
+        "{}",
+        slow.makespan_s
+    );
+    assert_eq!(slow.http_429, 0);
+    let paced = by_name(&out, "bucket-10/s+semaphore-5");
+    assert!(paced.makespan_s < 60.0 && paced.http_429 == 0);
+}
+
+#[test]
+fn gather_burst_is_a_429_storm() {
+    let out = run("seed-gather-burst.toml");
+    assert_counts_add_up(&out);
+    let gather = by_name(&out, "gather");
+    assert!(gather.succeeded <= 20 && gather.dead_lettered >= 480);
+    let sleepy = by_name(&out, "gather+sleep-1s-retry");
+    assert_eq!(sleepy.succeeded, 500);
+    assert!(sleepy.http_429 > 10 * 500, "{}", sleepy.http_429);
+    let bucket = by_name(&out, "token-bucket-10/s");
+    assert_eq!((bucket.succeeded, bucket.http_429), (500, 0));
+}
+
+#[test]
+fn fixed_delay_is_safe_but_idle() {
+    let out = run("seed-fixed-delay.toml");
+    assert_counts_add_up(&out);
+    let cap = out.api_capacity_rps.unwrap();
+    let fd = by_name(&out, "fixed-delay-100ms");
+    assert_eq!(fd.http_429, 0);
+    assert!(fd.goodput_rps / cap < 0.25);
+    let bucket = by_name(&out, "bucket-10/s+semaphore-10");
+    assert!(bucket.goodput_rps / cap > 0.95 && bucket.http_429 == 0);
+}
+
+#[test]
+fn semaphore_alone_meets_429s() {
+    let out = run("seed-semaphore.toml");
+    assert_counts_add_up(&out);
+    assert!(by_name(&out, "semaphore-5").dead_lettered > 400);
+    let retried = by_name(&out, "semaphore-5+backoff");
+    assert!(retried.http_429 > retried.succeeded);
+    let paced = by_name(&out, "bucket-10/s+semaphore-5");
+    assert_eq!((paced.succeeded, paced.http_429), (500, 0));
+}
+
+#[test]
+fn backoff_without_jitter_retries_in_lockstep() {
+    let out = run("seed-backoff-no-jitter.toml");
+    assert_counts_add_up(&out);
+    let none = by_name(&out, "no-jitter");
+    assert!(none.dead_lettered > 100, "{}", none.dead_lettered);
+    for jittered in ["full-jitter", "equal-jitter", "decorrelated-jitter"] {
+        let j = by_name(&out, jittered);
+        assert!(
+            j.succeeded >= 180 && j.http_429 < none.http_429,
+            "{jittered}"
+        );
+    }
+    // The waves: nearly every retry of the no-jitter client lands in the same few seconds.
+    let busiest: u64 = {
+        let mut s = none.series.sends.clone();
+        s.sort_unstable();
+        s.iter().rev().take(6).sum()
+    };
+    assert!(
+        busiest * 10 > none.attempts * 9,
+        "{busiest} of {}",
+        none.attempts
+    );
+}
+
+#[test]
+fn token_bucket_with_retry_queue_has_no_429() {
+    let out = run("seed-token-bucket.toml");
+    assert_counts_add_up(&out);
+    let bucket = by_name(&out, "token-bucket-10/s");
+    assert_eq!((bucket.succeeded, bucket.http_429), (500, 0));
+    assert!(by_name(&out, "token-bucket-12/s").http_429 > 0);
+    assert!(by_name(&out, "unpaced+retry-queue").http_429 > 1000);
+}
+
+#[test]
+fn tenacity_breaker_fails_fast() {
+    let out = run("seed-tenacity-breaker.toml");
+    assert_counts_add_up(&out);
+    assert!(by_name(&out, "tenacity+breaker-fail").rejected_by_breaker > 400);
+    let wait = by_name(&out, "tenacity+breaker-wait");
+    assert_eq!(wait.rejected_by_breaker, 0);
+    let paced = by_name(&out, "bucket-5/s+semaphore-5");
+    assert_eq!((paced.succeeded, paced.http_429), (500, 0));
+    assert!(wait.makespan_s > 10.0 * paced.makespan_s);
+}
+
+#[test]
+fn two_instances_share_one_quota() {
+    let out = run("two-instances.toml");
+    assert_counts_add_up(&out);
+    let greedy = by_name(&out, "bucket-10/s-each");
+    assert!(greedy.http_429 > 100);
+    assert_eq!(greedy.clients.len(), 2);
+    let split = by_name(&out, "bucket-5/s-each");
+    assert_eq!(split.http_429, 0);
+    assert!(split.makespan_s < greedy.makespan_s);
+}
+
+#[test]
+fn ai_token_limit_binds() {
+    let out = run("ai-rpm-tpm.toml");
+    assert_counts_add_up(&out);
+    assert!(by_name(&out, "rpm-bucket").http_429 > 100);
+    let both = by_name(&out, "rpm+tpm-buckets");
+    assert_eq!((both.succeeded, both.http_429), (1000, 0));
+}
+
+#[test]
+fn a_ban_longer_than_the_horizon_ends_cleanly_at_the_horizon() {
+    let out = run("seed-threadpool-ban.toml");
+    assert_counts_add_up(&out);
+    let banned = by_name(&out, "threads-10+fixed-retry");
+    assert!(!banned.finished);
+    assert_eq!(banned.makespan_s, out.scenario.horizon_s);
+    assert!(banned.in_flight_at_horizon > 400);
+    assert!(by_name(&out, "semaphore-5+backoff").finished);
+}
+
+#[test]
+fn bulk_runs_scaled_down() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/bulk.toml");
+    let mut scenario = Scenario::load(&path).unwrap();
+    scenario.workload.requests = 20_000;
+    let out = run_scenario(&scenario, scenario.seed, None);
+    assert_counts_add_up(&out);
+    let r = &out.results[0];
+    assert_eq!(r.succeeded, 20_000);
+    let rate = r.http_429 as f64 / r.attempts as f64;
+    assert!((0.03..0.2).contains(&rate), "429 share {rate}");
+}
