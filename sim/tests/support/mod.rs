@@ -1540,13 +1540,20 @@ fn check_metrics(
     if let Some(&max) = e2e.iter().max() {
         let max_s = max as f64 / 1e9;
         ensure!(
-            (l.max - max_s).abs() <= max_s * 2e-3 + 2e-9,
+            l.max == max_s,
             "latency_s.max {} but the slowest success took {max_s} s",
             l.max
         );
         ensure!(
             l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.max,
             "latency percentiles out of order: {l:?}"
+        );
+        let sum: u128 = e2e.iter().map(|&x| u128::from(x)).sum();
+        let mean = sum as f64 / e2e.len() as f64 / 1e9;
+        ensure!(
+            (l.mean - mean).abs() <= mean * 1e-12 && l.mean <= l.max,
+            "latency_s.mean {} but the successes' mean is {mean} s",
+            l.mean
         );
     }
     Ok(())
