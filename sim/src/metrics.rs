@@ -39,6 +39,8 @@ struct Scope {
     latency: Option<Histogram<u64>>,
     /// Exact largest latency (the histogram keeps 3 significant digits).
     latency_max: Nanos,
+    /// Exact sum of latencies, for an exact mean.
+    latency_sum: u128,
 }
 
 fn bump(v: &mut Vec<u64>, at: Nanos) {
@@ -84,10 +86,12 @@ impl Scope {
         match &self.latency {
             Some(h) if !h.is_empty() => LatencySummary {
                 count: h.len(),
-                mean: h.mean() / 1e9,
-                p50: as_secs_f64(h.value_at_quantile(0.5)),
-                p90: as_secs_f64(h.value_at_quantile(0.9)),
-                p99: as_secs_f64(h.value_at_quantile(0.99)),
+                // Exact, like `max`: the histogram's values are bucket bounds, which can lie
+                // above the largest latency (a single 400 ms success had p50 = 400.03 ms).
+                mean: self.latency_sum as f64 / h.len() as f64 / 1e9,
+                p50: as_secs_f64(h.value_at_quantile(0.5).min(self.latency_max)),
+                p90: as_secs_f64(h.value_at_quantile(0.9).min(self.latency_max)),
+                p99: as_secs_f64(h.value_at_quantile(0.99).min(self.latency_max)),
                 max: as_secs_f64(self.latency_max),
             },
             _ => LatencySummary::default(),
@@ -252,6 +256,7 @@ impl Recorder {
                 h.saturating_record(latency);
             }
             s.latency_max = s.latency_max.max(latency);
+            s.latency_sum += u128::from(latency);
         });
     }
 
@@ -364,4 +369,34 @@ fn bump_index(v: &mut Vec<u64>, attempts: u32) {
         v.resize(i + 1, 0);
     }
     v[i] += 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the property tests: a single success of 400 ms reported p50 = p90 = p99 =
+    /// 400.031743 ms (the histogram bucket's upper bound) above max = 400 ms, and a mean of
+    /// 399.900672 ms (the bucket's middle).
+    #[test]
+    fn latency_summary_is_ordered_and_exact() {
+        let mut r = Recorder::new(1, 1, 5 * SECOND);
+        r.sent(0, 0);
+        r.replied(0, 400_000_000, Outcome::Success, 200);
+        r.succeeded(0, 400_000_000, 1, 400_000_000);
+        let l = r.finish(400_000_000, 400_000_000).latency;
+        assert_eq!((l.count, l.mean, l.max), (1, 0.4, 0.4));
+        assert_eq!((l.p50, l.p90, l.p99), (0.4, 0.4, 0.4));
+        // Bucket bounds on both sides of the true values.
+        let mut r = Recorder::new(1, 2, 5 * SECOND);
+        for ns in [399_769_600u64, 400_031_000] {
+            r.sent(0, 0);
+            r.replied(0, ns, Outcome::Success, 200);
+            r.succeeded(0, ns, 1, ns);
+        }
+        let l = r.finish(400_031_000, 400_031_000).latency;
+        assert_eq!(l.max, 0.400031);
+        assert!(l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.max, "{l:?}");
+        assert_eq!(l.mean, (399_769_600.0 + 400_031_000.0) / 2.0 / 1e9);
+    }
 }
