@@ -74,15 +74,26 @@ pub(crate) fn all(out: &RunOutput) -> Vec<Chart> {
     let span = out
         .results
         .iter()
-        .map(|r| r.series.sends.len().max(r.series.in_flight.len()))
+        .map(|r| {
+            r.series.sends.len().max(r.series.in_flight.len()) * r.series.step_s.max(1) as usize
+        })
         .max()
         .unwrap_or(0)
         .max(1);
     let unit = TimeUnit::for_span(span as f64);
-    let per_second = |pick: fn(&Series) -> Vec<f64>| -> Vec<Vec<(f64, f64)>> {
+    // `counts`: values are counts per bucket, drawn as rates per second; otherwise (in flight)
+    // they are means already.
+    let per_second = |pick: fn(&Series) -> Vec<f64>, counts: bool| -> Vec<Vec<(f64, f64)>> {
         out.results
             .iter()
-            .map(|r| downsample(&pick(&r.series), unit))
+            .map(|r| {
+                let step = r.series.step_s.max(1) as f64;
+                let mut values = pick(&r.series);
+                if counts {
+                    values.iter_mut().for_each(|v| *v /= step);
+                }
+                downsample(&values, unit, step)
+            })
             .collect()
     };
     let capacity = out.api_capacity_rps.filter(|c| c.is_finite() && *c > 0.0);
@@ -107,7 +118,7 @@ pub(crate) fn all(out: &RunOutput) -> Vec<Chart> {
                 time_chart(
                     area,
                     &names,
-                    &per_second(|s| s.successes.iter().map(|&v| v as f64).collect()),
+                    &per_second(|s| s.successes.iter().map(|&v| v as f64).collect(), true),
                     unit,
                     "goodput (successes/s)",
                     capacity,
@@ -125,7 +136,7 @@ pub(crate) fn all(out: &RunOutput) -> Vec<Chart> {
                 time_chart(
                     area,
                     &names,
-                    &per_second(|s| s.http_429.iter().map(|&v| v as f64).collect()),
+                    &per_second(|s| s.http_429.iter().map(|&v| v as f64).collect(), true),
                     unit,
                     "429s per second",
                     None,
@@ -144,7 +155,7 @@ pub(crate) fn all(out: &RunOutput) -> Vec<Chart> {
                 time_chart(
                     area,
                     &names,
-                    &per_second(|s| s.in_flight.clone()),
+                    &per_second(|s| s.in_flight.clone(), false),
                     unit,
                     "attempts in flight",
                     None,
@@ -358,8 +369,8 @@ impl TimeUnit {
 /// buckets of whole seconds, each drawn by its smallest and its largest value in time order (so
 /// peaks and troughs survive at any length), at most [`MAX_POINTS`] points. x is the start of
 /// the second, in `unit`.
-fn downsample(values: &[f64], unit: TimeUnit) -> Vec<(f64, f64)> {
-    let at = |i: usize| (i as f64 / unit.seconds, values[i]);
+fn downsample(values: &[f64], unit: TimeUnit, step_s: f64) -> Vec<(f64, f64)> {
+    let at = |i: usize| (i as f64 * step_s / unit.seconds, values[i]);
     if values.len() <= MAX_POINTS {
         return (0..values.len()).map(at).collect();
     }
@@ -812,7 +823,7 @@ mod tests {
     fn short_series_are_drawn_whole() {
         let v = [1.0, 5.0, 2.0];
         assert_eq!(
-            downsample(&v, SECONDS),
+            downsample(&v, SECONDS, 1.0),
             vec![(0.0, 1.0), (1.0, 5.0), (2.0, 2.0)]
         );
     }
@@ -822,7 +833,7 @@ mod tests {
         let mut v: Vec<f64> = (0..100_000).map(|i| (i % 7) as f64).collect();
         v[54_321] = 1000.0;
         v[77_777] = -3.0;
-        let d = downsample(&v, SECONDS);
+        let d = downsample(&v, SECONDS, 1.0);
         assert!(d.len() <= MAX_POINTS, "{} points", d.len());
         assert!(d.contains(&(54_321.0, 1000.0)));
         assert!(d.contains(&(77_777.0, -3.0)));

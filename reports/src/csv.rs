@@ -78,6 +78,8 @@ pub(crate) fn slug(name: &str) -> String {
     }
 }
 
+/// One line per series bucket: `second` is the bucket's start (buckets are one second wide
+/// unless the run's `step_s` says otherwise), counts are per bucket.
 fn series_csv(s: &Series) -> String {
     let mut text = String::from("second,sends,successes,http_429,in_flight\n");
     let len = s
@@ -89,7 +91,8 @@ fn series_csv(s: &Series) -> String {
     for i in 0..len {
         let _ = writeln!(
             text,
-            "{i},{},{},{},{}",
+            "{},{},{},{},{}",
+            i as u64 * s.step_s.max(1),
             s.sends.get(i).copied().unwrap_or(0),
             s.successes.get(i).copied().unwrap_or(0),
             s.http_429.get(i).copied().unwrap_or(0),
@@ -115,6 +118,7 @@ mod tests {
     #[test]
     fn series_lines_cover_every_second() {
         let s = Series {
+            step_s: 1,
             sends: vec![3, 1],
             successes: vec![2, 1],
             http_429: vec![1, 0],

@@ -18,6 +18,21 @@ const CURVE: [f64; 20] = [
     0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999,
     0.9995, 0.9999, 1.0,
 ];
+/// Most series buckets kept for the whole run, and again for all clients together: each series
+/// has a bucket per second until that would exceed this, then per 2, 4, 8… seconds. It bounds
+/// the memory of long horizons with many clients (4 series × 8 bytes × 2^21 = 64 MiB).
+const SERIES_BUCKETS: u64 = 1 << 21;
+
+/// The bucket width of the series: the smallest power of two in seconds that keeps `scopes`
+/// series of `horizon` within [`SERIES_BUCKETS`].
+pub fn series_step(horizon: Nanos, scopes: u64) -> Nanos {
+    let seconds = horizon.div_ceil(SECOND).max(1);
+    let mut step = 1u64;
+    while scopes.saturating_mul(seconds.div_ceil(step)) > SERIES_BUCKETS {
+        step *= 2;
+    }
+    step * SECOND
+}
 
 /// Counts and series for one scope (the whole run, or one client).
 #[derive(Default)]
@@ -32,8 +47,10 @@ struct Scope {
     sends: Vec<u64>,
     successes: Vec<u64>,
     rejections: Vec<u64>,
-    /// Integral of attempts in flight over each second, in attempt·ns.
+    /// Integral of attempts in flight over each bucket, in attempt·ns.
     in_flight_ns: Vec<u64>,
+    /// Width of a series bucket (one second unless the run is very long).
+    step: Nanos,
     in_flight: u64,
     since: Nanos,
     latency: Option<Histogram<u64>>,
@@ -43,8 +60,8 @@ struct Scope {
     latency_sum: u128,
 }
 
-fn bump(v: &mut Vec<u64>, at: Nanos) {
-    let i = (at / SECOND) as usize;
+fn bump(v: &mut Vec<u64>, at: Nanos, step: Nanos) {
+    let i = (at / step) as usize;
     if v.len() <= i {
         v.resize(i + 1, 0);
     }
@@ -56,26 +73,28 @@ fn histogram(highest: Nanos) -> Option<Histogram<u64>> {
 }
 
 impl Scope {
-    fn new(requests: u64, highest: Option<Nanos>) -> Self {
+    fn new(requests: u64, highest: Option<Nanos>, step: Nanos) -> Self {
         Scope {
             requests,
+            step,
             latency: highest.and_then(histogram),
             ..Scope::default()
         }
     }
 
-    /// Integrates attempts in flight up to `now`, second by second.
+    /// Integrates attempts in flight up to `now`, bucket by bucket.
     fn integrate(&mut self, now: Nanos) {
         if self.in_flight > 0 {
             let mut t = self.since;
             while t < now {
-                let sec = t / SECOND;
-                let end = now.min((sec + 1) * SECOND);
-                let i = sec as usize;
+                let bucket = t / self.step;
+                let end = now.min((bucket + 1) * self.step);
+                let i = bucket as usize;
                 if self.in_flight_ns.len() <= i {
                     self.in_flight_ns.resize(i + 1, 0);
                 }
-                self.in_flight_ns[i] += self.in_flight * (end - t);
+                let area = self.in_flight.saturating_mul(end - t);
+                self.in_flight_ns[i] = self.in_flight_ns[i].saturating_add(area);
                 t = end;
             }
         }
@@ -100,7 +119,7 @@ impl Scope {
 
     fn series(&self, end: Nanos) -> Series {
         let seconds = [
-            end.div_ceil(SECOND).max(1) as usize,
+            end.div_ceil(self.step).max(1) as usize,
             self.sends.len(),
             self.successes.len(),
             self.rejections.len(),
@@ -117,12 +136,13 @@ impl Scope {
         let in_flight = (0..seconds)
             .map(|i| {
                 let ns = self.in_flight_ns.get(i).copied().unwrap_or(0);
-                let start = i as u64 * SECOND;
-                let covered = end.saturating_sub(start).clamp(1, SECOND);
+                let start = i as u64 * self.step;
+                let covered = end.saturating_sub(start).clamp(1, self.step);
                 (ns as f64 / covered as f64 * 1000.0).round() / 1000.0
             })
             .collect();
         Series {
+            step_s: self.step / SECOND,
             sends: fit(&self.sends),
             successes: fit(&self.successes),
             http_429: fit(&self.rejections),
@@ -188,12 +208,19 @@ impl Recorder {
     pub fn new(clients: u32, requests: u64, horizon: Nanos) -> Self {
         let per_client = if clients > 1 {
             let hist = (clients <= CLIENT_HISTOGRAMS_UP_TO).then_some(horizon);
-            (0..clients).map(|_| Scope::new(requests, hist)).collect()
+            let step = series_step(horizon, u64::from(clients));
+            (0..clients)
+                .map(|_| Scope::new(requests, hist, step))
+                .collect()
         } else {
             Vec::new()
         };
         Recorder {
-            total: Scope::new(requests * u64::from(clients), Some(horizon)),
+            total: Scope::new(
+                requests * u64::from(clients),
+                Some(horizon),
+                series_step(horizon, 1),
+            ),
             clients: per_client,
             http_5xx: 0,
             http_413: 0,
@@ -222,7 +249,7 @@ impl Recorder {
             s.integrate(now);
             s.in_flight += 1;
             s.attempts += 1;
-            bump(&mut s.sends, now);
+            bump(&mut s.sends, now, s.step);
         });
     }
 
@@ -240,7 +267,7 @@ impl Recorder {
             s.in_flight -= 1;
             if limited {
                 s.http_429 += 1;
-                bump(&mut s.rejections, now);
+                bump(&mut s.rejections, now, s.step);
             }
         });
     }
@@ -251,7 +278,7 @@ impl Recorder {
         self.each(client, |s| {
             s.succeeded += 1;
             s.last_final = now;
-            bump(&mut s.successes, now);
+            bump(&mut s.successes, now, s.step);
             if let Some(h) = &mut s.latency {
                 h.saturating_record(latency);
             }
@@ -374,6 +401,15 @@ fn bump_index(v: &mut Vec<u64>, attempts: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn series_buckets_widen_only_for_very_long_or_wide_runs() {
+        assert_eq!(series_step(3600 * SECOND, 1), SECOND);
+        assert_eq!(series_step(3600 * SECOND, 500), SECOND);
+        assert_eq!(series_step(30 * 86_400 * SECOND, 1), 2 * SECOND);
+        assert_eq!(series_step(30 * 86_400 * SECOND, 20), 32 * SECOND);
+        assert_eq!(series_step(3600 * SECOND, 10_000), 32 * SECOND);
+    }
 
     /// Found by the property tests: a single success of 400 ms reported p50 = p90 = p99 =
     /// 400.031743 ms (the histogram bucket's upper bound) above max = 400 ms, and a mean of

@@ -149,9 +149,14 @@ pub struct AttemptsHistogram {
     pub dead_lettered: Vec<u64>,
 }
 
-/// Per-second series; element `i` covers `[i s, (i + 1) s)`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// Per-second series; element `i` covers `[i·step_s, (i + 1)·step_s)` seconds. `step_s` is 1
+/// unless the horizon is so long (or the clients so many) that one bucket per second would not
+/// fit in memory; then it is the smallest power of two that does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Series {
+    /// Width of each element in seconds (1 for all but very long runs).
+    #[serde(default = "one_second")]
+    pub step_s: u64,
     /// Attempts sent.
     pub sends: Vec<u64>,
     /// Successes received.
@@ -160,6 +165,22 @@ pub struct Series {
     pub http_429: Vec<u64>,
     /// Mean attempts in flight (time-weighted).
     pub in_flight: Vec<f64>,
+}
+
+fn one_second() -> u64 {
+    1
+}
+
+impl Default for Series {
+    fn default() -> Self {
+        Series {
+            step_s: 1,
+            sends: Vec::new(),
+            successes: Vec::new(),
+            http_429: Vec::new(),
+            in_flight: Vec::new(),
+        }
+    }
 }
 
 /// The outcome of one client of a multi-client run.
