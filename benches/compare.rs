@@ -2,7 +2,7 @@
 //!
 //! Runs every scenario in `scenarios/` with every strategy it lists and prints one table per
 //! scenario (the same table as `ratelab run`), then writes each scenario's JSON result to
-//! `target/ratelab/<scenario>.json`. The point is the outcome, not wall time: the numbers are the
+//! `target/ratelab/<scenario>.json` and its HTML report to `target/ratelab/<scenario>.html`. The point is the outcome, not wall time: the numbers are the
 //! same on every run (a run is a pure function of scenario and seed).
 //!
 //! Arguments that do not start with `-` filter scenarios by file name:
@@ -73,9 +73,14 @@ fn write_outputs(out: &RunOutput, dir: &Path, stem: &str) -> Result<Vec<PathBuf>
     let mut text = serde_json::to_string_pretty(out).map_err(|e| e.to_string())?;
     text.push('\n');
     std::fs::write(&json, text).map_err(|e| format!("{}: {e}", json.display()))?;
-    // The HTML report goes here once `ratelab-reports` is a dependency, e.g.
-    // let html = dir.join(format!("{stem}.html")); ratelab_reports::render_html(out, &html)?;
-    Ok(vec![json])
+    let html = dir.join(format!("{stem}.html"));
+    let options = ratelab_reports::ReportOptions {
+        scenario_path: Some(format!("scenarios/{stem}.toml")),
+        built_in: false,
+    };
+    std::fs::write(&html, ratelab_reports::render_html(out, &options))
+        .map_err(|e| format!("{}: {e}", html.display()))?;
+    Ok(vec![json, html])
 }
 
 /// Cargo's target directory (`CARGO_TARGET_DIR` when set, else `target/` in the workspace).
