@@ -2,9 +2,9 @@
 //!
 //! A deterministic virtual-clock simulator: clients running [`ratelab_strategies`] state
 //! machines against modelled rate-limited APIs ([`api`]). Time is `u64` nanoseconds in an event
-//! queue keyed `(time, seq)` (a calendar queue, [`queue`]); the loop jumps from event to event ([`engine`]). A run is
-//! a pure function of (scenario, seed): the same inputs give the same [`RunOutput`], byte for
-//! byte once serialised.
+//! queue keyed `(time, seq)` (a calendar queue, [`queue`]); the loop jumps from event to event
+//! ([`engine`]). A run is a pure function of (scenario, seed): the same inputs give the same
+//! [`RunOutput`], byte for byte once serialised.
 //!
 //! ```
 //! use ratelab_sim::{Scenario, run_scenario};
