@@ -64,11 +64,7 @@ pub(crate) fn ideal_makespan(requests: u64, capacity: Option<f64>) -> Option<f64
 /// A client's successes per second of its own makespan (until its last request was final): how
 /// fast it got its work done, the measure the fairness chart compares.
 pub(crate) fn client_goodput(c: &ClientResult) -> f64 {
-    if c.makespan_s > 0.0 {
-        c.succeeded as f64 / c.makespan_s
-    } else {
-        0.0
-    }
+    c.goodput_rps
 }
 
 /// Jain's fairness index of the clients' goodput: 1 when all are equal, 1/n when one client

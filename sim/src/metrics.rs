@@ -324,7 +324,6 @@ impl Recorder {
         for c in &mut self.clients {
             c.integrate(end);
         }
-        let secs = as_secs_f64(makespan);
         let curve = match &self.total.latency {
             Some(h) if !h.is_empty() => CURVE
                 .iter()
@@ -343,27 +342,32 @@ impl Recorder {
             .clients
             .iter()
             .enumerate()
-            .map(|(i, c)| ClientResult {
-                client: i as u32,
-                requests: c.requests,
-                succeeded: c.succeeded,
-                dead_lettered: c.dead_lettered,
-                rejected_by_breaker: c.rejected,
-                in_flight_at_horizon: c.requests - c.finals(),
-                attempts: c.attempts,
-                http_429: c.http_429,
-                makespan_s: as_secs_f64(if c.finals() == c.requests {
+            .map(|(i, c)| {
+                // A client's own makespan: its last final state, or the run's end if it has
+                // work left; its goodput is over that span, so clients can be compared.
+                let own = as_secs_f64(if c.finals() == c.requests {
                     c.last_final
                 } else {
                     makespan
-                }),
-                goodput_rps: if secs > 0.0 {
-                    c.succeeded as f64 / secs
-                } else {
-                    0.0
-                },
-                latency_s: c.summary(),
-                series: c.series(end),
+                });
+                ClientResult {
+                    client: i as u32,
+                    requests: c.requests,
+                    succeeded: c.succeeded,
+                    dead_lettered: c.dead_lettered,
+                    rejected_by_breaker: c.rejected,
+                    in_flight_at_horizon: c.requests - c.finals(),
+                    attempts: c.attempts,
+                    http_429: c.http_429,
+                    makespan_s: own,
+                    goodput_rps: if own > 0.0 {
+                        c.succeeded as f64 / own
+                    } else {
+                        0.0
+                    },
+                    latency_s: c.summary(),
+                    series: c.series(end),
+                }
             })
             .collect();
         Recorded {

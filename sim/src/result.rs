@@ -204,7 +204,7 @@ pub struct ClientResult {
     pub http_429: u64,
     /// Time of its last final state, s.
     pub makespan_s: f64,
-    /// Successes per second of the run's makespan.
+    /// Successes per second of its own makespan (how fast it got its own work done).
     pub goodput_rps: f64,
     /// End-to-end latency of its successes.
     pub latency_s: LatencySummary,

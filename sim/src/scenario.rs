@@ -152,7 +152,7 @@ impl Scenario {
 
     /// The scenario as TOML.
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).unwrap_or_default()
+        toml::to_string(self).expect("a scenario always serialises to TOML")
     }
 
     /// The horizon in nanoseconds.
