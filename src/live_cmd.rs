@@ -48,8 +48,8 @@ pub fn serve(path: &Path, addr: SocketAddr, seed: Option<u64>) -> ExitCode {
             );
         }
         println!(
-            "api (seed {seed}, clients 0..{}):",
-            scenario.workload.clients
+            "[api] (seed {seed}; x-ratelimit-client 0..={}):",
+            scenario.workload.clients.saturating_sub(1)
         );
         print!("{}", ratelab_live::server::describe(&scenario.api));
         if let Some(cap) = scenario.api_capacity_rps() {

@@ -181,7 +181,11 @@ pub async fn run_scenario_live(
     progress: &mut (dyn FnMut(usize, Progress) + Send),
 ) -> Result<RunOutput, String> {
     let (target, server) = match endpoint {
-        Endpoint::Url(url) => (Target::new(url)?, None),
+        Endpoint::Url(url) => {
+            let target = Target::new(url)?;
+            target.check_reachable().await?;
+            (target, None)
+        }
         Endpoint::InProcess => {
             let api = Arc::new(MockApi::new(&scenario.api, seed, scenario.workload.clients));
             let addr: SocketAddr = ([127, 0, 0, 1], 0).into();

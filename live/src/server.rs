@@ -273,20 +273,11 @@ impl Server {
     }
 }
 
-/// The limits, latency and options of an `[api]` table, one per line, for `serve`'s banner.
+/// The `[api]` table as TOML (limits, latency, options), indented, for `serve`'s banner.
 pub fn describe(spec: &ApiSpec) -> String {
-    let mut out = String::new();
-    let text = toml_line(&serde_json::to_value(spec).unwrap_or_default());
-    out.push_str(&text);
-    out
-}
-
-fn toml_line(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Object(map) => map
-            .iter()
-            .map(|(k, v)| format!("  {k} = {}\n", v))
-            .collect(),
-        other => format!("  {other}\n"),
-    }
+    toml::to_string(spec)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| format!("  {l}\n"))
+        .collect()
 }
