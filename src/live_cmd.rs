@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ratelab_live::{Endpoint, MockApi, ScaleExt, Server, fidelity, run_scenario_live};
 use ratelab_sim::{Progress, RunOutput, Scenario, run_scenario};
@@ -106,6 +107,7 @@ fn live_output(
     scenario: &Scenario,
     seed: u64,
     endpoint: &Endpoint,
+    spin_us: u64,
     quiet: bool,
 ) -> Result<RunOutput, String> {
     let names = scenario.strategies.iter().map(|s| s.name.clone()).collect();
@@ -113,7 +115,13 @@ fn live_output(
     let mut silent = |_: usize, _: Progress| {};
     let progress: &mut (dyn FnMut(usize, Progress) + Send) =
         if quiet { &mut silent } else { &mut report };
-    let out = ratelab_live::block_on(run_scenario_live(scenario, seed, endpoint, progress))?;
+    let out = ratelab_live::block_on(run_scenario_live(
+        scenario,
+        seed,
+        endpoint,
+        Duration::from_micros(spin_us),
+        progress,
+    ))?;
     clear_progress();
     out
 }
@@ -124,6 +132,7 @@ pub fn live(
     url: Option<String>,
     json: Option<&Path>,
     seed: Option<u64>,
+    spin_us: u64,
     quiet: bool,
 ) -> ExitCode {
     let scenario = match load(path) {
@@ -141,7 +150,7 @@ pub fn live(
         Some(u) => Endpoint::Url(u),
         None => Endpoint::InProcess,
     };
-    let out = match live_output(&scenario, seed, &endpoint, quiet) {
+    let out = match live_output(&scenario, seed, &endpoint, spin_us, quiet) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");
@@ -189,6 +198,7 @@ pub fn fidelity(
     scale: f64,
     seed: Option<u64>,
     only: &[String],
+    spin_us: u64,
     quiet: bool,
 ) -> ExitCode {
     let mut scenario = match load(path) {
@@ -223,8 +233,8 @@ pub fn fidelity(
     let seed = seed.unwrap_or(scenario.seed);
     let s = &scaled.scenario;
     println!(
-        "fidelity: {} ({}), seed {seed}, time scaled {scale}x: simulator vs live against an \
-         in-process `ratelab serve` on 127.0.0.1",
+        "fidelity: {} ({}), seed {seed}, time scaled {scale}x, timer spin {spin_us} us: \
+         simulator vs live against an in-process `ratelab serve` on 127.0.0.1",
         s.name,
         path.display()
     );
@@ -232,7 +242,7 @@ pub fn fidelity(
         println!("note: {note}");
     }
     let sim = run_scenario(s, seed, None);
-    let live = match live_output(s, seed, &Endpoint::InProcess, quiet) {
+    let live = match live_output(s, seed, &Endpoint::InProcess, spin_us, quiet) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");

@@ -86,6 +86,10 @@ enum Command {
         /// Seed of every draw (default: the scenario's `seed`).
         #[arg(long)]
         seed: Option<u64>,
+        /// Precise waits: sleep on tokio's millisecond timer until this many microseconds before
+        /// each deadline, then yield until it (0: the timer alone, typically 1-2 ms late).
+        #[arg(long, value_name = "US", default_value_t = 2000)]
+        timer_spin_us: u64,
         /// Print no progress while running.
         #[arg(long, short)]
         quiet: bool,
@@ -107,6 +111,10 @@ enum Command {
         /// Compare only this strategy (repeatable; default: all).
         #[arg(long = "strategy", value_name = "NAME")]
         strategies: Vec<String>,
+        /// Precise waits: sleep on tokio's millisecond timer until this many microseconds before
+        /// each deadline, then yield until it (0: the timer alone, typically 1-2 ms late).
+        #[arg(long, value_name = "US", default_value_t = 2000)]
+        timer_spin_us: u64,
         /// Print no progress while running.
         #[arg(long, short)]
         quiet: bool,
@@ -132,15 +140,17 @@ fn main() -> ExitCode {
             url,
             json,
             seed,
+            timer_spin_us,
             quiet,
-        } => live_cmd::live(&scenario, url, json.as_deref(), seed, quiet),
+        } => live_cmd::live(&scenario, url, json.as_deref(), seed, timer_spin_us, quiet),
         Command::Fidelity {
             scenario,
             scale,
             seed,
             strategies,
+            timer_spin_us,
             quiet,
-        } => live_cmd::fidelity(&scenario, scale, seed, &strategies, quiet),
+        } => live_cmd::fidelity(&scenario, scale, seed, &strategies, timer_spin_us, quiet),
         Command::List { dir } => {
             print!("{}", catalog::render(&dir));
             ExitCode::SUCCESS

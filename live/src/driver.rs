@@ -210,6 +210,7 @@ struct Inner<S, R> {
     start: Instant,
     client: u32,
     timeout: Option<Nanos>,
+    spin: Duration,
     state: Mutex<State<S, R>>,
     observer: Option<Arc<dyn Observer>>,
 }
@@ -277,6 +278,7 @@ where
                 start: options.start.unwrap_or_else(Instant::now),
                 client: options.client,
                 timeout,
+                spin: options.spin,
                 state: Mutex::new(State {
                     strategy,
                     retry,
@@ -443,7 +445,11 @@ where
             };
             let due = due.max(now);
             if due > now {
-                tokio::time::sleep_until(self.inner.start + Duration::from_nanos(due)).await;
+                sleep_until(
+                    self.inner.start + Duration::from_nanos(due),
+                    self.inner.spin,
+                )
+                .await;
             }
             attempt += 1;
             ticket = (0, due);
@@ -503,7 +509,7 @@ where
                     tokio::select! {
                         biased;
                         _ = notify.notified() => {}
-                        _ = tokio::time::sleep_until(deadline) => {}
+                        _ = sleep_until(deadline, self.inner.spin) => {}
                     }
                 }
                 Next::Wait => notify.notified().await,
@@ -543,6 +549,31 @@ pub struct Options {
     pub client: u32,
     /// Told about every send, reply and final state.
     pub observer: Option<Arc<dyn Observer>>,
+    /// Precise waits: sleep on tokio's timer until this long before a deadline, then yield until
+    /// it (see [`sleep_until`]). Zero (the default) uses tokio's timer alone, which has
+    /// millisecond resolution and wakes up to a millisecond or two late. Keep it zero under
+    /// `tokio::time::pause`: a paused clock does not advance while a task spins.
+    pub spin: Duration,
+}
+
+/// Sleeps until `deadline`. With a non-zero `spin` it sleeps on tokio's timer (millisecond
+/// resolution, typically 1–2 ms late) only until `spin` before the deadline and then yields to
+/// the scheduler until the deadline has passed: waits are then accurate to the scheduler's
+/// latency (tens of microseconds on an idle machine) at the price of a busy task during the last
+/// `spin` of each wait.
+pub async fn sleep_until(deadline: Instant, spin: Duration) {
+    if spin.is_zero() {
+        tokio::time::sleep_until(deadline).await;
+        return;
+    }
+    if let Some(coarse) = deadline.checked_sub(spin)
+        && coarse > Instant::now()
+    {
+        tokio::time::sleep_until(coarse).await;
+    }
+    while Instant::now() < deadline {
+        tokio::task::yield_now().await;
+    }
 }
 
 /// Nanoseconds from `start` to now, saturating.

@@ -72,14 +72,15 @@ pub enum Endpoint {
     Url(String),
 }
 
-/// Runs one strategy of `scenario` live against `target`; `progress` is called about five
-/// times a second. Requests become ready as the workload says (all at once, or Poisson
+/// Runs one strategy of `scenario` live against `target`, with waits made precise by `spin`
+/// ([`crate::driver::sleep_until`]); `progress` is called about five times a second. Requests become ready as the workload says (all at once, or Poisson
 /// arrivals on real time); the run stops when every request is final or at the horizon.
 pub async fn run_strategy_live(
     scenario: &Scenario,
     spec: &StrategySpec,
     seed: u64,
     target: &Target,
+    spin: Duration,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> StrategyResult {
     let wl = &scenario.workload;
@@ -104,6 +105,7 @@ pub async fn run_strategy_live(
                 start: Some(start),
                 client: c,
                 observer: Some(observer),
+                spin,
             },
         );
         let mut ready: Nanos = 0;
@@ -116,7 +118,7 @@ pub async fn run_strategy_live(
             let target = target.clone();
             tasks.spawn(async move {
                 if ready > 0 {
-                    tokio::time::sleep_until(start + Duration::from_nanos(ready)).await;
+                    crate::driver::sleep_until(start + Duration::from_nanos(ready), spin).await;
                 }
                 let _ = limiter
                     .call_request(id, tokens, |a| {
@@ -173,11 +175,13 @@ pub async fn run_strategy_live(
 /// Runs every strategy of `scenario` live, one after another, and returns the simulator's
 /// result shape with `mode = "live"`. With [`Endpoint::InProcess`] a `serve` of the scenario's
 /// `[api]` is started on 127.0.0.1 on an ephemeral port and started afresh before each strategy.
-/// `progress` is told the strategy's index with each report.
+/// `spin` makes the driver's (and the in-process server's) waits precise, see
+/// [`crate::driver::sleep_until`]. `progress` is told the strategy's index with each report.
 pub async fn run_scenario_live(
     scenario: &Scenario,
     seed: u64,
     endpoint: &Endpoint,
+    spin: Duration,
     progress: &mut (dyn FnMut(usize, Progress) + Send),
 ) -> Result<RunOutput, String> {
     let (target, server) = match endpoint {
@@ -202,7 +206,7 @@ pub async fn run_scenario_live(
             s.api().reset();
         }
         let mut report = |p: Progress| progress(i, p);
-        results.push(run_strategy_live(scenario, spec, seed, &target, &mut report).await);
+        results.push(run_strategy_live(scenario, spec, seed, &target, spin, &mut report).await);
     }
     if let Some(s) = server {
         s.shutdown().await;

@@ -42,6 +42,7 @@ struct Model {
 
 /// The API model shared by every connection, with what is needed to start it afresh.
 pub struct MockApi {
+    spin: Duration,
     spec: ApiSpec,
     draws: Draws,
     clients: u32,
@@ -54,6 +55,7 @@ impl MockApi {
     pub fn new(spec: &ApiSpec, seed: u64, clients: u32) -> Self {
         let draws = Draws::new(seed);
         MockApi {
+            spin: Duration::ZERO,
             spec: spec.clone(),
             draws,
             clients: clients.max(1),
@@ -64,6 +66,13 @@ impl MockApi {
                 clock: 0,
             }),
         }
+    }
+
+    /// Answers at the reply's latency within the scheduler's latency instead of tokio's
+    /// millisecond timer (see [`crate::driver::sleep_until`]); zero (the default) uses the timer.
+    pub fn with_spin(mut self, spin: Duration) -> Self {
+        self.spin = spin;
+        self
     }
 
     /// Clients it accepts (`x-ratelimit-client` in `0..clients`).
@@ -198,7 +207,7 @@ async fn handle(
     let answer = api.answer(req.headers());
     drop(req);
     if let Some(at) = answer.deliver_at {
-        tokio::time::sleep_until(at).await;
+        crate::driver::sleep_until(at, api.spin).await;
     }
     let mut resp = Response::new(Full::new(Bytes::from(answer.body)));
     *resp.status_mut() =

@@ -77,9 +77,15 @@ async fn a_live_run_has_the_simulator_result_shape() {
     )
     .unwrap();
     let mut reports = 0;
-    let out = run_scenario_live(&scenario, 3, &Endpoint::InProcess, &mut |_, _| reports += 1)
-        .await
-        .unwrap();
+    let out = run_scenario_live(
+        &scenario,
+        3,
+        &Endpoint::InProcess,
+        std::time::Duration::from_micros(1000),
+        &mut |_, _| reports += 1,
+    )
+    .await
+    .unwrap();
     assert_eq!(out.mode, "live");
     assert_eq!(out.results.len(), 2);
     for r in &out.results {
