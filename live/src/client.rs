@@ -78,6 +78,30 @@ impl Target {
         }
     }
 
+    /// Opens up to `n` pooled connections to an in-process `serve` by sending `n` concurrent
+    /// requests to its warm-up path (answered outside the model), so that the first burst of a
+    /// run does not pay for TCP set-up. Failures are ignored.
+    pub async fn warm_up(&self, n: usize) {
+        let mut parts = self.uri.clone().into_parts();
+        parts.path_and_query = Some(http::uri::PathAndQuery::from_static(
+            crate::server::WARM_UP_PATH,
+        ));
+        let Ok(uri) = Uri::from_parts(parts) else {
+            return;
+        };
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let (client, uri) = (self.client.clone(), uri.clone());
+            set.spawn(async move {
+                let req = Request::get(uri).body(Full::new(Bytes::new())).ok()?;
+                let resp = client.request(req).await.ok()?;
+                resp.into_body().collect().await.ok()?;
+                Some(())
+            });
+        }
+        while set.join_next().await.is_some() {}
+    }
+
     /// Sends one attempt and reads the whole reply; the body is returned in the response.
     pub async fn send(&self, a: Attempt) -> Result<http::Response<Bytes>, SendError> {
         let body = format!(

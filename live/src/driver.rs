@@ -556,12 +556,16 @@ pub struct Options {
     pub spin: Duration,
 }
 
-/// Sleeps until `deadline`. With a non-zero `spin` it sleeps on tokio's timer (millisecond
+/// Sleeps until `deadline` (not at all when it has passed). With a non-zero `spin` it sleeps on tokio's timer (millisecond
 /// resolution, typically 1–2 ms late) only until `spin` before the deadline and then yields to
 /// the scheduler until the deadline has passed: waits are then accurate to the scheduler's
 /// latency (tens of microseconds on an idle machine) at the price of a busy task during the last
 /// `spin` of each wait.
 pub async fn sleep_until(deadline: Instant, spin: Duration) {
+    // tokio's timer would wait for its next millisecond tick even for a deadline that has passed.
+    if deadline <= Instant::now() {
+        return;
+    }
     if spin.is_zero() {
         tokio::time::sleep_until(deadline).await;
         return;

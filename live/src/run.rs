@@ -63,6 +63,9 @@ impl Observer for Recording {
     }
 }
 
+/// Connections opened before each strategy against the in-process server.
+pub const WARM_CONNECTIONS: u64 = 64;
+
 /// Where `ratelab live` sends its requests.
 pub enum Endpoint {
     /// A `serve` of the scenario's own `[api]`, started in-process on an ephemeral loopback port
@@ -129,7 +132,8 @@ pub async fn run_strategy_live(
             });
         }
     }
-    let deadline = start + Duration::from_nanos(horizon);
+    let deadline = tokio::time::sleep_until(start + Duration::from_nanos(horizon));
+    tokio::pin!(deadline);
     let mut ticker = tokio::time::interval(Duration::from_millis(200));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let stop = loop {
@@ -140,7 +144,7 @@ pub async fn run_strategy_live(
                     break StopReason::AllFinal;
                 }
             }
-            _ = tokio::time::sleep_until(deadline) => break StopReason::Horizon,
+            _ = &mut deadline => break StopReason::Horizon,
             _ = ticker.tick() => progress(Progress {
                 finals: recording.finals.load(Ordering::Relaxed),
                 requests: total,
@@ -174,7 +178,8 @@ pub async fn run_strategy_live(
 
 /// Runs every strategy of `scenario` live, one after another, and returns the simulator's
 /// result shape with `mode = "live"`. With [`Endpoint::InProcess`] a `serve` of the scenario's
-/// `[api]` is started on 127.0.0.1 on an ephemeral port and started afresh before each strategy.
+/// `[api]` is started on 127.0.0.1 on an ephemeral port and started afresh before each strategy,
+/// after up to [`WARM_CONNECTIONS`] connections have been opened to it.
 /// `spin` makes the driver's (and the in-process server's) waits precise, see
 /// [`crate::driver::sleep_until`]. `progress` is told the strategy's index with each report.
 pub async fn run_scenario_live(
@@ -191,7 +196,9 @@ pub async fn run_scenario_live(
             (target, None)
         }
         Endpoint::InProcess => {
-            let api = Arc::new(MockApi::new(&scenario.api, seed, scenario.workload.clients));
+            let api = Arc::new(
+                MockApi::new(&scenario.api, seed, scenario.workload.clients).with_spin(spin),
+            );
             let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
             let server = Server::bind(addr, api)
                 .await
@@ -203,6 +210,10 @@ pub async fn run_scenario_live(
     let mut results = Vec::new();
     for (i, spec) in scenario.strategies.iter().enumerate() {
         if let Some(s) = &server {
+            let wl = &scenario.workload;
+            target
+                .warm_up(wl.total_requests().min(WARM_CONNECTIONS) as usize)
+                .await;
             s.api().reset();
         }
         let mut report = |p: Progress| progress(i, p);

@@ -200,10 +200,19 @@ impl Answer {
     }
 }
 
+/// A path answered 204 at once, outside the model: `ratelab live` opens its connections with it
+/// before a strategy starts, so that TCP set-up is not part of the measurement.
+pub const WARM_UP_PATH: &str = "/_ratelab/warm-up";
+
 async fn handle(
     api: Arc<MockApi>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    if req.uri().path() == WARM_UP_PATH {
+        let mut resp = Response::new(Full::new(Bytes::new()));
+        *resp.status_mut() = StatusCode::NO_CONTENT;
+        return Ok(resp);
+    }
     let answer = api.answer(req.headers());
     drop(req);
     if let Some(at) = answer.deliver_at {
