@@ -198,6 +198,7 @@ pub fn fidelity(
     scale: f64,
     seed: Option<u64>,
     only: &[String],
+    seeds: u64,
     spin_us: u64,
     quiet: bool,
 ) -> ExitCode {
@@ -252,6 +253,9 @@ pub fn fidelity(
     println!(
         "diff = (live - sim) / sim; target: makespan and goodput within 5 %, 429s within 10 %"
     );
-    print!("{}", fidelity::render(&sim, &live));
+    let spread: Vec<RunOutput> = (1..=seeds)
+        .map(|i| run_scenario(s, seed.wrapping_add(i), None))
+        .collect();
+    print!("{}", fidelity::render(&sim, &live, &spread));
     ExitCode::SUCCESS
 }

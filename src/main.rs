@@ -111,6 +111,10 @@ enum Command {
         /// Compare only this strategy (repeatable; default: all).
         #[arg(long = "strategy", value_name = "NAME")]
         strategies: Vec<String>,
+        /// Also simulate with this many other seeds (seed+1, seed+2, ...) and show the range of
+        /// makespan and 429s they give: how much a metric moves when timing shifts a little.
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1000))]
+        sim_seeds: u64,
         /// Precise waits: sleep on tokio's millisecond timer until this many microseconds before
         /// each deadline, then yield until it (0: the timer alone, typically 1-2 ms late).
         #[arg(long, value_name = "US", default_value_t = 2000)]
@@ -148,9 +152,18 @@ fn main() -> ExitCode {
             scale,
             seed,
             strategies,
+            sim_seeds,
             timer_spin_us,
             quiet,
-        } => live_cmd::fidelity(&scenario, scale, seed, &strategies, timer_spin_us, quiet),
+        } => live_cmd::fidelity(
+            &scenario,
+            scale,
+            seed,
+            &strategies,
+            sim_seeds,
+            timer_spin_us,
+            quiet,
+        ),
         Command::List { dir } => {
             print!("{}", catalog::render(&dir));
             ExitCode::SUCCESS

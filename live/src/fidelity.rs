@@ -76,7 +76,10 @@ fn secs(s: f64) -> String {
 
 /// The side-by-side table of a simulated and a live run of the same scenario (strategies matched
 /// by position), with the relative differences and whether each strategy meets the targets.
-pub fn render(sim: &RunOutput, live: &RunOutput) -> String {
+/// `spread` holds simulations of the same scenario with other seeds: when given, each strategy
+/// gets a line with the range of its makespan and 429 count over them, to show how much a
+/// metric moves under small perturbations (a live run is one such perturbation).
+pub fn render(sim: &RunOutput, live: &RunOutput, spread: &[RunOutput]) -> String {
     let mut out = String::new();
     let name_w = sim
         .results
@@ -128,6 +131,30 @@ pub fn render(sim: &RunOutput, live: &RunOutput) -> String {
             pct(a.p99),
             if a.within_target() { "ok" } else { "MISSED" },
         );
+        let others: Vec<&StrategyResult> = spread
+            .iter()
+            .filter_map(|o| o.results.iter().find(|r| r.strategy == s.strategy))
+            .collect();
+        if !others.is_empty() {
+            let range = |f: &dyn Fn(&StrategyResult) -> f64| {
+                let lo = others.iter().map(|r| f(r)).fold(f(s), f64::min);
+                let hi = others.iter().map(|r| f(r)).fold(f(s), f64::max);
+                (lo, hi)
+            };
+            let (m0, m1) = range(&|r| r.makespan_s);
+            let (h0, h1) = range(&|r| r.http_429 as f64);
+            let _ = writeln!(
+                out,
+                "{:name_w$}  (sim over {} seeds: makespan {}..{} = {:+.1}%..{:+.1}% of seed {}, 429s {h0}..{h1})",
+                "",
+                others.len() + 1,
+                secs(m0),
+                secs(m1),
+                (m0 / s.makespan_s - 1.0) * 100.0,
+                (m1 / s.makespan_s - 1.0) * 100.0,
+                sim.seed,
+            );
+        }
         if s.succeeded != l.succeeded || s.dead_lettered != l.dead_lettered {
             let _ = writeln!(
                 out,
