@@ -250,6 +250,28 @@ pub fn fidelity(
             return ExitCode::from(1);
         }
     };
+    if scale != 1.0 {
+        // Honest scaling leaves the dynamics unchanged: the scaled simulation then takes exactly
+        // 1/K of the original's time. Whatever does not scale shows up here.
+        let original = run_scenario(&scenario, seed, None);
+        for (o, r) in original.results.iter().zip(&sim.results) {
+            let expected = o.makespan_s / scale;
+            let off = r.makespan_s / expected - 1.0;
+            println!(
+                "scaling check: {}: original makespan / {scale} = {:.3}s, scaled simulation {:.3}s \
+                 ({:+.1}%){}",
+                o.strategy,
+                expected,
+                r.makespan_s,
+                off * 100.0,
+                if off.abs() > 0.01 {
+                    ": not the original sped up"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
     println!(
         "diff = (live - sim) / sim; target: makespan and goodput within 5 %, 429s within 10 %"
     );
