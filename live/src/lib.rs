@@ -36,6 +36,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod client;
 pub mod driver;
 pub mod fidelity;
