@@ -218,21 +218,23 @@ struct Inner<S, R> {
 /// One client's strategy on real time: a cheaply cloneable handle (an `Arc` around the state
 /// machines) whose [`call`](Limiter::call) admits, sends, reads the reply and retries.
 ///
-/// ```no_run
-/// # async fn demo() {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
 /// use ratelab_live::Limiter;
-/// use ratelab_strategies::spec::StrategySpec;
+/// use ratelab_strategies::admission::Semaphore;
+/// use ratelab_strategies::{Layer, Retry, Stack};
 ///
-/// let spec: StrategySpec = toml_like();
-/// # fn toml_like() -> StrategySpec { unimplemented!() }
-/// let limiter = Limiter::from_spec(&spec, 42);
+/// // At most 4 in flight, no retries, no timeout (or `Limiter::from_spec` for a scenario's table).
+/// let limiter = Limiter::new(Stack::new(vec![Layer::Semaphore(Semaphore::new(4))]), Retry::never(), None);
 /// let reply = limiter
 ///     .call(|attempt| async move {
-///         // send the request here (any HTTP client); return its response
+///         // Send the request here with any HTTP client and return its response.
 ///         Ok::<_, std::io::Error>(http::Response::new(format!("attempt {}", attempt.attempt)))
 ///     })
-///     .await;
-/// # let _ = reply;
+///     .await
+///     .unwrap();
+/// assert_eq!(reply.body(), "attempt 1");
 /// # }
 /// ```
 pub struct Limiter<S = Stack, R = Retry> {
