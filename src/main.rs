@@ -1,6 +1,7 @@
 //! `ratelab`: run scenarios of client strategies against modelled rate-limited APIs.
 
 mod catalog;
+mod live_cmd;
 mod report_cmd;
 
 use std::io::{IsTerminal, Write};
@@ -73,6 +74,82 @@ enum Command {
         #[arg(long, default_value = "scenarios")]
         dir: PathBuf,
     },
+    /// Serve a scenario's [api] model over HTTP on real time (a mock of the rate-limited API).
+    ///
+    /// Every request, on any path, is answered by the same API model the simulator runs, after
+    /// the model's latency: 200, 429 with Retry-After (whole seconds), 413, or a server error,
+    /// with x-ratelimit-remaining/reset-requests/tokens headers and a small JSON body. Requests
+    /// say who they are with x-ratelimit-client (default 0), x-request-id (default: counted per
+    /// client), x-attempt (default 1) and x-tokens (default 1); an unreadable header gets a 400.
+    /// Ctrl-C stops it. Exit status 2 when the scenario is invalid or the address is unusable.
+    Serve {
+        /// The scenario file (TOML) whose [api] is served.
+        scenario: PathBuf,
+        /// Address to listen on; loopback unless you ask for another.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// Seed of the model's draws (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Run a scenario's strategies on real time against a real HTTP endpoint.
+    ///
+    /// The strategies run one after another through the tokio driver (the same state machines
+    /// as the simulator) against --url, or by default against an in-process `serve` of the
+    /// scenario's [api] on an ephemeral loopback port, started afresh for each strategy. Prints
+    /// the same table as `run`; --json writes the same JSON shape with "mode": "live".
+    Live {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Endpoint to call (http:// only), e.g. http://127.0.0.1:8080/v1/analyze.
+        #[arg(long)]
+        url: Option<String>,
+        /// Write the JSON result to FILE, or to standard output with `-`.
+        #[arg(long, value_name = "FILE|-")]
+        json: Option<PathBuf>,
+        /// Seed of every draw (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Precise waits: sleep on tokio's millisecond timer until this many microseconds before
+        /// each deadline, then yield until it (0: the timer alone, typically 1-2 ms late).
+        #[arg(long, value_name = "US", default_value_t = 2000)]
+        timer_spin_us: u64,
+        /// Write a self-contained HTML report (tables, charts) to FILE.
+        #[arg(long, value_name = "FILE.html")]
+        report: Option<PathBuf>,
+        /// Print no progress while running.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Compare the simulator with a live run of the same scenario against `serve` on loopback.
+    ///
+    /// Prints makespan, goodput, 429 count and p50/p99 latency side by side with the relative
+    /// difference. --scale K runs the scenario K times faster (rates x K; latencies, delays,
+    /// backoffs and windows / K) in both, and says what it cannot scale.
+    Fidelity {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Speed-up factor for both runs, 0.001..=1000.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        /// Seed of every draw (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Compare only this strategy (repeatable; default: all).
+        #[arg(long = "strategy", value_name = "NAME")]
+        strategies: Vec<String>,
+        /// Also simulate with this many other seeds (seed+1, seed+2, ...) and show the range of
+        /// makespan and 429s they give: how much a metric moves when timing shifts a little.
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1000))]
+        sim_seeds: u64,
+        /// Precise waits: sleep on tokio's millisecond timer until this many microseconds before
+        /// each deadline, then yield until it (0: the timer alone, typically 1-2 ms late).
+        #[arg(long, value_name = "US", default_value_t = 2000)]
+        timer_spin_us: u64,
+        /// Print no progress while running.
+        #[arg(long, short)]
+        quiet: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -98,6 +175,45 @@ fn main() -> ExitCode {
             output,
             scenario,
         } => report_cmd::report(&results, &output, scenario),
+        Command::Serve {
+            scenario,
+            addr,
+            seed,
+        } => live_cmd::serve(&scenario, addr, seed),
+        Command::Live {
+            scenario,
+            url,
+            json,
+            seed,
+            timer_spin_us,
+            report,
+            quiet,
+        } => live_cmd::live(
+            &scenario,
+            url,
+            json.as_deref(),
+            report.as_deref(),
+            seed,
+            timer_spin_us,
+            quiet,
+        ),
+        Command::Fidelity {
+            scenario,
+            scale,
+            seed,
+            strategies,
+            sim_seeds,
+            timer_spin_us,
+            quiet,
+        } => live_cmd::fidelity(
+            &scenario,
+            scale,
+            seed,
+            &strategies,
+            sim_seeds,
+            timer_spin_us,
+            quiet,
+        ),
         Command::List { dir } => {
             print!("{}", catalog::render(&dir));
             ExitCode::SUCCESS

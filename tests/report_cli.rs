@@ -122,3 +122,31 @@ fn a_malformed_result_is_refused_with_exit_2() {
     assert!(stderr(&missing).contains("missing.json"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_live_run_writes_a_report_that_says_how_to_rerun_it_live() {
+    let dir = scratch("live");
+    std::fs::write(
+        dir.join("scenarios/tiny.toml"),
+        r#"name = "tiny"
+[workload]
+requests = 12
+[api]
+limits = [{ kind = "token_bucket", rate_per_s = 100, burst = 4 }]
+latency = { kind = "fixed", ms = 10 }
+[[strategy]]
+name = "paced"
+admission = [{ kind = "token_bucket", rate_per_s = 100, burst = 4 }]
+retry = { kind = "exponential", base_ms = 20, max_attempts = 5 }
+"#,
+    )
+    .unwrap();
+    let out = ratelab(
+        &dir,
+        &["live", "scenarios/tiny.toml", "--report", "live.html", "-q"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(dir.join("live.html")).unwrap();
+    assert!(html.contains("ratelab live scenarios/tiny.toml --seed 1"));
+    assert!(html.contains("paced"));
+}

@@ -66,7 +66,9 @@ impl ReportOptions {
             }
             None => format!("{}.toml", out.scenario.name),
         };
-        format!("ratelab run {} --seed {}", shell_quote(&file), out.seed)
+        // A live result is reproduced (as far as real time allows) by `ratelab live`.
+        let verb = if out.mode == "live" { "live" } else { "run" };
+        format!("ratelab {verb} {} --seed {}", shell_quote(&file), out.seed)
     }
 }
 

@@ -10,7 +10,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
 use ratelab_strategies::draws::Draws;
-use ratelab_strategies::time::{Nanos, as_secs_f64};
+use ratelab_strategies::time::Nanos;
 use ratelab_strategies::{Admit, Outcome, RequestInfo, Response, RetryPolicy, Strategy};
 
 use crate::api::ApiModel;
@@ -365,45 +365,12 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
     }
 
     fn into_result(self, name: &str, stop: StopReason) -> StrategyResult {
-        let finished = stop == StopReason::AllFinal;
         let end = if stop == StopReason::Horizon {
             self.horizon
         } else {
             self.now
         };
-        let rec = self.rec.finish(end, end);
-        let makespan = if finished { rec.last_final } else { end };
-        let secs = as_secs_f64(makespan);
-        let finals = rec.succeeded + rec.dead_lettered + rec.rejected_by_breaker;
-        StrategyResult {
-            strategy: name.to_string(),
-            requests: rec.requests,
-            succeeded: rec.succeeded,
-            dead_lettered: rec.dead_lettered,
-            rejected_by_breaker: rec.rejected_by_breaker,
-            in_flight_at_horizon: rec.requests - finals,
-            finished,
-            stop,
-            attempts: rec.attempts,
-            attempts_per_request: rec.attempts as f64 / rec.requests.max(1) as f64,
-            http_429: rec.http_429,
-            http_5xx: rec.http_5xx,
-            http_413: rec.http_413,
-            timeouts: rec.timeouts,
-            makespan_s: secs,
-            goodput_rps: if secs > 0.0 {
-                rec.succeeded as f64 / secs
-            } else {
-                0.0
-            },
-            latency_s: rec.latency,
-            events: self.events,
-            dead_letter: rec.dead,
-            attempts_histogram: rec.attempts_histogram,
-            latency_curve: rec.curve,
-            series: rec.series,
-            clients: rec.clients,
-        }
+        self.rec.into_result(name, stop, end, self.events)
     }
 }
 

@@ -6,7 +6,8 @@ use ratelab_strategies::Outcome;
 use ratelab_strategies::time::{Nanos, SECOND, as_secs_f64};
 
 use crate::result::{
-    AttemptsHistogram, ClientResult, DeadLetter, DeadLetters, LatencySummary, QuantilePoint, Series,
+    AttemptsHistogram, ClientResult, DeadLetter, DeadLetters, LatencySummary, QuantilePoint,
+    Series, StopReason, StrategyResult,
 };
 
 /// Dead letters listed by id in the result.
@@ -316,6 +317,54 @@ impl Recorder {
             s.rejected += 1;
             s.last_final = now;
         });
+    }
+
+    /// Closes the recording at `end` and builds the result of strategy `name`: the makespan is
+    /// the time of the last final state when every request is final (`stop` is
+    /// [`StopReason::AllFinal`]), `end` otherwise; `events` is what the driver counted. Every
+    /// driver (the simulator, the live driver) builds its result here, so they agree on the
+    /// definitions.
+    pub fn into_result(
+        self,
+        name: &str,
+        stop: StopReason,
+        end: Nanos,
+        events: u64,
+    ) -> StrategyResult {
+        let finished = stop == StopReason::AllFinal;
+        let rec = self.finish(end, end);
+        let makespan = if finished { rec.last_final } else { end };
+        let secs = as_secs_f64(makespan);
+        let finals = rec.succeeded + rec.dead_lettered + rec.rejected_by_breaker;
+        StrategyResult {
+            strategy: name.to_string(),
+            requests: rec.requests,
+            succeeded: rec.succeeded,
+            dead_lettered: rec.dead_lettered,
+            rejected_by_breaker: rec.rejected_by_breaker,
+            in_flight_at_horizon: rec.requests - finals,
+            finished,
+            stop,
+            attempts: rec.attempts,
+            attempts_per_request: rec.attempts as f64 / rec.requests.max(1) as f64,
+            http_429: rec.http_429,
+            http_5xx: rec.http_5xx,
+            http_413: rec.http_413,
+            timeouts: rec.timeouts,
+            makespan_s: secs,
+            goodput_rps: if secs > 0.0 {
+                rec.succeeded as f64 / secs
+            } else {
+                0.0
+            },
+            latency_s: rec.latency,
+            events,
+            dead_letter: rec.dead,
+            attempts_histogram: rec.attempts_histogram,
+            latency_curve: rec.curve,
+            series: rec.series,
+            clients: rec.clients,
+        }
     }
 
     /// Closes the series at `end` and returns the totals.

@@ -1,0 +1,69 @@
+//! # ratelab-live
+//!
+//! The only part of ratelab with real clocks and sockets:
+//!
+//! - [`Limiter`] ([`driver`]): the sans-IO strategies of `ratelab-strategies`, unchanged, driven
+//!   by tokio on real time: admission, the user's request, the reply's status and headers
+//!   ([`headers`]), retries;
+//! - [`server`]: a scenario's `[api]` model over HTTP (`ratelab serve`), the same
+//!   `ratelab_sim::api::ApiModel` the simulator runs;
+//! - [`run`]: a scenario's strategies against a real endpoint (`ratelab live`), recorded into
+//!   the simulator's result shape;
+//! - [`scale`] and [`fidelity`]: a scenario sped up for a live run, and the simulator's
+//!   prediction next to the live measurement (`ratelab fidelity`).
+//!
+//! ```no_run
+//! use ratelab_live::Limiter;
+//! use ratelab_strategies::spec::{AdmissionSpec, RetrySpec, StrategySpec};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let spec = StrategySpec {
+//!     name: "paced".into(),
+//!     admission: vec![AdmissionSpec::TokenBucket {
+//!         rate_per_s: Some(10.0), rate_per_min: None, burst: 10, unit: Default::default(),
+//!     }],
+//!     retry: RetrySpec::Exponential {
+//!         base_ms: 1000.0, cap_ms: 60_000.0, multiplier: 2.0, jitter: Default::default(),
+//!         max_attempts: 5, honor_retry_after: true, on: vec![],
+//!     },
+//!     breaker: None,
+//!     timeout_ms: Some(30_000.0),
+//! };
+//! let limiter = Limiter::from_spec(&spec, 42);
+//! let target = ratelab_live::client::Target::new("http://127.0.0.1:8080/v1/analyze")?;
+//! let reply = limiter.call(|attempt| target.send(attempt)).await?;
+//! println!("{}", String::from_utf8_lossy(reply.body()));
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod driver;
+pub mod fidelity;
+pub mod headers;
+pub mod run;
+pub mod scale;
+pub mod server;
+
+pub use driver::{Attempt, CallError, Failure, HttpReply, Inspected, Limiter, Observer, Options};
+pub use run::{Endpoint, run_scenario_live, run_strategy_live};
+pub use scale::{ScaleExt, Scaled};
+pub use server::{MockApi, Server};
+
+use std::future::Future;
+
+/// Runs a future to completion on a fresh multi-threaded tokio runtime (for callers without
+/// one, such as the `ratelab` CLI). Errors only when the runtime cannot be built.
+pub fn block_on<F: Future>(f: F) -> Result<F::Output, String> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the tokio runtime: {e}"))?;
+    Ok(rt.block_on(f))
+}
+
+/// Waits for Ctrl-C (SIGINT); returns at once with an error when the signal cannot be watched.
+pub async fn ctrl_c() -> std::io::Result<()> {
+    tokio::signal::ctrl_c().await
+}

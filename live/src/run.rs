@@ -1,0 +1,228 @@
+//! `ratelab live`: a scenario's strategies, one after another, against a real endpoint, recorded
+//! with the simulator's `Recorder` into the simulator's result shape (`mode = "live"`).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ratelab_sim::metrics::Recorder;
+use ratelab_sim::result::StopReason;
+use ratelab_sim::{Progress, RunOutput, Scenario, StrategyResult};
+use ratelab_strategies::spec::StrategySpec;
+use ratelab_strategies::time::Nanos;
+use ratelab_strategies::{Draws, Outcome, RequestInfo, Response};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::client::Target;
+use crate::driver::{Limiter, Observer, Options, nanos_since};
+use crate::server::{MockApi, Server};
+
+/// Feeds a [`Recorder`] from the limiters of one run and counts driver events.
+struct Recording {
+    rec: Mutex<Recorder>,
+    events: AtomicU64,
+    finals: AtomicU64,
+}
+
+impl Recording {
+    fn with<T>(&self, f: impl FnOnce(&mut Recorder) -> T) -> T {
+        self.events.fetch_add(1, Ordering::Relaxed);
+        f(&mut self.rec.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+    fn finished(&self) {
+        self.finals.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Observer for Recording {
+    fn sent(&self, now: Nanos, req: &RequestInfo) {
+        self.with(|r| r.sent(req.client, now));
+    }
+    fn replied(&self, now: Nanos, resp: &Response) {
+        self.with(|r| r.replied(resp.request.client, now, resp.outcome, resp.status));
+    }
+    fn succeeded(&self, now: Nanos, req: &RequestInfo, latency: Nanos) {
+        self.with(|r| r.succeeded(req.client, now, req.attempt, latency));
+        self.finished();
+    }
+    fn gave_up(&self, now: Nanos, resp: &Response) {
+        let last = match resp.outcome {
+            Outcome::Timeout => "timeout".to_string(),
+            _ if resp.status == 0 => "error".to_string(),
+            _ => resp.status.to_string(),
+        };
+        let req = resp.request;
+        self.with(|r| r.dead_lettered(req.client, req.id, now, req.attempt, &last));
+        self.finished();
+    }
+    fn rejected(&self, now: Nanos, req: &RequestInfo) {
+        self.with(|r| r.rejected(req.client, now));
+        self.finished();
+    }
+}
+
+/// Connections opened before each strategy against the in-process server.
+pub const WARM_CONNECTIONS: u64 = 64;
+
+/// Where `ratelab live` sends its requests.
+pub enum Endpoint {
+    /// A `serve` of the scenario's own `[api]`, started in-process on an ephemeral loopback port
+    /// and started afresh before each strategy, as the simulator does.
+    InProcess,
+    /// Someone else's endpoint (its state carries over from one strategy to the next).
+    Url(String),
+}
+
+/// Runs one strategy of `scenario` live against `target`, with waits made precise by `spin`
+/// ([`crate::driver::sleep_until`]); `progress` is called about five times a second. Requests become ready as the workload says (all at once, or Poisson
+/// arrivals on real time); the run stops when every request is final or at the horizon.
+pub async fn run_strategy_live(
+    scenario: &Scenario,
+    spec: &StrategySpec,
+    seed: u64,
+    target: &Target,
+    spin: Duration,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> StrategyResult {
+    let wl = &scenario.workload;
+    let draws = Draws::new(seed);
+    let horizon = scenario.horizon();
+    let total = wl.total_requests();
+    let recording = Arc::new(Recording {
+        rec: Mutex::new(Recorder::new(wl.clients, wl.requests, horizon)),
+        events: AtomicU64::new(0),
+        finals: AtomicU64::new(0),
+    });
+    let start = Instant::now();
+    let mut tasks = JoinSet::new();
+    for c in 0..wl.clients {
+        let built = spec.build(draws);
+        let observer: Arc<dyn Observer> = recording.clone();
+        let limiter = Limiter::with_options(
+            built.stack,
+            built.retry,
+            built.timeout,
+            Options {
+                start: Some(start),
+                client: c,
+                observer: Some(observer),
+                spin,
+            },
+        );
+        let mut ready: Nanos = 0;
+        for id in 0..wl.requests {
+            if let Some(gap) = wl.arrival_gap(&draws, c, id) {
+                ready = ready.saturating_add(gap);
+            }
+            let tokens = wl.tokens_of(&draws, c, id);
+            let limiter = limiter.clone();
+            let target = target.clone();
+            tasks.spawn(async move {
+                if ready > 0 {
+                    crate::driver::sleep_until(start + Duration::from_nanos(ready), spin).await;
+                }
+                let _ = limiter
+                    .call_request(id, tokens, |a| {
+                        let target = target.clone();
+                        async move { target.send(a).await }
+                    })
+                    .await;
+            });
+        }
+    }
+    let deadline = tokio::time::sleep_until(start + Duration::from_nanos(horizon));
+    tokio::pin!(deadline);
+    let mut ticker = tokio::time::interval(Duration::from_millis(200));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let stop = loop {
+        tokio::select! {
+            biased;
+            joined = tasks.join_next() => {
+                if joined.is_none() {
+                    break StopReason::AllFinal;
+                }
+            }
+            _ = &mut deadline => break StopReason::Horizon,
+            _ = ticker.tick() => progress(Progress {
+                finals: recording.finals.load(Ordering::Relaxed),
+                requests: total,
+                now: nanos_since(start),
+                horizon,
+            }),
+        }
+    };
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    let end = match stop {
+        StopReason::Horizon => horizon,
+        _ => nanos_since(start),
+    };
+    let stop = if stop == StopReason::AllFinal && recording.finals.load(Ordering::Relaxed) < total {
+        StopReason::Stalled
+    } else {
+        stop
+    };
+    let events = recording.events.load(Ordering::Relaxed);
+    let rec = match Arc::try_unwrap(recording) {
+        Ok(r) => r.rec.into_inner().unwrap_or_else(|p| p.into_inner()),
+        // Every limiter (and so every clone of the observer) is gone once the tasks are.
+        Err(shared) => std::mem::replace(
+            &mut *shared.rec.lock().unwrap_or_else(|p| p.into_inner()),
+            Recorder::new(wl.clients, wl.requests, horizon),
+        ),
+    };
+    rec.into_result(&spec.name, stop, end, events)
+}
+
+/// Runs every strategy of `scenario` live, one after another, and returns the simulator's
+/// result shape with `mode = "live"`. With [`Endpoint::InProcess`] a `serve` of the scenario's
+/// `[api]` is started on 127.0.0.1 on an ephemeral port and started afresh before each strategy,
+/// after up to [`WARM_CONNECTIONS`] connections have been opened to it.
+/// `spin` makes the driver's (and the in-process server's) waits precise, see
+/// [`crate::driver::sleep_until`]. `progress` is told the strategy's index with each report.
+pub async fn run_scenario_live(
+    scenario: &Scenario,
+    seed: u64,
+    endpoint: &Endpoint,
+    spin: Duration,
+    progress: &mut (dyn FnMut(usize, Progress) + Send),
+) -> Result<RunOutput, String> {
+    let (target, server) = match endpoint {
+        Endpoint::Url(url) => {
+            let target = Target::new(url)?;
+            target.check_reachable().await?;
+            (target, None)
+        }
+        Endpoint::InProcess => {
+            let api = Arc::new(
+                MockApi::new(&scenario.api, seed, scenario.workload.clients).with_spin(spin),
+            );
+            let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
+            let server = Server::bind(addr, api)
+                .await
+                .map_err(|e| format!("cannot start the in-process server on {addr}: {e}"))?;
+            let url = format!("http://{}/v1/analyze", server.addr());
+            (Target::new(&url)?, Some(server))
+        }
+    };
+    let mut results = Vec::new();
+    for (i, spec) in scenario.strategies.iter().enumerate() {
+        if let Some(s) = &server {
+            let wl = &scenario.workload;
+            target
+                .warm_up(wl.total_requests().min(WARM_CONNECTIONS) as usize)
+                .await;
+            s.api().reset();
+        }
+        let mut report = |p: Progress| progress(i, p);
+        results.push(run_strategy_live(scenario, spec, seed, &target, spin, &mut report).await);
+    }
+    if let Some(s) = server {
+        s.shutdown().await;
+    }
+    let mut out = ratelab_sim::output(scenario, seed, results);
+    out.mode = "live".to_string();
+    Ok(out)
+}

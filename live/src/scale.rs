@@ -1,0 +1,238 @@
+//! Speeding a scenario up for a live run: rates × K, latencies, delays and windows ÷ K.
+
+use ratelab_sim::Scenario;
+use ratelab_sim::api::{LatencySpec, LimitSpec};
+use ratelab_sim::workload::ArrivalSpec;
+use ratelab_strategies::spec::{AdmissionSpec, RetrySpec};
+
+/// A scenario sped up by [`ScaleExt::scaled`], with what could not be scaled.
+#[derive(Clone, Debug)]
+pub struct Scaled {
+    /// The scenario K times faster.
+    pub scenario: Scenario,
+    /// What did not scale and how that bends the comparison with the original.
+    pub notes: Vec<String>,
+}
+
+/// Smallest and largest factor accepted.
+pub const SCALE_RANGE: (f64, f64) = (0.001, 1000.0);
+
+/// Time-scaling of a scenario (see [`ScaleExt::scaled`]).
+pub trait ScaleExt {
+    /// The same scenario run `k` times faster: every rate (API limits, client buckets, Poisson
+    /// arrivals) × k; every duration (latencies, the latency of rejections, windows, fixed
+    /// delays, retry backoffs, breaker open times, client timeouts, ban windows and durations,
+    /// the horizon) ÷ k. Counts (requests, bursts, permits, concurrency, AIMD windows, attempts,
+    /// thresholds, tokens) do not change. What cannot be scaled is listed in the notes:
+    /// `Retry-After` is whole seconds (at least 1 s) on the wire and in the model.
+    fn scaled(&self, k: f64) -> Result<Scaled, String>;
+}
+
+impl ScaleExt for Scenario {
+    fn scaled(&self, k: f64) -> Result<Scaled, String> {
+        if !(k.is_finite() && (SCALE_RANGE.0..=SCALE_RANGE.1).contains(&k)) {
+            return Err(format!(
+                "--scale: must be in {}..={} (got {k})",
+                SCALE_RANGE.0, SCALE_RANGE.1
+            ));
+        }
+        let mut s = self.clone();
+        let rate = |r: &mut Option<f64>| {
+            if let Some(r) = r {
+                *r *= k;
+            }
+        };
+        s.horizon_s /= k;
+        if k != 1.0 {
+            s.description = format!("{} (time scaled {k}x faster)", s.description);
+        }
+        if let Some(ArrivalSpec::Poisson { rate_per_s }) = &mut s.workload.arrival {
+            *rate_per_s *= k;
+        }
+        for l in &mut s.api.limits {
+            match l {
+                LimitSpec::TokenBucket {
+                    rate_per_s,
+                    rate_per_min,
+                    ..
+                } => {
+                    rate(rate_per_s);
+                    rate(rate_per_min);
+                }
+                LimitSpec::FixedWindow { window_s, .. }
+                | LimitSpec::SlidingWindow { window_s, .. } => *window_s /= k,
+                LimitSpec::Concurrency { .. } => {}
+            }
+        }
+        match &mut s.api.latency {
+            LatencySpec::Fixed { ms, per_token_ms } => {
+                *ms /= k;
+                *per_token_ms /= k;
+            }
+            LatencySpec::Uniform {
+                min_ms,
+                max_ms,
+                per_token_ms,
+            } => {
+                *min_ms /= k;
+                *max_ms /= k;
+                *per_token_ms /= k;
+            }
+            LatencySpec::Exponential {
+                mean_ms,
+                offset_ms,
+                per_token_ms,
+            } => {
+                *mean_ms /= k;
+                *offset_ms /= k;
+                *per_token_ms /= k;
+            }
+            LatencySpec::Lognormal {
+                median_ms,
+                p99_ms,
+                per_token_ms,
+            } => {
+                *median_ms /= k;
+                *p99_ms /= k;
+                *per_token_ms /= k;
+            }
+        }
+        s.api.rejected_latency_ms /= k;
+        if let Some(b) = &mut s.api.ban {
+            b.within_s /= k;
+            b.duration_s /= k;
+        }
+        let mut honours_retry_after = Vec::new();
+        for st in &mut s.strategies {
+            for a in &mut st.admission {
+                match a {
+                    AdmissionSpec::FixedDelay { delay_ms } => *delay_ms /= k,
+                    AdmissionSpec::TokenBucket {
+                        rate_per_s,
+                        rate_per_min,
+                        ..
+                    } => {
+                        rate(rate_per_s);
+                        rate(rate_per_min);
+                    }
+                    AdmissionSpec::LeakyBucket { rate_per_s } => *rate_per_s *= k,
+                    AdmissionSpec::Unlimited
+                    | AdmissionSpec::Semaphore { .. }
+                    | AdmissionSpec::Aimd { .. } => {}
+                }
+            }
+            match &mut st.retry {
+                RetrySpec::None => {}
+                RetrySpec::Fixed {
+                    delay_ms,
+                    honor_retry_after,
+                    ..
+                } => {
+                    *delay_ms /= k;
+                    if *honor_retry_after {
+                        honours_retry_after.push(st.name.clone());
+                    }
+                }
+                RetrySpec::Exponential {
+                    base_ms,
+                    cap_ms,
+                    honor_retry_after,
+                    ..
+                } => {
+                    *base_ms /= k;
+                    *cap_ms /= k;
+                    if *honor_retry_after {
+                        honours_retry_after.push(st.name.clone());
+                    }
+                }
+            }
+            if let Some(b) = &mut st.breaker {
+                b.open_ms /= k;
+            }
+            if let Some(t) = &mut st.timeout_ms {
+                *t /= k;
+            }
+        }
+        let mut notes = Vec::new();
+        if k != 1.0 && s.api.retry_after && !honours_retry_after.is_empty() {
+            notes.push(format!(
+                "Retry-After is whole seconds (at least 1 s) and does not scale: {} wait(s) up to \
+                 {k}x longer in scenario time than in the original",
+                honours_retry_after.join(", ")
+            ));
+        }
+        if k != 1.0 && s.api.ban.is_some() {
+            notes.push(
+                "the ban's window and duration are scaled, but a banned client's Retry-After \
+                 stays in whole seconds"
+                    .to_string(),
+            );
+        }
+        let problems = s.problems();
+        if !problems.is_empty() {
+            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            return Err(format!(
+                "--scale {k} takes the scenario out of range: {}",
+                list.join("; ")
+            ));
+        }
+        Ok(Scaled { scenario: s, notes })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_times_k_durations_over_k() {
+        let s = Scenario::parse(
+            r#"
+            name = "t"
+            horizon_s = 100
+            [workload]
+            requests = 10
+            arrival = { kind = "poisson", rate_per_s = 2 }
+            [api]
+            limits = [{ kind = "token_bucket", rate_per_min = 60, burst = 5 },
+                      { kind = "sliding_window", limit = 3, window_s = 10 },
+                      { kind = "concurrency", max_in_flight = 4 }]
+            latency = { kind = "lognormal", median_ms = 500, p99_ms = 1500 }
+            ban = { after_429 = 3, within_s = 10, duration_s = 60 }
+            [[strategy]]
+            name = "a"
+            admission = [{ kind = "leaky_bucket", rate_per_s = 3 }, { kind = "semaphore", permits = 2 }]
+            retry = { kind = "exponential", base_ms = 1000, cap_ms = 8000, honor_retry_after = true }
+            breaker = { consecutive_failures = 2, open_ms = 4000 }
+            timeout_ms = 2000
+            "#,
+            "t.toml".as_ref(),
+        )
+        .unwrap();
+        let out = s.scaled(10.0).unwrap();
+        let toml = out.scenario.to_toml();
+        for expected in [
+            "horizon_s = 10.0",
+            "rate_per_s = 20.0",
+            "rate_per_min = 600.0",
+            "window_s = 1.0",
+            "max_in_flight = 4",
+            "median_ms = 50.0",
+            "p99_ms = 150.0",
+            "duration_s = 6.0",
+            "rate_per_s = 30.0",
+            "permits = 2",
+            "base_ms = 100.0",
+            "cap_ms = 800.0",
+            "open_ms = 400.0",
+            "timeout_ms = 200.0",
+            "burst = 5",
+        ] {
+            assert!(toml.contains(expected), "{expected} not in\n{toml}");
+        }
+        assert_eq!(out.notes.len(), 2, "{:?}", out.notes);
+        assert!(s.scaled(0.0).is_err());
+        assert!(s.scaled(f64::NAN).is_err());
+        assert_eq!(s.scaled(1.0).unwrap().scenario, s);
+    }
+}

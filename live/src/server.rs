@@ -1,0 +1,301 @@
+//! `ratelab serve`: a scenario's `[api]` model over HTTP/1.1 on real time.
+//!
+//! Every request, on any path and with any method, is one attempt: the server reads who sends it
+//! from the headers ([`crate::headers::CLIENT`], [`crate::headers::REQUEST_ID`],
+//! [`crate::headers::ATTEMPT`], [`crate::headers::TOKENS`]), asks the same
+//! `ratelab_sim::api::ApiModel::handle` the simulator runs at the nanoseconds elapsed since the
+//! model's start, sleeps the reply's latency, and answers its status with `Retry-After` and the
+//! `x-ratelimit-*` headers and a small JSON body. A header that cannot be read gets a 400 with the
+//! reason; nothing a client sends can crash it.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use ratelab_sim::api::{ApiModel, ApiSpec};
+use ratelab_strategies::{Draws, RequestInfo};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::driver::nanos_since;
+use crate::headers::{ATTEMPT, CLIENT, REQUEST_ID, TOKENS, reply_headers};
+
+/// The model and its clock.
+struct Model {
+    api: ApiModel,
+    start: Instant,
+    /// Next id per client for requests that carry no `x-request-id`.
+    next_id: BTreeMap<u32, u64>,
+    /// The latest time the model was told: it never sees time go backwards.
+    clock: u64,
+}
+
+/// The API model shared by every connection, with what is needed to start it afresh.
+pub struct MockApi {
+    spin: Duration,
+    spec: ApiSpec,
+    draws: Draws,
+    clients: u32,
+    model: Mutex<Model>,
+}
+
+impl MockApi {
+    /// A fresh model of `spec` for `clients` clients with the scenario's `seed`; its clock starts
+    /// now.
+    pub fn new(spec: &ApiSpec, seed: u64, clients: u32) -> Self {
+        let draws = Draws::new(seed);
+        MockApi {
+            spin: Duration::ZERO,
+            spec: spec.clone(),
+            draws,
+            clients: clients.max(1),
+            model: Mutex::new(Model {
+                api: spec.build(draws, clients.max(1)),
+                start: Instant::now(),
+                next_id: BTreeMap::new(),
+                clock: 0,
+            }),
+        }
+    }
+
+    /// Answers at the reply's latency within the scheduler's latency instead of tokio's
+    /// millisecond timer (see [`crate::driver::sleep_until`]); zero (the default) uses the timer.
+    pub fn with_spin(mut self, spin: Duration) -> Self {
+        self.spin = spin;
+        self
+    }
+
+    /// Clients it accepts (`x-ratelimit-client` in `0..clients`).
+    pub fn clients(&self) -> u32 {
+        self.clients
+    }
+
+    /// Starts the model afresh: full buckets, empty windows, no bans, its clock at 0 from now (the
+    /// simulator builds a fresh model for each strategy; so does `ratelab live`).
+    pub fn reset(&self) {
+        let mut m = self.model.lock().unwrap_or_else(|p| p.into_inner());
+        *m = Model {
+            api: self.spec.build(self.draws, self.clients),
+            start: Instant::now(),
+            next_id: BTreeMap::new(),
+            clock: 0,
+        };
+    }
+
+    /// Answers one attempt described by request headers: the status, the headers to send, the
+    /// latency to wait before answering, and the JSON body. A header that cannot be read is
+    /// answered 400 at once.
+    pub fn answer(&self, headers: &HeaderMap) -> Answer {
+        let parsed = self.parse(headers);
+        let mut m = self.model.lock().unwrap_or_else(|p| p.into_inner());
+        let (client, id, attempt, tokens) = match parsed {
+            Ok((client, id, attempt, tokens)) => {
+                let id = id.unwrap_or_else(|| {
+                    let next = m.next_id.entry(client).or_insert(0);
+                    *next += 1;
+                    *next - 1
+                });
+                (client, id, attempt, tokens)
+            }
+            Err(reason) => return Answer::bad_request(&reason),
+        };
+        let now = nanos_since(m.start).max(m.clock);
+        m.clock = now;
+        let info = RequestInfo {
+            client,
+            id,
+            attempt,
+            tokens,
+        };
+        let reply = m.api.handle(now, &info);
+        let deliver_at = m.start + Duration::from_nanos(now.saturating_add(reply.latency));
+        drop(m);
+        let mut out = HeaderMap::new();
+        reply_headers(&reply, &mut out);
+        out.insert("content-type", HeaderValue::from_static("application/json"));
+        let error = match reply.status {
+            200 => None,
+            429 if reply.banned => Some("banned: too many 429s"),
+            429 => Some("rate limited"),
+            413 => Some("request heavier than a limit's burst: it can never pass"),
+            _ => Some("server error"),
+        };
+        let body = match error {
+            None => serde_json::json!({
+                "ok": true, "client": client, "id": id, "attempt": attempt, "tokens": tokens,
+                "latency_ms": reply.latency as f64 / 1e6,
+            }),
+            Some(e) => serde_json::json!({
+                "ok": false, "error": e, "client": client, "id": id, "attempt": attempt,
+            }),
+        };
+        Answer {
+            status: reply.status,
+            headers: out,
+            deliver_at: Some(deliver_at),
+            body: body.to_string(),
+        }
+    }
+
+    fn parse(&self, headers: &HeaderMap) -> Result<(u32, Option<u64>, u32, u64), String> {
+        let client =
+            header_number(headers, CLIENT, 0, u64::from(self.clients - 1))?.map_or(0, |c| c as u32);
+        let id = header_number(headers, REQUEST_ID, 0, (1 << 48) - 1)?;
+        let attempt = header_number(headers, ATTEMPT, 1, 0xffff)?.map_or(1, |a| a as u32);
+        let tokens = header_number(headers, TOKENS, 1, 1_000_000_000)?.unwrap_or(1);
+        Ok((client, id, attempt, tokens))
+    }
+}
+
+fn header_number(
+    headers: &HeaderMap,
+    name: &str,
+    min: u64,
+    max: u64,
+) -> Result<Option<u64>, String> {
+    let Some(v) = headers.get(name) else {
+        return Ok(None);
+    };
+    let text = v.to_str().map_err(|_| format!("{name}: not ASCII"))?.trim();
+    match text.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(format!(
+            "{name}: must be an integer in {min}..={max} (got {text:?})"
+        )),
+    }
+}
+
+/// What the server sends back for one request.
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers (`Retry-After`, `x-ratelimit-*`, content type).
+    pub headers: HeaderMap,
+    /// When to send it (the reply's latency after its arrival); `None`: at once.
+    pub deliver_at: Option<Instant>,
+    /// JSON body.
+    pub body: String,
+}
+
+impl Answer {
+    fn bad_request(reason: &str) -> Answer {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        Answer {
+            status: 400,
+            headers,
+            deliver_at: None,
+            body: serde_json::json!({ "ok": false, "error": reason }).to_string(),
+        }
+    }
+}
+
+/// A path answered 204 at once, outside the model: `ratelab live` opens its connections with it
+/// before a strategy starts, so that TCP set-up is not part of the measurement.
+pub const WARM_UP_PATH: &str = "/_ratelab/warm-up";
+
+async fn handle(
+    api: Arc<MockApi>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    if req.uri().path() == WARM_UP_PATH {
+        let mut resp = Response::new(Full::new(Bytes::new()));
+        *resp.status_mut() = StatusCode::NO_CONTENT;
+        return Ok(resp);
+    }
+    let answer = api.answer(req.headers());
+    drop(req);
+    if let Some(at) = answer.deliver_at {
+        crate::driver::sleep_until(at, api.spin).await;
+    }
+    let mut resp = Response::new(Full::new(Bytes::from(answer.body)));
+    *resp.status_mut() =
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.headers_mut() = answer.headers;
+    Ok(resp)
+}
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    api: Arc<MockApi>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Binds `addr` and serves `api` until [`Server::shutdown`] (or the handle is dropped).
+    pub async fn bind(addr: SocketAddr, api: Arc<MockApi>) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, mut stopped) = watch::channel(false);
+        let served = Arc::clone(&api);
+        let task = tokio::spawn(async move {
+            let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = stopped.changed() => break,
+                    conn = listener.accept() => {
+                        let Ok((stream, _)) = conn else { continue };
+                        let _ = stream.set_nodelay(true);
+                        let api = Arc::clone(&served);
+                        let conn = http1::Builder::new()
+                            .serve_connection(
+                                TokioIo::new(stream),
+                                service_fn(move |req| handle(Arc::clone(&api), req)),
+                            );
+                        let conn = graceful.watch(conn);
+                        tokio::spawn(async move {
+                            let _ = conn.await;
+                        });
+                    }
+                }
+            }
+            drop(listener);
+            // Requests being answered get a moment to finish.
+            let _ = tokio::time::timeout(Duration::from_secs(2), graceful.shutdown()).await;
+        });
+        Ok(Server {
+            addr,
+            api,
+            stop,
+            task,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The model it serves.
+    pub fn api(&self) -> &Arc<MockApi> {
+        &self.api
+    }
+
+    /// Stops accepting, lets answers in progress finish (at most 2 s), and returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// The `[api]` table as TOML (limits, latency, options), indented, for `serve`'s banner.
+pub fn describe(spec: &ApiSpec) -> String {
+    toml::to_string(spec)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| format!("  {l}\n"))
+        .collect()
+}

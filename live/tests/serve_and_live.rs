@@ -1,0 +1,104 @@
+//! `serve` over a real loopback socket and a small `live` run against it (real time, short).
+
+use std::sync::Arc;
+
+use ratelab_live::{Endpoint, MockApi, Server, run_scenario_live};
+use ratelab_sim::Scenario;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn raw(addr: std::net::SocketAddr, request: &str) -> String {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+#[tokio::test]
+async fn bad_requests_get_400_with_a_reason_and_the_server_keeps_serving() {
+    let spec = toml::from_str(
+        r#"limits = [{ kind = "token_bucket", rate_per_s = 1, burst = 1 }]
+           latency = { kind = "fixed", ms = 5 }"#,
+    )
+    .unwrap();
+    let server = Server::bind(
+        ([127, 0, 0, 1], 0).into(),
+        Arc::new(MockApi::new(&spec, 1, 2)),
+    )
+    .await
+    .unwrap();
+    let addr = server.addr();
+    let get = |headers: &str| {
+        format!(
+            "POST /v1/analyze HTTP/1.1\r\nhost: x\r\n{headers}content-length: 0\r\nconnection: close\r\n\r\n"
+        )
+    };
+    let r = raw(addr, &get("x-attempt: zero\r\n")).await;
+    assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+    assert!(
+        r.contains("x-attempt: must be an integer in 1..=65535"),
+        "{r}"
+    );
+    let r = raw(addr, &get("x-ratelimit-client: 2\r\n")).await;
+    assert!(r.starts_with("HTTP/1.1 400") && r.contains("0..=1"), "{r}");
+    let r = raw(addr, "NOT HTTP AT ALL\r\n\r\n").await;
+    assert!(r.is_empty() || r.starts_with("HTTP/1.1 400"), "{r}");
+    let r = raw(addr, &get("x-request-id: 7\r\n")).await;
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert!(r.contains("x-ratelimit-remaining-requests: 0"), "{r}");
+    let r = raw(addr, &get("")).await;
+    assert!(r.starts_with("HTTP/1.1 429"), "{r}");
+    assert!(r.contains("retry-after: 1"), "{r}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_live_run_has_the_simulator_result_shape() {
+    let scenario = Scenario::parse(
+        r#"
+        name = "small"
+        seed = 3
+        horizon_s = 20
+        [workload]
+        requests = 30
+        [api]
+        limits = [{ kind = "token_bucket", rate_per_s = 40, burst = 5 }]
+        latency = { kind = "fixed", ms = 10 }
+        [[strategy]]
+        name = "paced"
+        admission = [{ kind = "token_bucket", rate_per_s = 30, burst = 5 }]
+        retry = { kind = "fixed", delay_ms = 50, max_attempts = 20 }
+        [[strategy]]
+        name = "unpaced"
+        retry = { kind = "fixed", delay_ms = 50, max_attempts = 20 }
+        "#,
+        "small.toml".as_ref(),
+    )
+    .unwrap();
+    let mut reports = 0;
+    let out = run_scenario_live(
+        &scenario,
+        3,
+        &Endpoint::InProcess,
+        std::time::Duration::from_micros(1000),
+        &mut |_, _| reports += 1,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.mode, "live");
+    assert_eq!(out.results.len(), 2);
+    for r in &out.results {
+        assert!(r.finished, "{}", r.strategy);
+        assert_eq!(r.succeeded, 30, "{}", r.strategy);
+        assert_eq!(r.attempts, r.succeeded + r.http_429, "{}", r.strategy);
+        assert_eq!(r.attempts_histogram.succeeded.iter().sum::<u64>(), 30);
+        assert_eq!(r.series.sends.iter().sum::<u64>(), r.attempts);
+        assert!(r.latency_s.p50 > 0.0 && r.makespan_s > 0.5, "{r:?}");
+    }
+    assert!(out.results[1].http_429 > 0, "unpaced meets the limit");
+    assert!(reports > 0);
+    let json = serde_json::to_string(&out).unwrap();
+    let back: ratelab_sim::RunOutput = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.mode, "live");
+}

@@ -1,0 +1,288 @@
+//! `ratelab serve`, `ratelab live` and `ratelab fidelity`: argument handling and printing around
+//! `ratelab-live`.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ratelab_live::{Endpoint, MockApi, ScaleExt, Server, fidelity, run_scenario_live};
+use ratelab_sim::{Progress, RunOutput, Scenario, run_scenario};
+
+use crate::table;
+
+fn load(path: &Path) -> Result<Scenario, ExitCode> {
+    Scenario::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+/// `ratelab serve SCENARIO [--addr ADDR] [--seed N]`.
+pub fn serve(path: &Path, addr: SocketAddr, seed: Option<u64>) -> ExitCode {
+    let scenario = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let seed = seed.unwrap_or(scenario.seed);
+    let done = ratelab_live::block_on(async move {
+        let api = Arc::new(MockApi::new(&scenario.api, seed, scenario.workload.clients));
+        let server = match Server::bind(addr, api).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: cannot listen on {addr}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let bound = server.addr();
+        println!(
+            "ratelab serve: {} ({}) on http://{bound}/ (any path, any method)",
+            scenario.name,
+            path.display()
+        );
+        if !bound.ip().is_loopback() {
+            println!(
+                "warning: listening on {}, which is not a loopback address",
+                bound.ip()
+            );
+        }
+        println!(
+            "[api] (seed {seed}; x-ratelimit-client 0..={}):",
+            scenario.workload.clients.saturating_sub(1)
+        );
+        print!("{}", ratelab_live::server::describe(&scenario.api));
+        if let Some(cap) = scenario.api_capacity_rps() {
+            println!("sustainable rate: {} requests/s", table::number(cap));
+        }
+        println!(
+            "request headers: x-ratelimit-client (default 0), x-request-id (default: counted per \
+             client), x-attempt (default 1), x-tokens (default 1)"
+        );
+        println!("Ctrl-C stops it.");
+        let _ = std::io::stdout().flush();
+        let signal = ratelab_live::ctrl_c().await;
+        server.shutdown().await;
+        match signal {
+            Ok(()) => {
+                println!("stopped");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot watch for Ctrl-C: {e}");
+                ExitCode::from(1)
+            }
+        }
+    });
+    done.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(1)
+    })
+}
+
+fn progress_line(names: Vec<String>, label: &'static str) -> impl FnMut(usize, Progress) + Send {
+    let show = std::io::stderr().is_terminal();
+    let count = names.len();
+    move |i, p| {
+        if show {
+            eprint!(
+                "\r{label} [{}/{count}] {}: {:.0}% of requests final, {} elapsed   ",
+                i + 1,
+                names[i],
+                100.0 * p.finals as f64 / p.requests.max(1) as f64,
+                table::duration(p.now as f64 / 1e9),
+            );
+        }
+    }
+}
+
+fn clear_progress() {
+    if std::io::stderr().is_terminal() {
+        eprint!("\r{:100}\r", "");
+    }
+}
+
+fn live_output(
+    scenario: &Scenario,
+    seed: u64,
+    endpoint: &Endpoint,
+    spin_us: u64,
+    quiet: bool,
+) -> Result<RunOutput, String> {
+    let names = scenario.strategies.iter().map(|s| s.name.clone()).collect();
+    let mut report = progress_line(names, "live");
+    let mut silent = |_: usize, _: Progress| {};
+    let progress: &mut (dyn FnMut(usize, Progress) + Send) =
+        if quiet { &mut silent } else { &mut report };
+    let out = ratelab_live::block_on(run_scenario_live(
+        scenario,
+        seed,
+        endpoint,
+        Duration::from_micros(spin_us),
+        progress,
+    ))?;
+    clear_progress();
+    out
+}
+
+/// `ratelab live SCENARIO [--url URL] [--json FILE|-] [--report FILE.html] [--seed N] [--quiet]`.
+pub fn live(
+    path: &Path,
+    url: Option<String>,
+    json: Option<&Path>,
+    report: Option<&Path>,
+    seed: Option<u64>,
+    spin_us: u64,
+    quiet: bool,
+) -> ExitCode {
+    let scenario = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let seed = seed.unwrap_or(scenario.seed);
+    if let Some(u) = &url
+        && let Err(e) = ratelab_live::client::Target::new(u)
+    {
+        eprintln!("error: --url {e}");
+        return ExitCode::from(2);
+    }
+    let endpoint = match url {
+        Some(u) => Endpoint::Url(u),
+        None => Endpoint::InProcess,
+    };
+    let out = match live_output(&scenario, seed, &endpoint, spin_us, quiet) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let rendered = table::render(&out);
+    let json_to_stdout = json.is_some_and(|p| p == Path::new("-"));
+    if json_to_stdout {
+        eprint!("live (real time): {rendered}");
+    } else {
+        print!("live (real time): {rendered}");
+    }
+    if let Some(dest) = json {
+        let mut text = match serde_json::to_string_pretty(&out) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot serialise the result: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        text.push('\n');
+        let written = if json_to_stdout {
+            std::io::stdout().write_all(text.as_bytes())
+        } else {
+            std::fs::write(dest, text)
+        };
+        if let Err(e) = written {
+            eprintln!(
+                "error: {}: cannot write the JSON result: {e}",
+                dest.display()
+            );
+            return ExitCode::from(1);
+        }
+        if !json_to_stdout {
+            eprintln!("JSON result written to {}", dest.display());
+        }
+    }
+    let options = ratelab_reports::ReportOptions {
+        scenario_path: Some(path.display().to_string()),
+        built_in: false,
+    };
+    crate::report_cmd::write_outputs(&out, &options, report, None)
+}
+
+/// `ratelab fidelity SCENARIO [--scale K] [--seed N] [--strategy NAME]...`.
+pub fn fidelity(
+    path: &Path,
+    scale: f64,
+    seed: Option<u64>,
+    only: &[String],
+    seeds: u64,
+    spin_us: u64,
+    quiet: bool,
+) -> ExitCode {
+    let mut scenario = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    for name in only {
+        if !scenario.strategies.iter().any(|s| &s.name == name) {
+            let known: Vec<&str> = scenario
+                .strategies
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect();
+            eprintln!(
+                "error: {}: --strategy {name:?}: no such strategy (the scenario has: {})",
+                path.display(),
+                known.join(", ")
+            );
+            return ExitCode::from(2);
+        }
+    }
+    if !only.is_empty() {
+        scenario.strategies.retain(|s| only.contains(&s.name));
+    }
+    let scaled = match scenario.scaled(scale) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let seed = seed.unwrap_or(scenario.seed);
+    let s = &scaled.scenario;
+    println!(
+        "fidelity: {} ({}), seed {seed}, time scaled {scale}x, timer spin {spin_us} us: \
+         simulator vs live against an in-process `ratelab serve` on 127.0.0.1",
+        s.name,
+        path.display()
+    );
+    for note in &scaled.notes {
+        println!("note: {note}");
+    }
+    let sim = run_scenario(s, seed, None);
+    let live = match live_output(s, seed, &Endpoint::InProcess, spin_us, quiet) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if scale != 1.0 {
+        // Honest scaling leaves the dynamics unchanged: the scaled simulation then takes exactly
+        // 1/K of the original's time. Whatever does not scale shows up here.
+        let original = run_scenario(&scenario, seed, None);
+        for (o, r) in original.results.iter().zip(&sim.results) {
+            let expected = o.makespan_s / scale;
+            let off = r.makespan_s / expected - 1.0;
+            println!(
+                "scaling check: {}: original makespan / {scale} = {:.3}s, scaled simulation {:.3}s \
+                 ({:+.1}%){}",
+                o.strategy,
+                expected,
+                r.makespan_s,
+                off * 100.0,
+                if off.abs() > 0.01 {
+                    ": not the original sped up"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    println!(
+        "diff = (live - sim) / sim; target: makespan and goodput within 5 %, 429s within 10 %"
+    );
+    let spread: Vec<RunOutput> = (1..=seeds)
+        .map(|i| run_scenario(s, seed.wrapping_add(i), None))
+        .collect();
+    print!("{}", fidelity::render(&sim, &live, &spread));
+    ExitCode::SUCCESS
+}
