@@ -18,7 +18,18 @@ use ratelab_sim::{Progress, RunOutput, Scenario, run_scenario};
 /// retries, backoff and a circuit breaker) against modelled rate-limited APIs on a virtual clock,
 /// and reports throughput, latency and 429s. The same scenario and seed give the same bytes.
 #[derive(Parser)]
-#[command(name = "ratelab", version, about, long_about)]
+#[command(
+    name = "ratelab",
+    version,
+    about,
+    long_about,
+    after_help = "Examples:\n  \
+        ratelab run scenarios/seed-semaphore.toml                  compare the strategies\n  \
+        ratelab run scenarios/seed-semaphore.toml --json -         the JSON result on stdout\n  \
+        ratelab run scenarios/two-instances.toml --report r.html   an HTML report\n  \
+        ratelab list                                               scenarios and every kind\n  \
+        ratelab serve scenarios/ai-rpm-tpm.toml                    a mock API on 127.0.0.1:8080"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
