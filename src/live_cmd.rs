@@ -158,37 +158,8 @@ pub fn live(
             return ExitCode::from(1);
         }
     };
-    let rendered = table::render(&out);
-    let json_to_stdout = json.is_some_and(|p| p == Path::new("-"));
-    if json_to_stdout {
-        eprint!("live (real time): {rendered}");
-    } else {
-        print!("live (real time): {rendered}");
-    }
-    if let Some(dest) = json {
-        let mut text = match serde_json::to_string_pretty(&out) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("error: cannot serialise the result: {e}");
-                return ExitCode::from(1);
-            }
-        };
-        text.push('\n');
-        let written = if json_to_stdout {
-            std::io::stdout().write_all(text.as_bytes())
-        } else {
-            std::fs::write(dest, text)
-        };
-        if let Err(e) = written {
-            eprintln!(
-                "error: {}: cannot write the JSON result: {e}",
-                dest.display()
-            );
-            return ExitCode::from(1);
-        }
-        if !json_to_stdout {
-            eprintln!("JSON result written to {}", dest.display());
-        }
+    if let Err(code) = crate::report_cmd::print_table_and_json(&out, "live (real time): ", json) {
+        return code;
     }
     let options = ratelab_reports::ReportOptions {
         scenario_path: Some(path.display().to_string()),

@@ -4,7 +4,7 @@ mod catalog;
 mod live_cmd;
 mod report_cmd;
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -249,31 +249,8 @@ fn run(
     };
     let seed = seed.unwrap_or(scenario.seed);
     let out = simulate_with_progress(&scenario, seed, quiet);
-    let table = table::render(&out);
-    let json_to_stdout = json.is_some_and(|p| p == Path::new("-"));
-    if json_to_stdout {
-        eprint!("{table}");
-    } else {
-        print!("{table}");
-    }
-    if let Some(dest) = json {
-        let mut text = serde_json::to_string_pretty(&out).expect("results serialise");
-        text.push('\n');
-        let written = if json_to_stdout {
-            std::io::stdout().write_all(text.as_bytes())
-        } else {
-            std::fs::write(dest, text)
-        };
-        if let Err(e) = written {
-            eprintln!(
-                "error: {}: cannot write the JSON result: {e}",
-                dest.display()
-            );
-            return ExitCode::from(1);
-        }
-        if !json_to_stdout {
-            eprintln!("JSON result written to {}", dest.display());
-        }
+    if let Err(code) = report_cmd::print_table_and_json(&out, "", json) {
+        return code;
     }
     let default_report = path
         .is_none()

@@ -108,3 +108,44 @@ pub fn report(results: &Path, output: &Path, scenario: Option<PathBuf>) -> ExitC
         Err(code) => code,
     }
 }
+
+/// Prints the table and writes the JSON result where `--json` asked (`-`: standard output, the
+/// table then going to standard error, so the JSON stays parseable); exit status 1 when the JSON
+/// cannot be written.
+pub fn print_table_and_json(
+    out: &RunOutput,
+    heading: &str,
+    json: Option<&Path>,
+) -> Result<(), ExitCode> {
+    let table = ratelab::table::render(out);
+    let json_to_stdout = json.is_some_and(|p| p == Path::new("-"));
+    if json_to_stdout {
+        eprint!("{heading}{table}");
+    } else {
+        print!("{heading}{table}");
+    }
+    let Some(dest) = json else {
+        return Ok(());
+    };
+    let mut text = serde_json::to_string_pretty(out).map_err(|e| {
+        eprintln!("error: cannot serialise the result: {e}");
+        ExitCode::from(1)
+    })?;
+    text.push('\n');
+    let written = if json_to_stdout {
+        std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes())
+    } else {
+        std::fs::write(dest, text)
+    };
+    if let Err(e) = written {
+        eprintln!(
+            "error: {}: cannot write the JSON result: {e}",
+            dest.display()
+        );
+        return Err(ExitCode::from(1));
+    }
+    if !json_to_stdout {
+        eprintln!("JSON result written to {}", dest.display());
+    }
+    Ok(())
+}
