@@ -139,6 +139,12 @@ pub fn simulate<S: Strategy, R: RetryPolicy>(
         now: 0,
         events: 0,
     };
+    // The rate-limit headers cost a computation per reply: skip them when no one reads them.
+    if !engine.clients.iter().any(|c| {
+        c.setup.strategy.reads_rate_limit_headers() || c.setup.retry.reads_rate_limit_headers()
+    }) {
+        engine.api.omit_headers();
+    }
     for c in 0..wl.clients {
         match wl.arrival_gap(&draws, c, 0) {
             Some(gap) => engine.queue.push(gap, Event::Arrival(c)),

@@ -311,3 +311,36 @@ fn a_client_timeout_fails_the_attempt_while_the_api_keeps_working() {
     assert_eq!(r.dead_letter.by_last_status["429"], 2);
     assert_eq!(r.makespan_s, 0.110);
 }
+
+#[test]
+fn rate_limit_headers_reach_a_strategy_that_reads_them_and_change_nothing_else() {
+    let sc = scenario(
+        r#"
+        name = "headers"
+        [workload]
+        requests = 30
+        [api]
+        limits = [{ kind = "token_bucket", rate_per_s = 10, burst = 5 }]
+        latency = { kind = "fixed", ms = 50 }
+        [[strategy]]
+        name = "semaphore-3"
+        admission = [{ kind = "semaphore", permits = 3 }]
+        retry = { kind = "exponential", base_ms = 100, cap_ms = 1000, max_attempts = 20 }
+        "#,
+    );
+    // `Recording` keeps the default `reads_rate_limit_headers() == true`: it gets the headers.
+    let (with, logs) = recorded(&sc);
+    let log = logs[0].borrow();
+    assert!(!log.replies.is_empty());
+    assert!(
+        log.replies
+            .iter()
+            .all(|(_, r)| r.remaining.is_some() && r.reset.is_some())
+    );
+    // The built-in stack reads none, so the engine leaves them out: the result is the same.
+    let without = &run_scenario(&sc, sc.seed, None).results[0];
+    assert_eq!(
+        serde_json::to_string(&with).unwrap(),
+        serde_json::to_string(without).unwrap()
+    );
+}

@@ -94,7 +94,7 @@ impl ExactBucket {
     /// exceeds the burst (it can never pass).
     #[inline]
     pub fn ready_at(&self, now: Nanos, n: u64) -> Option<Nanos> {
-        let need = i128::from(n) * self.unit;
+        let need = self.units(n);
         if need > self.capacity {
             return None;
         }
@@ -109,7 +109,7 @@ impl ExactBucket {
     /// first), which callers use for APIs where rejected requests count too.
     #[inline]
     pub fn take(&mut self, now: Nanos, n: u64) {
-        self.level = self.level_at(now) - i128::from(n) * self.unit;
+        self.level = self.level_at(now) - self.units(n);
         self.updated = self.updated.max(now);
     }
 
@@ -141,6 +141,16 @@ impl ExactBucket {
     #[inline]
     pub fn until_full(&self, now: Nanos) -> Nanos {
         self.units_to_nanos(self.capacity - self.level_at(now))
+    }
+
+    /// `n` tokens in units (most requests cost one token: no 128-bit multiplication).
+    #[inline]
+    fn units(&self, n: u64) -> i128 {
+        if n == 1 {
+            self.unit
+        } else {
+            i128::from(n) * self.unit
+        }
     }
 
     #[inline]

@@ -157,8 +157,11 @@ impl DrawCache {
             self.rng.set_stream(u64::from(client));
             self.rng
                 .set_word_pos(u128::from(window) * (2 * WINDOW as u128));
-            for w in &mut s.words {
-                *w = self.rng.next_u64();
+            // One copy of the 4-block buffer; a `u64` is two little-endian words, as `next_u64`.
+            let mut bytes = [0u8; 8 * WINDOW];
+            self.rng.fill_bytes(&mut bytes);
+            for (w, b) in s.words.iter_mut().zip(bytes.chunks_exact(8)) {
+                *w = u64::from_le_bytes(b.try_into().expect("8 bytes"));
             }
             s.tag = Some((client, window));
         }

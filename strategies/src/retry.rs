@@ -9,6 +9,12 @@ pub trait RetryPolicy {
     /// The attempt `resp.request.attempt` failed at `now`: the time of the next attempt, or
     /// `None` to give up (the request is dead-lettered).
     fn retry_at(&mut self, now: Nanos, resp: &Response) -> Option<Nanos>;
+    /// Does this policy read a reply's rate-limit headers ([`Response::remaining`],
+    /// [`Response::reset`])? `Retry-After` is not one of them: it is always sent. The default is
+    /// `true` (see [`crate::Strategy::reads_rate_limit_headers`]).
+    fn reads_rate_limit_headers(&self) -> bool {
+        true
+    }
 }
 
 /// Which failures a policy retries.
@@ -162,6 +168,9 @@ impl RetryPolicy for Retry {
             Some(ra) if self.honor_retry_after => Some(at.max(now.saturating_add(ra))),
             _ => Some(at),
         }
+    }
+    fn reads_rate_limit_headers(&self) -> bool {
+        false // only `Retry-After`
     }
 }
 

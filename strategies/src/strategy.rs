@@ -16,6 +16,13 @@ pub trait Strategy {
     fn on_send(&mut self, now: Nanos, req: &RequestInfo);
     /// A reply (or the client's own timeout) for an attempt sent earlier arrived at `now`.
     fn on_response(&mut self, now: Nanos, resp: &Response);
+    /// Does this strategy read a reply's rate-limit headers ([`Response::remaining`],
+    /// [`Response::reset`])? A driver may leave them out (`None`) when no strategy of a client
+    /// reads them, which spares computing them. The default is `true`: a strategy that does not
+    /// say otherwise always gets them.
+    fn reads_rate_limit_headers(&self) -> bool {
+        true
+    }
 }
 
 /// One layer of a [`Stack`]: the built-ins as an enum (no dynamic dispatch on the hot path) and
@@ -63,6 +70,13 @@ impl Strategy for Layer {
     #[inline]
     fn on_response(&mut self, now: Nanos, resp: &Response) {
         each_layer!(self, s => s.on_response(now, resp))
+    }
+    fn reads_rate_limit_headers(&self) -> bool {
+        match self {
+            // None of the built-ins looks at `remaining`/`reset`.
+            Layer::Custom(s) => s.reads_rate_limit_headers(),
+            _ => false,
+        }
     }
 }
 
@@ -127,6 +141,10 @@ impl Strategy for Stack {
             layer.on_response(now, resp);
         }
     }
+
+    fn reads_rate_limit_headers(&self) -> bool {
+        self.layers.iter().any(Layer::reads_rate_limit_headers)
+    }
 }
 
 impl<S: Strategy + ?Sized> Strategy for Box<S> {
@@ -138,5 +156,8 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
     }
     fn on_response(&mut self, now: Nanos, resp: &Response) {
         (**self).on_response(now, resp)
+    }
+    fn reads_rate_limit_headers(&self) -> bool {
+        (**self).reads_rate_limit_headers()
     }
 }

@@ -262,6 +262,13 @@ pub fn retry_after_secs(wait: Nanos) -> Nanos {
 }
 
 impl ApiModel {
+    /// Leaves the `x-ratelimit-*` headers out of every reply (`None`), whatever the scenario says:
+    /// for a driver whose clients do not read them (`Retry-After` is still sent). It changes
+    /// nothing else: the headers only report the limits' state.
+    pub fn omit_headers(&mut self) {
+        self.headers = false;
+    }
+
     /// Answers `req`, sent at `now`.
     pub fn handle(&mut self, now: Nanos, req: &RequestInfo) -> Reply {
         let mut reply = Reply {

@@ -8,6 +8,10 @@ use crate::{Admit, Nanos, RequestInfo, Response, Strategy};
 pub struct TokenBucket {
     bucket: ExactBucket,
     by_tokens: bool,
+    /// The last `At(t)` answered: when it was asked, `t`, and the cost it was for. Until the next send the bucket's state
+    /// does not change, and the time a cost becomes available does not depend on when one asks
+    /// (`updated + ceil(missing units / rate)`), so before `t` the answer is `At(t)` again.
+    waiting: Option<(Nanos, Nanos, u64)>,
 }
 
 impl TokenBucket {
@@ -16,6 +20,7 @@ impl TokenBucket {
         TokenBucket {
             bucket: ExactBucket::new(rate, burst.max(1)),
             by_tokens,
+            waiting: None,
         }
     }
 
@@ -37,14 +42,25 @@ impl TokenBucket {
 impl Strategy for TokenBucket {
     #[inline]
     fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
-        match self.bucket.ready_at(now, self.cost(req)) {
+        let cost = self.cost(req);
+        if let Some((asked, t, c)) = self.waiting
+            && c == cost
+            && (asked..t).contains(&now)
+        {
+            return Admit::At(t);
+        }
+        match self.bucket.ready_at(now, cost) {
             Some(t) if t <= now => Admit::Now,
-            Some(t) => Admit::At(t),
+            Some(t) => {
+                self.waiting = Some((now, t, cost));
+                Admit::At(t)
+            }
             None => Admit::Now, // unreachable: cost is capped at the burst
         }
     }
     #[inline]
     fn on_send(&mut self, now: Nanos, req: &RequestInfo) {
+        self.waiting = None;
         let cost = self.cost(req);
         self.bucket.take(now, cost);
     }
@@ -72,6 +88,31 @@ mod tests {
             sends.push(now);
         }
         assert_eq!(sends, vec![0, 250_000_000, 500_000_000, 750_000_000]);
+    }
+
+    #[test]
+    fn a_remembered_wait_is_what_the_bucket_says() {
+        for (rate, burst, by_tokens) in [(3.0, 1, false), (1100.0, 10, false), (7.5, 20, true)] {
+            let mut s = TokenBucket::new(Rate::new(rate, SECOND).unwrap(), burst, by_tokens);
+            let mut now = 0;
+            for id in 0..200u64 {
+                let mut r = req(id);
+                r.tokens = 1 + id % 4;
+                let fresh = |s: &TokenBucket, now| match s.bucket.ready_at(now, s.cost(&r)) {
+                    Some(t) if t <= now => Admit::Now,
+                    Some(t) => Admit::At(t),
+                    None => Admit::Now,
+                };
+                let answer = s.poll_admit(now, &r);
+                assert_eq!(answer, fresh(&s, now));
+                // Asked again, a little later, before anything is sent: the remembered answer.
+                assert_eq!(s.poll_admit(now + 1, &r), fresh(&s, now + 1));
+                if answer == Admit::Now || id % 3 == 0 {
+                    s.on_send(now, &r);
+                }
+                now += 1 + (id * 7_919_993) % 400_000_000;
+            }
+        }
     }
 
     #[test]
