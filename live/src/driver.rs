@@ -558,9 +558,9 @@ pub struct Options {
     pub spin: Duration,
 }
 
-/// Sleeps until `deadline` (not at all when it has passed). With a non-zero `spin` it sleeps on tokio's timer (millisecond
-/// resolution, typically 1–2 ms late) only until `spin` before the deadline and then yields to
-/// the scheduler until the deadline has passed: waits are then accurate to the scheduler's
+/// Sleeps until `deadline` (not at all when it has passed). With a non-zero `spin` it sleeps on
+/// tokio's timer (millisecond resolution, typically 1–2 ms late) only until `spin` before the
+/// deadline and then yields to the scheduler until the deadline has passed: waits are then accurate to the scheduler's
 /// latency (tens of microseconds on an idle machine) at the price of a busy task during the last
 /// `spin` of each wait.
 pub async fn sleep_until(deadline: Instant, spin: Duration) {

@@ -76,8 +76,9 @@ pub enum Endpoint {
 }
 
 /// Runs one strategy of `scenario` live against `target`, with waits made precise by `spin`
-/// ([`crate::driver::sleep_until`]); `progress` is called about five times a second. Requests become ready as the workload says (all at once, or Poisson
-/// arrivals on real time); the run stops when every request is final or at the horizon.
+/// ([`crate::driver::sleep_until`]); `progress` is called about five times a second. Requests
+/// become ready as the workload says (all at once, or Poisson arrivals on real time); the run
+/// stops when every request is final or at the horizon.
 pub async fn run_strategy_live(
     scenario: &Scenario,
     spec: &StrategySpec,
