@@ -100,11 +100,33 @@ pub(crate) fn all(out: &RunOutput) -> Vec<Chart> {
     let height = legend_height(names.len() + 1);
     let svg =
         |draw: &dyn Fn(&DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult| svg_sized(height, draw);
+    // A chart of one per-second series per strategy (`counts`: drawn as a rate per second).
+    let over_time = |id: &'static str,
+                     title: &'static str,
+                     caption: String,
+                     pick: fn(&Series) -> Vec<f64>,
+                     counts: bool,
+                     y_label: &str,
+                     reference: Option<f64>| Chart {
+        id,
+        title,
+        caption,
+        body: svg(&|area| {
+            time_chart(
+                area,
+                &names,
+                &per_second(pick, counts),
+                unit,
+                y_label,
+                reference,
+            )
+        }),
+    };
     let mut charts = vec![
-        Chart {
-            id: "goodput",
-            title: "Goodput over time",
-            caption: format!(
+        over_time(
+            "goodput",
+            "Goodput over time",
+            format!(
                 "Successes received in each second of the run{}. A strategy that keeps the API \
                  busy without being refused runs flat along its limit and stops early; a line \
                  that ends sooner finished sooner.",
@@ -114,54 +136,35 @@ pub(crate) fn all(out: &RunOutput) -> Vec<Chart> {
                     ""
                 }
             ),
-            body: svg(&|area| {
-                time_chart(
-                    area,
-                    &names,
-                    &per_second(|s| s.successes.iter().map(|&v| v as f64).collect(), true),
-                    unit,
-                    "goodput (successes/s)",
-                    capacity,
-                )
-            }),
-        },
-        Chart {
-            id: "http429",
-            title: "429s over time",
-            caption: "429 (Too Many Requests) replies received in each second. Every 429 is an \
-                      attempt the API refused: wasted quota on APIs that count rejections, and a \
-                      step towards a ban on those that ban."
+            |s| s.successes.iter().map(|&v| v as f64).collect(),
+            true,
+            "goodput (successes/s)",
+            capacity,
+        ),
+        over_time(
+            "http429",
+            "429s over time",
+            "429 (Too Many Requests) replies received in each second. Every 429 is an attempt the \
+             API refused: wasted quota on APIs that count rejections, and a step towards a ban on \
+             those that ban."
                 .to_string(),
-            body: svg(&|area| {
-                time_chart(
-                    area,
-                    &names,
-                    &per_second(|s| s.http_429.iter().map(|&v| v as f64).collect(), true),
-                    unit,
-                    "429s per second",
-                    None,
-                )
-            }),
-        },
-        Chart {
-            id: "inflight",
-            title: "Requests in flight over time",
-            caption:
-                "Attempts sent and not yet answered, averaged over each second (time-weighted). \
-                      This is the concurrency the API sees from the client; a concurrency limit \
-                      caps it, a rate limit does not."
-                    .to_string(),
-            body: svg(&|area| {
-                time_chart(
-                    area,
-                    &names,
-                    &per_second(|s| s.in_flight.clone(), false),
-                    unit,
-                    "attempts in flight",
-                    None,
-                )
-            }),
-        },
+            |s| s.http_429.iter().map(|&v| v as f64).collect(),
+            true,
+            "429s per second",
+            None,
+        ),
+        over_time(
+            "inflight",
+            "Requests in flight over time",
+            "Attempts sent and not yet answered, averaged over each second (time-weighted). This \
+             is the concurrency the API sees from the client; a concurrency limit caps it, a rate \
+             limit does not."
+                .to_string(),
+            |s| s.in_flight.clone(),
+            false,
+            "attempts in flight",
+            None,
+        ),
     ];
     let curves: Vec<Vec<(f64, f64)>> = out
         .results
