@@ -224,7 +224,7 @@ pub(crate) fn all(out: &RunOutput) -> Vec<Chart> {
         let per_client: Vec<Vec<f64>> = out
             .results
             .iter()
-            .map(|r| r.clients.iter().map(crate::story::client_goodput).collect())
+            .map(|r| r.clients.iter().map(|c| c.goodput_rps).collect())
             .collect();
         let clients = per_client.iter().map(Vec::len).max().unwrap_or(0);
         let fair = capacity.map(|c| c / clients.max(1) as f64);

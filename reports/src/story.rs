@@ -1,6 +1,6 @@
 //! The generated "what happened" line of each strategy, and the number formats the report uses.
 
-use ratelab_sim::result::{ClientResult, StopReason};
+use ratelab_sim::result::StopReason;
 use ratelab_sim::{RunOutput, StrategyResult};
 
 /// Groups digits by three with a narrow no-break space: 3 412.
@@ -59,12 +59,6 @@ pub(crate) fn ideal_makespan(requests: u64, capacity: Option<f64>) -> Option<f64
     capacity
         .filter(|c| c.is_finite() && *c > 0.0)
         .map(|c| requests as f64 / c)
-}
-
-/// A client's successes per second of its own makespan (until its last request was final): how
-/// fast it got its work done, the measure the fairness chart compares.
-pub(crate) fn client_goodput(c: &ClientResult) -> f64 {
-    c.goodput_rps
 }
 
 /// Jain's fairness index of the clients' goodput: 1 when all are equal, 1/n when one client
@@ -188,7 +182,7 @@ pub(crate) fn line(out: &RunOutput, r: &StrategyResult) -> String {
     parts.push(time);
     // Fairness.
     if r.clients.len() > 1 {
-        let goodputs: Vec<f64> = r.clients.iter().map(client_goodput).collect();
+        let goodputs: Vec<f64> = r.clients.iter().map(|c| c.goodput_rps).collect();
         let lo = goodputs.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = goodputs.iter().copied().fold(0.0, f64::max);
         if let Some(j) = jain(&goodputs) {
