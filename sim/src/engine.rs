@@ -78,6 +78,8 @@ struct Client<S, R> {
     arrived: u64,
     /// Arrival times of arrived requests not yet sent (Poisson arrivals only).
     ready_times: VecDeque<Nanos>,
+    /// Tokens of the fresh request at the head, drawn once however often it is polled.
+    head_tokens: Option<(u64, u64)>,
     retries: BinaryHeap<Reverse<PendingRetry>>,
     wake: Option<Nanos>,
     generation: u32,
@@ -117,6 +119,7 @@ pub fn simulate<S: Strategy, R: RetryPolicy>(
             next_fresh: 0,
             arrived: if batch { wl.requests } else { 0 },
             ready_times: VecDeque::new(),
+            head_tokens: None,
             retries: BinaryHeap::new(),
             wake: None,
             generation: 0,
@@ -274,11 +277,19 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
                 (info, r.ready_at)
             } else if cl.next_fresh < cl.arrived {
                 let id = cl.next_fresh;
+                let tokens = match cl.head_tokens {
+                    Some((head, tokens)) if head == id => tokens,
+                    _ => {
+                        let tokens = self.scenario.workload.tokens_of(&self.draws, c, id);
+                        cl.head_tokens = Some((id, tokens));
+                        tokens
+                    }
+                };
                 let info = RequestInfo {
                     client: c,
                     id,
                     attempt: 1,
-                    tokens: self.scenario.workload.tokens_of(&self.draws, c, id),
+                    tokens,
                 };
                 (info, cl.ready_times.front().copied().unwrap_or(0))
             } else {
