@@ -20,13 +20,16 @@ pub fn ms_to_nanos(ms: f64) -> Nanos {
 
 /// Converts a duration in seconds from a configuration file to nanoseconds (see [`ms_to_nanos`]).
 pub fn secs_to_nanos(s: f64) -> Nanos {
-    let ns = libm::round(s * 1e9);
+    let ns = s * 1e9;
     if ns.is_nan() || ns <= 0.0 {
         0
     } else if ns >= u64::MAX as f64 {
         u64::MAX
     } else {
-        ns as u64
+        // Round half away from zero, exactly as `libm::round` (a call on the simulator's hot
+        // path): `ns - whole` is exact for every double, and `whole` is exact in `u64` here.
+        let whole = ns as u64;
+        whole + u64::from(ns - whole as f64 >= 0.5)
     }
 }
 
@@ -48,5 +51,31 @@ mod tests {
         assert_eq!(ms_to_nanos(-3.0), 0);
         assert_eq!(ms_to_nanos(f64::NAN), 0);
         assert_eq!(secs_to_nanos(1e30), u64::MAX);
+    }
+
+    #[test]
+    fn rounding_matches_libm_round() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..200_000u64 {
+            // Halves, near-halves and random magnitudes from 1e-12 s to 1e12 s.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let s = match i % 4 {
+                0 => (i as f64 + 0.5) / 1e9,
+                1 => f64::from_bits(((i as f64 + 0.5) / 1e9).to_bits() + 1),
+                2 => f64::from_bits(((i as f64 + 0.5) / 1e9).to_bits() - 1),
+                _ => (x >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi((x % 25) as i32 - 12),
+            };
+            let r = libm::round(s * 1e9);
+            let expected = if r <= 0.0 {
+                0
+            } else if r >= u64::MAX as f64 {
+                u64::MAX
+            } else {
+                r as u64
+            };
+            assert_eq!(secs_to_nanos(s), expected, "{s:e}");
+        }
     }
 }
