@@ -96,8 +96,12 @@ const WORD_LAYOUT: &[u8; 8] = b"ratelab2";
 /// The position, in 32-bit words, of the `u64` addressed by (request, attempt): 16 bits of
 /// attempt above 48 bits of request, two words each (validation keeps both far below that).
 fn word_pos(request: u64, attempt: u32) -> u128 {
-    let index = (u128::from(attempt & 0xffff) << 48) | u128::from(request & ((1 << 48) - 1));
-    index * 2
+    u128::from(u64_index(request, attempt)) * 2
+}
+
+/// The index, in `u64`s, of the draw addressed by (request, attempt).
+fn u64_index(request: u64, attempt: u32) -> u64 {
+    (u64::from(attempt & 0xffff) << 48) | (request & ((1 << 48) - 1))
 }
 
 /// A memo of [`Draws::u64`] for one purpose: it keeps the last few 4-block windows ChaCha8
@@ -114,10 +118,14 @@ pub struct DrawCache {
 
 #[derive(Clone, Debug)]
 struct CacheSlot {
-    /// (client, window) held, if any.
-    tag: Option<(u32, u64)>,
+    /// The client whose window is held.
+    client: u32,
+    /// The window held ([`NO_WINDOW`] when none: real windows are below 2^59).
+    window: u64,
     words: [u64; WINDOW],
 }
+
+const NO_WINDOW: u64 = u64::MAX;
 
 impl DrawCache {
     /// An empty cache of `draws` for `purpose`.
@@ -127,7 +135,8 @@ impl DrawCache {
             purpose,
             rng: draws.keyed(purpose, WORD_LAYOUT),
             slots: std::array::from_fn(|_| CacheSlot {
-                tag: None,
+                client: 0,
+                window: NO_WINDOW,
                 words: [0; WINDOW],
             }),
         }
@@ -145,15 +154,15 @@ impl DrawCache {
 
     /// `Draws::u64(purpose, client, request, attempt)`.
     pub fn u64(&mut self, client: u32, request: u64, attempt: u32) -> u64 {
-        let u64_index = word_pos(request, attempt) / 2;
-        let window = (u64_index / WINDOW as u128) as u64;
-        let offset = (u64_index % WINDOW as u128) as usize;
+        let index = u64_index(request, attempt);
+        let window = index / WINDOW as u64;
+        let offset = (index % WINDOW as u64) as usize;
         let slot = (client as usize)
             .wrapping_mul(31)
             .wrapping_add(attempt as usize)
             % CACHE_SLOTS;
         let s = &mut self.slots[slot];
-        if s.tag != Some((client, window)) {
+        if s.window != window || s.client != client {
             self.rng.set_stream(u64::from(client));
             self.rng
                 .set_word_pos(u128::from(window) * (2 * WINDOW as u128));
@@ -163,7 +172,8 @@ impl DrawCache {
             for (w, b) in s.words.iter_mut().zip(bytes.chunks_exact(8)) {
                 *w = u64::from_le_bytes(b.try_into().expect("8 bytes"));
             }
-            s.tag = Some((client, window));
+            s.client = client;
+            s.window = window;
         }
         s.words[offset]
     }
