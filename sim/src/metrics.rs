@@ -59,6 +59,24 @@ struct Scope {
     latency_max: Nanos,
     /// Exact sum of latencies, for an exact mean.
     latency_sum: u128,
+    /// The bucket of the latest event, counted here and added to the vectors when a later
+    /// bucket begins (or at the end).
+    open: OpenBucket,
+}
+
+/// The series bucket being filled. Events come in time order (almost always: the live driver
+/// may record a few out of order), so a record is a comparison and an addition here instead of
+/// a division and a vector write per series; an event before the bucket goes to the vectors.
+#[derive(Default)]
+struct OpenBucket {
+    index: usize,
+    start: Nanos,
+    /// 0 before the first event, so that any time opens a bucket.
+    end: Nanos,
+    sends: u64,
+    successes: u64,
+    rejections: u64,
+    in_flight_ns: u64,
 }
 
 fn bump(v: &mut Vec<u64>, at: Nanos, step: Nanos) {
@@ -67,6 +85,14 @@ fn bump(v: &mut Vec<u64>, at: Nanos, step: Nanos) {
         v.resize(i + 1, 0);
     }
     v[i] += 1;
+}
+
+/// The counted series of a [`Scope`].
+#[derive(Clone, Copy)]
+enum Counted {
+    Sends,
+    Successes,
+    Rejections,
 }
 
 fn histogram(highest: Nanos) -> Option<Histogram<u64>> {
@@ -83,9 +109,86 @@ impl Scope {
         }
     }
 
-    /// Integrates attempts in flight up to `now`, bucket by bucket.
+    /// Moves the open bucket to the one holding `at` if `at` is past it.
+    #[inline]
+    fn roll(&mut self, at: Nanos) {
+        if at >= self.open.end {
+            self.flush();
+            let index = at / self.step;
+            self.open.index = index as usize;
+            self.open.start = index * self.step;
+            self.open.end = self.open.start.saturating_add(self.step);
+        }
+    }
+
+    /// Adds the open bucket's counts to the vectors (a vector grows only for a count it gets).
+    fn flush(&mut self) {
+        let o = std::mem::take(&mut self.open);
+        let i = o.index;
+        for (v, n) in [
+            (&mut self.sends, o.sends),
+            (&mut self.successes, o.successes),
+            (&mut self.rejections, o.rejections),
+        ] {
+            if n > 0 {
+                if v.len() <= i {
+                    v.resize(i + 1, 0);
+                }
+                v[i] += n;
+            }
+        }
+        if o.in_flight_ns > 0 {
+            if self.in_flight_ns.len() <= i {
+                self.in_flight_ns.resize(i + 1, 0);
+            }
+            self.in_flight_ns[i] = self.in_flight_ns[i].saturating_add(o.in_flight_ns);
+        }
+        // Keep the bucket's bounds: only its counts were moved.
+        self.open = OpenBucket {
+            index: o.index,
+            start: o.start,
+            end: o.end,
+            ..OpenBucket::default()
+        };
+    }
+
+    /// Counts an event at `at` in `series` (after [`Scope::roll`]).
+    #[inline]
+    fn count(&mut self, at: Nanos, series: Counted) {
+        if at >= self.open.start {
+            match series {
+                Counted::Sends => self.open.sends += 1,
+                Counted::Successes => self.open.successes += 1,
+                Counted::Rejections => self.open.rejections += 1,
+            }
+        } else {
+            let v = match series {
+                Counted::Sends => &mut self.sends,
+                Counted::Successes => &mut self.successes,
+                Counted::Rejections => &mut self.rejections,
+            };
+            bump(v, at, self.step);
+        }
+    }
+
+    /// Integrates attempts in flight up to `now`, bucket by bucket (after [`Scope::roll`]).
+    #[inline]
     fn integrate(&mut self, now: Nanos) {
-        if self.in_flight > 0 {
+        let t = self.since;
+        if self.in_flight > 0 && t < now {
+            if t >= self.open.start && now < self.open.end {
+                let area = self.in_flight.saturating_mul(now - t);
+                self.open.in_flight_ns = self.open.in_flight_ns.saturating_add(area);
+            } else {
+                self.integrate_across(now);
+            }
+        }
+        self.since = self.since.max(now);
+    }
+
+    /// [`Scope::integrate`] over bucket boundaries, straight into the vector.
+    fn integrate_across(&mut self, now: Nanos) {
+        {
             let mut t = self.since;
             while t < now {
                 let bucket = t / self.step;
@@ -99,7 +202,6 @@ impl Scope {
                 t = end;
             }
         }
-        self.since = self.since.max(now);
     }
 
     fn summary(&self) -> LatencySummary {
@@ -247,10 +349,11 @@ impl Recorder {
     /// An attempt was sent at `now`.
     pub fn sent(&mut self, client: u32, now: Nanos) {
         self.each(client, |s| {
+            s.roll(now);
             s.integrate(now);
             s.in_flight += 1;
             s.attempts += 1;
-            bump(&mut s.sends, now, s.step);
+            s.count(now, Counted::Sends);
         });
     }
 
@@ -264,11 +367,12 @@ impl Recorder {
         }
         let limited = outcome == Outcome::RateLimited;
         self.each(client, |s| {
+            s.roll(now);
             s.integrate(now);
             s.in_flight -= 1;
             if limited {
                 s.http_429 += 1;
-                bump(&mut s.rejections, now, s.step);
+                s.count(now, Counted::Rejections);
             }
         });
     }
@@ -279,7 +383,8 @@ impl Recorder {
         self.each(client, |s| {
             s.succeeded += 1;
             s.last_final = now;
-            bump(&mut s.successes, now, s.step);
+            s.roll(now);
+            s.count(now, Counted::Successes);
             if let Some(h) = &mut s.latency {
                 h.saturating_record(latency);
             }
@@ -369,9 +474,9 @@ impl Recorder {
 
     /// Closes the series at `end` and returns the totals.
     pub fn finish(mut self, end: Nanos, makespan: Nanos) -> Recorded {
-        self.total.integrate(end);
-        for c in &mut self.clients {
-            c.integrate(end);
+        for s in std::iter::once(&mut self.total).chain(&mut self.clients) {
+            s.integrate(end);
+            s.flush();
         }
         let curve = match &self.total.latency {
             Some(h) if !h.is_empty() => CURVE
