@@ -84,6 +84,9 @@ struct Client<S, R> {
     wake: Option<Nanos>,
     generation: u32,
     dirty: bool,
+    /// The strategy's last answer was `At(t)` for the request at the head: until `t` it stands
+    /// unless the strategy says a reply changed it.
+    blocked_until: Option<Nanos>,
 }
 
 struct Engine<'a, S, R> {
@@ -124,6 +127,7 @@ pub fn simulate<S: Strategy, R: RetryPolicy>(
             wake: None,
             generation: 0,
             dirty: false,
+            blocked_until: None,
         })
         .collect();
     let horizon = scenario.horizon();
@@ -264,6 +268,7 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
     fn admit(&mut self, c: u32) {
         let now = self.now;
         let mut wake_at = None;
+        self.clients[c as usize].blocked_until = None;
         loop {
             let cl = &mut self.clients[c as usize];
             let due = cl.retries.peek().filter(|r| r.0.due <= now).map(|r| r.0);
@@ -308,6 +313,7 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
                 Admit::At(t) => {
                     // An answer in the past would spin: ask again one nanosecond later.
                     wake_at = Some(t.max(now + 1));
+                    cl.blocked_until = wake_at;
                     break;
                 }
                 Admit::WhenSomethingCompletes => break,
@@ -378,7 +384,9 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             };
             self.rec.dead_lettered(c, req.id, now, req.attempt, &last);
         }
-        self.mark_dirty(c);
+        if !self.clients[c as usize].reply_changes_nothing(now) {
+            self.mark_dirty(c);
+        }
     }
 
     fn into_result(self, name: &str, stop: StopReason) -> StrategyResult {
@@ -388,6 +396,21 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             self.now
         };
         self.rec.into_result(name, stop, end, self.events)
+    }
+}
+
+impl<S: Strategy, R> Client<S, R> {
+    /// After a reply at `now`: would asking the strategy again now send nothing and schedule no
+    /// earlier wake? True when its last answer `At(t)` still stands (`t` is ahead, a wake is
+    /// pending, the strategy says the reply changed nothing) and no retry is due before that
+    /// wake. Then the client is not asked again before its wake (an exact shortcut).
+    fn reply_changes_nothing(&self, now: Nanos) -> bool {
+        let Some(wake) = self.wake else {
+            return false;
+        };
+        self.blocked_until.is_some_and(|t| t > now)
+            && self.retries.peek().is_none_or(|r| r.0.due >= wake)
+            && !self.setup.strategy.response_changes_admission()
     }
 }
 

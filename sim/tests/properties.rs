@@ -133,6 +133,21 @@ proptest! {
         }
     }
 
+    /// The engine's shortcuts change nothing: a strategy that gives no hints (the recording
+    /// seam: it neither says that replies leave its answer alone nor that it ignores the
+    /// rate-limit headers) gets exactly the result of the built-in stack that does.
+    #[test]
+    fn driver_shortcuts_change_nothing(sc in scenario(20, 3, 3)) {
+        let seed = sc.seed;
+        for spec in &sc.strategies {
+            let hinted = run_strategy(&sc, spec, seed, None);
+            let (plain, _) = run_recorded(&sc, spec, seed);
+            if hinted != plain {
+                return Err(fail(format!("strategy {}: hints changed the result", spec.name), &sc, seed));
+            }
+        }
+    }
+
     /// Common random numbers: the same (client, request, attempt) draws the same API latency and
     /// the same server-error decision under every strategy of a scenario.
     #[test]

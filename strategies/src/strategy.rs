@@ -23,6 +23,14 @@ pub trait Strategy {
     fn reads_rate_limit_headers(&self) -> bool {
         true
     }
+    /// Asked right after [`Strategy::on_response`]: could that reply have changed what
+    /// `poll_admit` answers (for the same request at the same time)? A driver whose last answer
+    /// was `At(t)` may skip asking again before `t` when this says no. The default, `true`, is
+    /// always correct; answer `false` only when the reply cannot matter (a token bucket ignores
+    /// replies, a semaphore that was not full stays open).
+    fn response_changes_admission(&self) -> bool {
+        true
+    }
 }
 
 /// One layer of a [`Stack`]: the built-ins as an enum (no dynamic dispatch on the hot path) and
@@ -77,6 +85,10 @@ impl Strategy for Layer {
             Layer::Custom(s) => s.reads_rate_limit_headers(),
             _ => false,
         }
+    }
+    #[inline]
+    fn response_changes_admission(&self) -> bool {
+        each_layer!(self, s => s.response_changes_admission())
     }
 }
 
@@ -145,6 +157,11 @@ impl Strategy for Stack {
     fn reads_rate_limit_headers(&self) -> bool {
         self.layers.iter().any(Layer::reads_rate_limit_headers)
     }
+
+    #[inline]
+    fn response_changes_admission(&self) -> bool {
+        self.layers.iter().any(Layer::response_changes_admission)
+    }
 }
 
 impl<S: Strategy + ?Sized> Strategy for Box<S> {
@@ -159,5 +176,8 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
     }
     fn reads_rate_limit_headers(&self) -> bool {
         (**self).reads_rate_limit_headers()
+    }
+    fn response_changes_admission(&self) -> bool {
+        (**self).response_changes_admission()
     }
 }

@@ -68,6 +68,10 @@ impl Strategy for TokenBucket {
     }
     #[inline]
     fn on_response(&mut self, _now: Nanos, _resp: &Response) {}
+    #[inline]
+    fn response_changes_admission(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

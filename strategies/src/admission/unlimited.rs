@@ -10,4 +10,7 @@ impl Strategy for Unlimited {
     }
     fn on_send(&mut self, _now: Nanos, _req: &RequestInfo) {}
     fn on_response(&mut self, _now: Nanos, _resp: &Response) {}
+    fn response_changes_admission(&self) -> bool {
+        false
+    }
 }
