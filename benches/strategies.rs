@@ -145,13 +145,7 @@ fn retry_policies(c: &mut Criterion) {
         ("exponential_decorrelated", expo(Jitter::Decorrelated)),
     ];
     for (name, backoff) in policies {
-        let mut retry = Retry {
-            backoff,
-            on: RetryOn::ALL,
-            max_attempts: 10,
-            honor_retry_after: true,
-            draws: Draws::new(42),
-        };
+        let mut retry = Retry::new(backoff, RetryOn::ALL, 10, true, Draws::new(42));
         let mut id = 0u64;
         group.bench_function(name, |b| {
             b.iter(|| {

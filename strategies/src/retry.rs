@@ -1,6 +1,6 @@
 //! Retry policies: when, if ever, a failed attempt is tried again.
 
-use crate::draws::{Draws, Purpose, uniform_upto};
+use crate::draws::{DrawCache, Draws, Purpose, uniform_upto};
 use crate::time::Nanos;
 use crate::types::{Outcome, Response};
 
@@ -97,46 +97,123 @@ pub struct Retry {
     pub honor_retry_after: bool,
     /// Where jitter comes from.
     pub draws: Draws,
+    /// What `retry_at` keeps between calls (its answers are those of [`Retry::delay`]).
+    memo: Memo,
 }
 
+/// Jitter draws of neighbouring requests from one ChaCha8 computation, and the exponential
+/// ceilings of the first retries (a `pow` each), each for the fields it was made from.
+#[derive(Clone, Debug, Default)]
+struct Memo {
+    draws: Option<DrawCache>,
+    ceilings: Option<(Backoff, [Nanos; MEMO_CEILINGS])>,
+}
+
+/// Retries whose ceilings are remembered.
+const MEMO_CEILINGS: usize = 16;
+
 impl Retry {
+    /// A policy from its parts (the fields of the same names).
+    pub fn new(
+        backoff: Backoff,
+        on: RetryOn,
+        max_attempts: u32,
+        honor_retry_after: bool,
+        draws: Draws,
+    ) -> Self {
+        Retry {
+            backoff,
+            on,
+            max_attempts,
+            honor_retry_after,
+            draws,
+            memo: Memo::default(),
+        }
+    }
+
     /// A policy that never retries.
     pub fn never() -> Self {
-        Retry {
-            backoff: Backoff::Never,
-            on: RetryOn::ALL,
-            max_attempts: 1,
-            honor_retry_after: false,
-            draws: Draws::new(0),
-        }
+        Retry::new(Backoff::Never, RetryOn::ALL, 1, false, Draws::new(0))
     }
 
     /// The wait before retry `n` (n ≥ 1) of request `id` of `client`.
     pub fn delay(&self, client: u32, id: u64, n: u32) -> Nanos {
-        match self.backoff {
-            Backoff::Never => 0,
-            Backoff::Fixed { delay } => delay,
-            Backoff::Exponential {
-                base,
-                cap,
-                multiplier,
-                jitter,
-            } => {
-                let draw = |k: u32| self.draws.u64(Purpose::Jitter, client, id, k);
-                let ceiling = exponential_ceiling(base, cap, multiplier, n);
-                match jitter {
-                    Jitter::None => ceiling,
-                    Jitter::Full => uniform_upto(draw(n), ceiling),
-                    Jitter::Equal => ceiling / 2 + uniform_upto(draw(n), ceiling - ceiling / 2),
-                    Jitter::Decorrelated => {
-                        // Recomputed from addressable draws, so no per-request state is kept.
-                        let mut sleep = base.min(cap);
-                        for k in 1..=n {
-                            let hi = sleep.saturating_mul(3).max(base);
-                            sleep = (base + uniform_upto(draw(k), hi - base)).min(cap);
-                        }
-                        sleep
+        delay_of(
+            self.backoff,
+            n,
+            |base, cap, multiplier| exponential_ceiling(base, cap, multiplier, n),
+            |k| self.draws.u64(Purpose::Jitter, client, id, k),
+        )
+    }
+
+    /// [`Retry::delay`], with draws and ceilings served from the memo.
+    fn delay_memo(&mut self, client: u32, id: u64, n: u32) -> Nanos {
+        let backoff = self.backoff;
+        let Backoff::Exponential { .. } = backoff else {
+            return self.delay(client, id, n);
+        };
+        let memo = &mut self.memo;
+        if memo.draws.as_ref().is_none_or(|c| c.draws() != self.draws) {
+            memo.draws = Some(DrawCache::new(self.draws, Purpose::Jitter));
+        }
+        let ceilings = match &memo.ceilings {
+            Some((made_for, c)) if *made_for == backoff => c,
+            _ => {
+                let c = std::array::from_fn(|i| match backoff {
+                    Backoff::Exponential {
+                        base,
+                        cap,
+                        multiplier,
+                        ..
+                    } => exponential_ceiling(base, cap, multiplier, i as u32 + 1),
+                    _ => 0,
+                });
+                &memo.ceilings.insert((backoff, c)).1
+            }
+        };
+        let cache = memo.draws.as_mut().expect("made above");
+        delay_of(
+            backoff,
+            n,
+            |base, cap, multiplier| match ceilings.get(n.wrapping_sub(1) as usize) {
+                Some(&c) => c,
+                None => exponential_ceiling(base, cap, multiplier, n),
+            },
+            |k| cache.u64(client, id, k),
+        )
+    }
+}
+
+/// The wait before retry `n` under `backoff`, with its exponential ceiling from `ceiling(base,
+/// cap, multiplier)` and the jitter draw of retry `k` from `draw(k)`.
+fn delay_of(
+    backoff: Backoff,
+    n: u32,
+    ceiling: impl FnOnce(Nanos, Nanos, f64) -> Nanos,
+    mut draw: impl FnMut(u32) -> u64,
+) -> Nanos {
+    match backoff {
+        Backoff::Never => 0,
+        Backoff::Fixed { delay } => delay,
+        Backoff::Exponential {
+            base,
+            cap,
+            multiplier,
+            jitter,
+        } => {
+            let ceiling = ceiling(base, cap, multiplier);
+            match jitter {
+                Jitter::None => ceiling,
+                Jitter::Full => uniform_upto(draw(n), ceiling),
+                Jitter::Equal => ceiling / 2 + uniform_upto(draw(n), ceiling - ceiling / 2),
+                Jitter::Decorrelated => {
+                    // Recomputed from addressable draws, so no per-request state is kept.
+                    let mut sleep = base.min(cap);
+                    for k in 1..=n {
+                        let hi = sleep.saturating_mul(3).max(base);
+                        sleep = (base + uniform_upto(draw(k), hi - base)).min(cap);
                     }
+                    sleep
                 }
             }
         }
@@ -163,7 +240,7 @@ impl RetryPolicy for Retry {
         {
             return None;
         }
-        let at = now.saturating_add(self.delay(resp.request.client, resp.request.id, attempt));
+        let at = now.saturating_add(self.delay_memo(resp.request.client, resp.request.id, attempt));
         match resp.retry_after {
             Some(ra) if self.honor_retry_after => Some(at.max(now.saturating_add(ra))),
             _ => Some(at),
@@ -180,18 +257,38 @@ mod tests {
     use crate::testing::reply;
 
     fn expo(jitter: Jitter) -> Retry {
-        Retry {
-            backoff: Backoff::Exponential {
-                base: 100,
-                cap: 1000,
-                multiplier: 2.0,
-                jitter,
-            },
-            on: RetryOn::ALL,
-            max_attempts: 5,
-            honor_retry_after: false,
-            draws: Draws::new(7),
-        }
+        let backoff = Backoff::Exponential {
+            base: 100,
+            cap: 1000,
+            multiplier: 2.0,
+            jitter,
+        };
+        Retry::new(backoff, RetryOn::ALL, 5, false, Draws::new(7))
+    }
+
+    #[test]
+    fn retry_at_answers_delay_even_after_the_fields_change() {
+        let mut r = expo(Jitter::Full);
+        r.max_attempts = 40;
+        let check = |r: &mut Retry| {
+            for id in [0, 1, 31, 32, 1000, 3] {
+                for n in [1, 2, 5, 16, 17, 30] {
+                    let mut resp = reply(id, 0, 429);
+                    resp.request.attempt = n;
+                    assert_eq!(r.retry_at(10, &resp), Some(10 + r.delay(0, id, n)));
+                }
+            }
+        };
+        check(&mut r);
+        r.draws = Draws::new(8);
+        check(&mut r);
+        r.backoff = Backoff::Exponential {
+            base: 30,
+            cap: 100_000,
+            multiplier: 1.5,
+            jitter: Jitter::Equal,
+        };
+        check(&mut r);
     }
 
     #[test]

@@ -480,15 +480,15 @@ impl RetrySpec {
                 max_attempts,
                 honor_retry_after,
                 on,
-            } => Retry {
-                backoff: Backoff::Fixed {
+            } => Retry::new(
+                Backoff::Fixed {
                     delay: ms_to_nanos(*delay_ms),
                 },
-                on: retry_on(on),
-                max_attempts: *max_attempts,
-                honor_retry_after: *honor_retry_after,
+                retry_on(on),
+                *max_attempts,
+                *honor_retry_after,
                 draws,
-            },
+            ),
             RetrySpec::Exponential {
                 base_ms,
                 cap_ms,
@@ -497,8 +497,8 @@ impl RetrySpec {
                 max_attempts,
                 honor_retry_after,
                 on,
-            } => Retry {
-                backoff: Backoff::Exponential {
+            } => Retry::new(
+                Backoff::Exponential {
                     base: ms_to_nanos(*base_ms),
                     cap: ms_to_nanos(*cap_ms),
                     multiplier: *multiplier,
@@ -509,11 +509,11 @@ impl RetrySpec {
                         JitterSpec::Decorrelated => Jitter::Decorrelated,
                     },
                 },
-                on: retry_on(on),
-                max_attempts: *max_attempts,
-                honor_retry_after: *honor_retry_after,
+                retry_on(on),
+                *max_attempts,
+                *honor_retry_after,
                 draws,
-            },
+            ),
         }
     }
 }

@@ -481,18 +481,18 @@ fn retry(
     honor: bool,
     seed: u64,
 ) -> Retry {
-    Retry {
-        backoff: Backoff::Exponential {
+    Retry::new(
+        Backoff::Exponential {
             base,
             cap,
             multiplier,
             jitter,
         },
-        on: RetryOn::ALL,
+        RetryOn::ALL,
         max_attempts,
-        honor_retry_after: honor,
-        draws: Draws::new(seed),
-    }
+        honor,
+        Draws::new(seed),
+    )
 }
 
 proptest! {
