@@ -105,6 +105,25 @@ impl ExactBucket {
         Some(now.saturating_add(self.units_to_nanos(need - level)))
     }
 
+    /// Takes `n` tokens at `now` if they are there, answering 0; otherwise takes nothing and
+    /// answers the wait, `ready_at(now, n) - now` (`Nanos::MAX` when `n` exceeds the burst).
+    /// One level computation instead of two.
+    #[inline]
+    pub fn take_or_wait(&mut self, now: Nanos, n: u64) -> Nanos {
+        let need = self.units(n);
+        if need > self.capacity {
+            return Nanos::MAX;
+        }
+        let level = self.level_at(now);
+        if level >= need {
+            self.level = level - need;
+            self.updated = self.updated.max(now);
+            0
+        } else {
+            now.saturating_add(self.units_to_nanos(need - level)) - now
+        }
+    }
+
     /// Takes `n` tokens at `now`. The level may go below zero (a debt that refill pays back
     /// first), which callers use for APIs where rejected requests count too.
     #[inline]
@@ -200,6 +219,24 @@ mod tests {
         let mut m = ExactBucket::new(Rate::new(7.0, 60 * SECOND).unwrap(), 1);
         m.take(0, 1);
         assert_eq!(m.ready_at(0, 1), Some(8_571_428_572));
+    }
+
+    #[test]
+    fn take_or_wait_is_ready_at_then_take() {
+        for (rate, burst) in [(3.0, 1), (1000.0, 20), (7.0, 5)] {
+            let (mut a, mut b) = (per_s(rate, burst), per_s(rate, burst));
+            let mut now = 0;
+            for i in 0..500u64 {
+                let n = 1 + i % 3;
+                let expected = a.ready_at(now, n).map_or(Nanos::MAX, |t| t - now);
+                if expected == 0 {
+                    a.take(now, n);
+                }
+                assert_eq!(b.take_or_wait(now, n), expected, "step {i}");
+                assert_eq!((a.level, a.updated), (b.level, b.updated));
+                now += (i * 7_919) % 3_000_000;
+            }
+        }
     }
 
     #[test]

@@ -297,6 +297,21 @@ impl Limit {
         }
     }
 
+    /// [`Limit::wait`], then [`Limit::commit`] if the wait is 0, in one step: for every limit but
+    /// the concurrency limit, whose commit needs the end of service.
+    pub fn wait_or_commit(&mut self, now: Nanos, tokens: u64) -> Nanos {
+        debug_assert!(!self.is_concurrency());
+        let n = self.cost(tokens);
+        if let LimitKind::Bucket(b) = &mut self.kind {
+            return b.take_or_wait(now, n);
+        }
+        let wait = self.wait(now, tokens);
+        if wait == 0 {
+            self.commit(now, tokens, now);
+        }
+        wait
+    }
+
     /// Counts a request of `tokens` sent at `now`, being served until `end`.
     pub fn commit(&mut self, now: Nanos, tokens: u64, end: Nanos) {
         self.expire(now);

@@ -126,8 +126,10 @@ impl ApiSpec {
 
     /// A fresh model for a run with `clients` clients.
     pub fn build(&self, draws: Draws, clients: u32) -> ApiModel {
+        let limits: Vec<Limit> = self.limits.iter().map(LimitSpec::build).collect();
         ApiModel {
-            limits: self.limits.iter().map(LimitSpec::build).collect(),
+            every_request_fits: limits.iter().all(|l| !l.by_tokens() && !l.never_fits(1)),
+            limits,
             latency: self.latency.clone(),
             rejected_latency: ms_to_nanos(self.rejected_latency_ms),
             count_rejected: self.count_rejected,
@@ -243,6 +245,8 @@ impl Ban {
 #[derive(Clone, Debug)]
 pub struct ApiModel {
     limits: Vec<Limit>,
+    /// No limit counts tokens and each admits one unit at some point: no request is a 413.
+    every_request_fits: bool,
     latency: LatencySpec,
     rejected_latency: Nanos,
     count_rejected: bool,
@@ -293,16 +297,25 @@ impl ApiModel {
             }
             return reply;
         }
-        if self.limits.iter().any(|l| l.never_fits(req.tokens)) {
+        if !self.every_request_fits && self.limits.iter().any(|l| l.never_fits(req.tokens)) {
             reply.status = 413;
             return reply;
         }
-        let wait = self
-            .limits
-            .iter_mut()
-            .map(|l| l.wait(now, req.tokens))
-            .max()
-            .unwrap_or(0);
+        // One limit that is not the concurrency limit (the usual case) is asked and charged in
+        // one step; otherwise every limit is asked before any is charged.
+        let mut committed = false;
+        let wait = match &mut self.limits[..] {
+            [only] if !only.is_concurrency() => {
+                let wait = only.wait_or_commit(now, req.tokens);
+                committed = wait == 0;
+                wait
+            }
+            limits => limits
+                .iter_mut()
+                .map(|l| l.wait(now, req.tokens))
+                .max()
+                .unwrap_or(0),
+        };
         if wait > 0 {
             if self.count_rejected {
                 for l in self.limits.iter_mut().filter(|l| !l.is_concurrency()) {
@@ -324,9 +337,11 @@ impl ApiModel {
                 req.attempt,
                 req.tokens,
             );
-            let end = now.saturating_add(reply.latency);
-            for l in &mut self.limits {
-                l.commit(now, req.tokens, end);
+            if !committed {
+                let end = now.saturating_add(reply.latency);
+                for l in &mut self.limits {
+                    l.commit(now, req.tokens, end);
+                }
             }
             if let Some((threshold, status)) = self.error_threshold {
                 let bits = self.error_draws.u64(req.client, req.id, req.attempt);
