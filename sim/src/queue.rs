@@ -92,6 +92,7 @@ impl<E> Default for EventQueue<E> {
 
 impl<E> EventQueue<E> {
     /// Schedules `event` at `time` (not before the current instant).
+    #[inline]
     pub fn push(&mut self, time: Nanos, event: E) {
         debug_assert!(
             time >= self.instant,
@@ -108,9 +109,14 @@ impl<E> EventQueue<E> {
         self.len += 1;
         let slot = slot_of(time);
         if slot == self.slot {
-            // The latest seq goes after every event due at the same time.
-            let at = self.current.partition_point(|e| e.time > time);
-            self.current.insert(at, entry);
+            // The latest seq goes after every event due at the same time. An event sooner than
+            // all of them (a client's next wake, usually) goes at the end without a search.
+            if self.current.last().is_none_or(|e| e.time > time) {
+                self.current.push(entry);
+            } else {
+                let at = self.current.partition_point(|e| e.time > time);
+                self.current.insert(at, entry);
+            }
         } else if slot - self.slot < SLOTS as u64 {
             let i = (slot % SLOTS as u64) as usize;
             self.wheel[i].push(entry);
@@ -144,50 +150,58 @@ impl<E> EventQueue<E> {
     }
 
     /// Time of the next event, which becomes the current instant.
+    #[inline]
     pub fn next_time(&mut self) -> Option<Nanos> {
         if self.current.is_empty() {
-            let wheel = self.next_wheel_slot();
-            let far = self.far.peek().map(|Reverse(e)| slot_of(e.time));
-            let next = match (wheel, far) {
-                (Some(w), Some(f)) => w.min(f),
-                (Some(w), None) => w,
-                (None, Some(f)) => f,
-                (None, None) => return None,
-            };
-            self.slot = next;
-            if wheel == Some(next) {
-                let i = (next % SLOTS as u64) as usize;
-                std::mem::swap(&mut self.current, &mut self.wheel[i]);
-                self.occupied[i / 64] &= !(1 << (i % 64));
-            }
-            while self
-                .far
-                .peek()
-                .is_some_and(|Reverse(e)| slot_of(e.time) == next)
-            {
-                if let Some(Reverse(e)) = self.far.pop() {
-                    self.current.push(e);
-                }
-            }
-            // Move what now fits in the wheel out of the far heap.
-            while self
-                .far
-                .peek()
-                .is_some_and(|Reverse(e)| slot_of(e.time) - next < SLOTS as u64)
-            {
-                if let Some(Reverse(e)) = self.far.pop() {
-                    let i = (slot_of(e.time) % SLOTS as u64) as usize;
-                    self.wheel[i].push(e);
-                    self.occupied[i / 64] |= 1 << (i % 64);
-                }
-            }
-            if self.current.len() > 1 {
-                self.current.sort_unstable_by(|a, b| b.cmp(a));
-            }
+            self.load_next_slot()?;
         }
         let t = self.current.last()?.time;
         self.instant = t;
         Some(t)
+    }
+
+    /// Makes the next occupied slot the current one (`None` when no event is left).
+    #[inline(never)]
+    fn load_next_slot(&mut self) -> Option<()> {
+        let wheel = self.next_wheel_slot();
+        let far = self.far.peek().map(|Reverse(e)| slot_of(e.time));
+        let next = match (wheel, far) {
+            (Some(w), Some(f)) => w.min(f),
+            (Some(w), None) => w,
+            (None, Some(f)) => f,
+            (None, None) => return None,
+        };
+        self.slot = next;
+        if wheel == Some(next) {
+            let i = (next % SLOTS as u64) as usize;
+            std::mem::swap(&mut self.current, &mut self.wheel[i]);
+            self.occupied[i / 64] &= !(1 << (i % 64));
+        }
+        while self
+            .far
+            .peek()
+            .is_some_and(|Reverse(e)| slot_of(e.time) == next)
+        {
+            if let Some(Reverse(e)) = self.far.pop() {
+                self.current.push(e);
+            }
+        }
+        // Move what now fits in the wheel out of the far heap.
+        while self
+            .far
+            .peek()
+            .is_some_and(|Reverse(e)| slot_of(e.time) - next < SLOTS as u64)
+        {
+            if let Some(Reverse(e)) = self.far.pop() {
+                let i = (slot_of(e.time) % SLOTS as u64) as usize;
+                self.wheel[i].push(e);
+                self.occupied[i / 64] |= 1 << (i % 64);
+            }
+        }
+        if self.current.len() > 1 {
+            self.current.sort_unstable_by(|a, b| b.cmp(a));
+        }
+        Some(())
     }
 
     /// Time of the next event, without moving to it.
