@@ -105,7 +105,8 @@ pub struct Retry {
 /// ceilings of the first retries (a `pow` each), each for the fields it was made from.
 #[derive(Clone, Debug, Default)]
 struct Memo {
-    draws: Option<DrawCache>,
+    /// Boxed: 2 KiB that only a client that retries needs.
+    draws: Option<Box<DrawCache>>,
     ceilings: Option<(Backoff, [Nanos; MEMO_CEILINGS])>,
 }
 
@@ -154,7 +155,7 @@ impl Retry {
         };
         let memo = &mut self.memo;
         if memo.draws.as_ref().is_none_or(|c| c.draws() != self.draws) {
-            memo.draws = Some(DrawCache::new(self.draws, Purpose::Jitter));
+            memo.draws = Some(Box::new(DrawCache::new(self.draws, Purpose::Jitter)));
         }
         let ceilings = match &memo.ceilings {
             Some((made_for, c)) if *made_for == backoff => c,
