@@ -124,6 +124,20 @@ impl ExactBucket {
         }
     }
 
+    /// [`ExactBucket::take`], then [`ExactBucket::ready_at`] for `n` more at `now`, from the
+    /// level just computed (`n` must fit the burst).
+    #[inline]
+    pub fn take_then_ready_at(&mut self, now: Nanos, n: u64) -> Nanos {
+        let need = self.units(n);
+        self.level = self.level_at(now) - need;
+        self.updated = self.updated.max(now);
+        if self.level >= need {
+            now
+        } else {
+            now.saturating_add(self.units_to_nanos(need - self.level))
+        }
+    }
+
     /// Takes `n` tokens at `now`. The level may go below zero (a debt that refill pays back
     /// first), which callers use for APIs where rejected requests count too.
     #[inline]
@@ -234,6 +248,13 @@ mod tests {
                 }
                 assert_eq!(b.take_or_wait(now, n), expected, "step {i}");
                 assert_eq!((a.level, a.updated), (b.level, b.updated));
+                if i % 5 == 0 && n <= burst {
+                    let mut c = b.clone();
+                    a.take(now, n);
+                    assert_eq!(c.take_then_ready_at(now, n), a.ready_at(now, n).unwrap());
+                    assert_eq!((a.level, a.updated), (c.level, c.updated));
+                    b = c;
+                }
                 now += (i * 7_919) % 3_000_000;
             }
         }

@@ -11,8 +11,8 @@ pub struct TokenBucket {
     /// The last `At(t)` answered: when it was asked, `t`, and the cost it was for. Until the next
     /// send the bucket's state does not change, and the time a cost becomes available does not
     /// depend on when one asks (`updated + ceil(missing units / rate)`), so before `t` the answer
-    /// is `At(t)` again, and from `t` on it is `Now` (the level only grows until a send). A cache
-    /// measured to save 3 % of the bulk run, and 2 % more for the `Now` (BENCHMARKS.md).
+    /// is `At(t)` again, and from `t` on it is `Now` (the level only grows until a send). A send
+    /// sets it for the next request of the same cost from the level it computes anyway.
     waiting: Option<(Nanos, Nanos, u64)>,
 }
 
@@ -62,9 +62,10 @@ impl Strategy for TokenBucket {
     }
     #[inline]
     fn on_send(&mut self, now: Nanos, req: &RequestInfo) {
-        self.waiting = None;
+        // The next request most likely costs the same: remember when it may go.
         let cost = self.cost(req);
-        self.bucket.take(now, cost);
+        let next = self.bucket.take_then_ready_at(now, cost);
+        self.waiting = Some((now, next, cost));
     }
     #[inline]
     fn on_response(&mut self, _now: Nanos, _resp: &Response) {}
