@@ -109,6 +109,42 @@ impl Scope {
         }
     }
 
+    /// An attempt was sent at `now`.
+    #[inline]
+    fn sent(&mut self, now: Nanos) {
+        self.roll(now);
+        self.integrate(now);
+        self.in_flight += 1;
+        self.attempts += 1;
+        self.count(now, Counted::Sends);
+    }
+
+    /// A reply came at `now`; `limited` when it was a 429.
+    #[inline]
+    fn replied(&mut self, now: Nanos, limited: bool) {
+        self.roll(now);
+        self.integrate(now);
+        self.in_flight -= 1;
+        if limited {
+            self.http_429 += 1;
+            self.count(now, Counted::Rejections);
+        }
+    }
+
+    /// A request succeeded at `now`, `latency` after it was ready.
+    #[inline]
+    fn succeeded(&mut self, now: Nanos, latency: Nanos) {
+        self.succeeded += 1;
+        self.last_final = now;
+        self.roll(now);
+        self.count(now, Counted::Successes);
+        if let Some(h) = &mut self.latency {
+            h.saturating_record(latency);
+        }
+        self.latency_max = self.latency_max.max(latency);
+        self.latency_sum += u128::from(latency);
+    }
+
     /// Moves the open bucket to the one holding `at` if `at` is past it.
     #[inline]
     fn roll(&mut self, at: Nanos) {
@@ -348,13 +384,10 @@ impl Recorder {
 
     /// An attempt was sent at `now`.
     pub fn sent(&mut self, client: u32, now: Nanos) {
-        self.each(client, |s| {
-            s.roll(now);
-            s.integrate(now);
-            s.in_flight += 1;
-            s.attempts += 1;
-            s.count(now, Counted::Sends);
-        });
+        self.total.sent(now);
+        if let Some(c) = self.clients.get_mut(client as usize) {
+            c.sent(now);
+        }
     }
 
     /// A reply (or timeout) with `outcome`/`status` reached the client at `now`.
@@ -366,31 +399,19 @@ impl Recorder {
             _ => {}
         }
         let limited = outcome == Outcome::RateLimited;
-        self.each(client, |s| {
-            s.roll(now);
-            s.integrate(now);
-            s.in_flight -= 1;
-            if limited {
-                s.http_429 += 1;
-                s.count(now, Counted::Rejections);
-            }
-        });
+        self.total.replied(now, limited);
+        if let Some(c) = self.clients.get_mut(client as usize) {
+            c.replied(now, limited);
+        }
     }
 
     /// A request succeeded at `now` after `attempts` attempts, `latency` after it was ready.
     pub fn succeeded(&mut self, client: u32, now: Nanos, attempts: u32, latency: Nanos) {
         bump_index(&mut self.attempts_ok, attempts);
-        self.each(client, |s| {
-            s.succeeded += 1;
-            s.last_final = now;
-            s.roll(now);
-            s.count(now, Counted::Successes);
-            if let Some(h) = &mut s.latency {
-                h.saturating_record(latency);
-            }
-            s.latency_max = s.latency_max.max(latency);
-            s.latency_sum += u128::from(latency);
-        });
+        self.total.succeeded(now, latency);
+        if let Some(c) = self.clients.get_mut(client as usize) {
+            c.succeeded(now, latency);
+        }
     }
 
     /// A request was dead-lettered at `now`.
