@@ -106,8 +106,8 @@ impl ExactBucket {
     }
 
     /// Takes `n` tokens at `now` if they are there, answering 0; otherwise takes nothing and
-    /// answers the wait, `ready_at(now, n) - now` (`Nanos::MAX` when `n` exceeds the burst).
-    /// One level computation instead of two.
+    /// answers the wait, at least 1 (`ready_at(now, n) - now` unless that saturates;
+    /// `Nanos::MAX` when `n` exceeds the burst). One level computation instead of two.
     #[inline]
     pub fn take_or_wait(&mut self, now: Nanos, n: u64) -> Nanos {
         let need = self.units(n);
@@ -120,12 +120,14 @@ impl ExactBucket {
             self.updated = self.updated.max(now);
             0
         } else {
-            now.saturating_add(self.units_to_nanos(need - level)) - now
+            self.units_to_nanos(need - level)
         }
     }
 
-    /// [`ExactBucket::take`], then [`ExactBucket::ready_at`] for `n` more at `now`, from the
-    /// level just computed (`n` must fit the burst).
+    /// [`ExactBucket::take`], then when `n` more are available, from the level just computed:
+    /// `now` if they are, else `ready_at` as asked at any time from the last update on (the
+    /// same for all of them; `n` must fit the burst). With time that only moves forward the
+    /// last update is `now`.
     #[inline]
     pub fn take_then_ready_at(&mut self, now: Nanos, n: u64) -> Nanos {
         let need = self.units(n);
@@ -134,7 +136,8 @@ impl ExactBucket {
         if self.level >= need {
             now
         } else {
-            now.saturating_add(self.units_to_nanos(need - self.level))
+            self.updated
+                .saturating_add(self.units_to_nanos(need - self.level))
         }
     }
 
@@ -258,6 +261,31 @@ mod tests {
                 now += (i * 7_919) % 3_000_000;
             }
         }
+    }
+
+    #[test]
+    fn take_or_wait_in_debt_waits_without_taking() {
+        let mut b = per_s(1.0, 1);
+        b.take(0, 1);
+        b.take(0, 1); // a rejected request that counts anyway: one token of debt
+        assert_eq!(b.take_or_wait(0, 1), 2 * SECOND);
+        assert_eq!(b.take_or_wait(SECOND, 1), SECOND, "nothing was taken");
+        assert_eq!(b.take_or_wait(2 * SECOND, 1), 0);
+        assert_eq!(b.ready_at(2 * SECOND, 1), Some(3 * SECOND), "it was taken");
+    }
+
+    #[test]
+    fn take_then_ready_at_when_time_goes_back() {
+        let mut b = per_s(1.0, 1);
+        // A send at 10 s, then one stamped 5 s: a token of debt, last update 10 s.
+        b.take(10 * SECOND, 1);
+        let t = b.take_then_ready_at(5 * SECOND, 1);
+        // Asked at any time from the last update on, the bucket says 12 s.
+        assert_eq!(t, 12 * SECOND);
+        for asked in [10 * SECOND, 11 * SECOND, t - 1] {
+            assert_eq!(b.ready_at(asked, 1), Some(t), "asked at {asked}");
+        }
+        assert_eq!(b.ready_at(t, 1), Some(t));
     }
 
     #[test]

@@ -272,8 +272,8 @@ mod tests {
         let mut r = expo(Jitter::Full);
         r.max_attempts = 40;
         let check = |r: &mut Retry| {
-            for id in [0, 1, 31, 32, 1000, 3] {
-                for n in [1, 2, 5, 16, 17, 30] {
+            for id in [0, 1, 31, 32, 1000, 3, 1 << 50] {
+                for n in [0, 1, 2, 5, 16, 17, 30] {
                     let mut resp = reply(id, 0, 429);
                     resp.request.attempt = n;
                     assert_eq!(r.retry_at(10, &resp), Some(10 + r.delay(0, id, n)));
@@ -283,12 +283,16 @@ mod tests {
         check(&mut r);
         r.draws = Draws::new(8);
         check(&mut r);
-        r.backoff = Backoff::Exponential {
-            base: 30,
-            cap: 100_000,
-            multiplier: 1.5,
-            jitter: Jitter::Equal,
-        };
+        for jitter in [Jitter::Equal, Jitter::None, Jitter::Decorrelated] {
+            r.backoff = Backoff::Exponential {
+                base: 30,
+                cap: 100_000,
+                multiplier: 1.5,
+                jitter,
+            };
+            check(&mut r);
+        }
+        r.backoff = Backoff::Fixed { delay: 77 };
         check(&mut r);
     }
 

@@ -23,11 +23,13 @@ pub trait Strategy {
     fn reads_rate_limit_headers(&self) -> bool {
         true
     }
-    /// Asked right after [`Strategy::on_response`]: could that reply have changed what
-    /// `poll_admit` answers (for the same request at the same time)? A driver whose last answer
-    /// was `At(t)` may skip asking again before `t` when this says no. The default, `true`, is
-    /// always correct; answer `false` only when the reply cannot matter (a token bucket ignores
-    /// replies, a semaphore that was not full stays open).
+    /// Asked right after [`Strategy::on_response`]: could that reply have made `poll_admit`
+    /// answer differently? A driver whose last answer for a request was `At(t)` may, when this
+    /// says no, not ask again about it until `t` (or an earlier wake of its own). So answer
+    /// `false` only when that `At(t)` still stands after the reply: nothing is admitted before
+    /// `t` by the passing of time alone (what [`Admit::At`] promises) nor because of this reply
+    /// (a token bucket ignores replies, a semaphore that was not full stays open). The default,
+    /// `true`, is always correct.
     fn response_changes_admission(&self) -> bool {
         true
     }

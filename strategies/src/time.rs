@@ -20,7 +20,12 @@ pub fn ms_to_nanos(ms: f64) -> Nanos {
 
 /// Converts a duration in seconds from a configuration file to nanoseconds (see [`ms_to_nanos`]).
 pub fn secs_to_nanos(s: f64) -> Nanos {
-    let ns = s * 1e9;
+    round_nanos(s * 1e9)
+}
+
+/// `ns` rounded to the nearest integer, halves away from zero; 0 for negative and NaN, `u64::MAX`
+/// from 2^64 up.
+fn round_nanos(ns: f64) -> Nanos {
     if ns.is_nan() || ns <= 0.0 {
         0
     } else if ns >= u64::MAX as f64 {
@@ -51,6 +56,49 @@ mod tests {
         assert_eq!(ms_to_nanos(-3.0), 0);
         assert_eq!(ms_to_nanos(f64::NAN), 0);
         assert_eq!(secs_to_nanos(1e30), u64::MAX);
+    }
+
+    #[test]
+    fn rounding_matches_libm_round_at_the_edges() {
+        let libm_round = |ns: f64| {
+            let r = libm::round(ns);
+            if r.is_nan() || r <= 0.0 {
+                0
+            } else if r >= u64::MAX as f64 {
+                u64::MAX
+            } else {
+                r as u64
+            }
+        };
+        let p = |e: i32| 2f64.powi(e);
+        let mut edges = vec![
+            0.0,
+            -0.0,
+            f64::MIN_POSITIVE,
+            0.49999999999999994,
+            0.5,
+            1.5,
+            2.5,
+            p(52) - 0.5,
+            p(52) + 0.5,
+            p(53),
+            p(53) + 2.0,
+            p(63),
+            u64::MAX as f64,
+            f64::INFINITY,
+            f64::NAN,
+            -1.5,
+        ];
+        // And the neighbours of each, down to the largest double below 2^64.
+        for x in edges.clone() {
+            if x.is_finite() && x > 0.0 {
+                edges.push(f64::from_bits(x.to_bits() - 1));
+                edges.push(f64::from_bits(x.to_bits() + 1));
+            }
+        }
+        for ns in edges {
+            assert_eq!(round_nanos(ns), libm_round(ns), "{ns:e}");
+        }
     }
 
     #[test]

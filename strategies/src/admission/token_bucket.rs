@@ -10,7 +10,8 @@ pub struct TokenBucket {
     by_tokens: bool,
     /// The last `At(t)` answered: when it was asked, `t`, and the cost it was for. Until the next
     /// send the bucket's state does not change, and the time a cost becomes available does not
-    /// depend on when one asks (`updated + ceil(missing units / rate)`), so before `t` the answer
+    /// depend on when one asks from the last send on (`updated + ceil(missing units / rate)`;
+    /// time passed in never goes back in either driver), so before `t` the answer
     /// is `At(t)` again, and from `t` on it is `Now` (the level only grows until a send). A send
     /// sets it for the next request of the same cost from the level it computes anyway.
     waiting: Option<(Nanos, Nanos, u64)>,
