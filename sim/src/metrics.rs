@@ -79,12 +79,13 @@ struct OpenBucket {
     in_flight_ns: u64,
 }
 
-fn bump(v: &mut Vec<u64>, at: Nanos, step: Nanos) {
-    let i = (at / step) as usize;
+/// Adds `n` to `v[i]`, growing `v` with zeros as needed (a vector grows only for what it gets).
+#[inline]
+fn add_at(v: &mut Vec<u64>, i: usize, n: u64) {
     if v.len() <= i {
         v.resize(i + 1, 0);
     }
-    v[i] += 1;
+    v[i] = v[i].saturating_add(n);
 }
 
 /// The counted series of a [`Scope`].
@@ -159,33 +160,17 @@ impl Scope {
 
     /// Adds the open bucket's counts to the vectors (a vector grows only for a count it gets).
     fn flush(&mut self) {
-        let o = std::mem::take(&mut self.open);
-        let i = o.index;
+        let o = &mut self.open;
         for (v, n) in [
-            (&mut self.sends, o.sends),
-            (&mut self.successes, o.successes),
-            (&mut self.rejections, o.rejections),
+            (&mut self.sends, &mut o.sends),
+            (&mut self.successes, &mut o.successes),
+            (&mut self.rejections, &mut o.rejections),
+            (&mut self.in_flight_ns, &mut o.in_flight_ns),
         ] {
-            if n > 0 {
-                if v.len() <= i {
-                    v.resize(i + 1, 0);
-                }
-                v[i] += n;
+            if *n > 0 {
+                add_at(v, o.index, std::mem::take(n));
             }
         }
-        if o.in_flight_ns > 0 {
-            if self.in_flight_ns.len() <= i {
-                self.in_flight_ns.resize(i + 1, 0);
-            }
-            self.in_flight_ns[i] = self.in_flight_ns[i].saturating_add(o.in_flight_ns);
-        }
-        // Keep the bucket's bounds: only its counts were moved.
-        self.open = OpenBucket {
-            index: o.index,
-            start: o.start,
-            end: o.end,
-            ..OpenBucket::default()
-        };
     }
 
     /// Counts an event at `at` in `series` (after [`Scope::roll`]).
@@ -203,7 +188,7 @@ impl Scope {
                 Counted::Successes => &mut self.successes,
                 Counted::Rejections => &mut self.rejections,
             };
-            bump(v, at, self.step);
+            add_at(v, (at / self.step) as usize, 1);
         }
     }
 
@@ -224,19 +209,13 @@ impl Scope {
 
     /// [`Scope::integrate`] over bucket boundaries, straight into the vector.
     fn integrate_across(&mut self, now: Nanos) {
-        {
-            let mut t = self.since;
-            while t < now {
-                let bucket = t / self.step;
-                let end = now.min((bucket + 1) * self.step);
-                let i = bucket as usize;
-                if self.in_flight_ns.len() <= i {
-                    self.in_flight_ns.resize(i + 1, 0);
-                }
-                let area = self.in_flight.saturating_mul(end - t);
-                self.in_flight_ns[i] = self.in_flight_ns[i].saturating_add(area);
-                t = end;
-            }
+        let mut t = self.since;
+        while t < now {
+            let bucket = t / self.step;
+            let end = now.min((bucket + 1) * self.step);
+            let area = self.in_flight.saturating_mul(end - t);
+            add_at(&mut self.in_flight_ns, bucket as usize, area);
+            t = end;
         }
     }
 
@@ -570,11 +549,7 @@ impl Recorder {
 }
 
 fn bump_index(v: &mut Vec<u64>, attempts: u32) {
-    let i = attempts.max(1) as usize - 1;
-    if v.len() <= i {
-        v.resize(i + 1, 0);
-    }
-    v[i] += 1;
+    add_at(v, attempts.max(1) as usize - 1, 1);
 }
 
 #[cfg(test)]
