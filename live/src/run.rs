@@ -11,7 +11,7 @@ use ratelab_sim::result::StopReason;
 use ratelab_sim::{Progress, RunOutput, Scenario, StrategyResult};
 use ratelab_strategies::spec::StrategySpec;
 use ratelab_strategies::time::Nanos;
-use ratelab_strategies::{Draws, Outcome, RequestInfo, Response};
+use ratelab_strategies::{Draws, RequestInfo, Response};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -48,13 +48,7 @@ impl Observer for Recording {
         self.finished();
     }
     fn gave_up(&self, now: Nanos, resp: &Response) {
-        let last = match resp.outcome {
-            Outcome::Timeout => "timeout".to_string(),
-            _ if resp.status == 0 => "error".to_string(),
-            _ => resp.status.to_string(),
-        };
-        let req = resp.request;
-        self.with(|r| r.dead_lettered(req.client, req.id, now, req.attempt, &last));
+        self.with(|r| r.gave_up(now, resp));
         self.finished();
     }
     fn rejected(&self, now: Nanos, req: &RequestInfo) {

@@ -378,11 +378,7 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
                 tokens: req.tokens,
             }));
         } else {
-            let last = match response.outcome {
-                Outcome::Timeout => "timeout".to_string(),
-                _ => response.status.to_string(),
-            };
-            self.rec.dead_lettered(c, req.id, now, req.attempt, &last);
+            self.rec.gave_up(now, &response);
         }
         if !self.clients[c as usize].reply_changes_nothing(now) {
             self.mark_dirty(c);

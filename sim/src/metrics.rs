@@ -2,8 +2,8 @@
 //! histograms (hdrhistogram on integer nanoseconds), for the whole run and per client.
 
 use hdrhistogram::Histogram;
-use ratelab_strategies::Outcome;
 use ratelab_strategies::time::{Nanos, SECOND, as_secs_f64};
+use ratelab_strategies::{Outcome, Response};
 
 use crate::result::{
     AttemptsHistogram, ClientResult, DeadLetter, DeadLetters, LatencySummary, QuantilePoint,
@@ -393,20 +393,27 @@ impl Recorder {
         }
     }
 
-    /// A request was dead-lettered at `now`.
-    pub fn dead_lettered(&mut self, client: u32, id: u64, now: Nanos, attempts: u32, last: &str) {
+    /// A request was dead-lettered at `now` after `last`, the reply (or timeout, or transport
+    /// error: status 0) of its last attempt. The dead-letter list names it by that status.
+    pub fn gave_up(&mut self, now: Nanos, last: &Response) {
+        let status = match last.outcome {
+            Outcome::Timeout => "timeout".to_string(),
+            _ if last.status == 0 => "error".to_string(),
+            _ => last.status.to_string(),
+        };
+        let req = last.request;
+        self.dead_lettered(req.client, req.id, now, req.attempt, status);
+    }
+
+    fn dead_lettered(&mut self, client: u32, id: u64, now: Nanos, attempts: u32, last: String) {
         bump_index(&mut self.attempts_dead, attempts);
-        *self
-            .dead
-            .by_last_status
-            .entry(last.to_string())
-            .or_insert(0) += 1;
+        *self.dead.by_last_status.entry(last.clone()).or_insert(0) += 1;
         if self.dead.first.len() < FIRST_DEAD_LETTERS {
             self.dead.first.push(DeadLetter {
                 client,
                 id,
                 attempts,
-                last_status: last.to_string(),
+                last_status: last,
                 at_s: as_secs_f64(now),
             });
         }
