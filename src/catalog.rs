@@ -176,20 +176,28 @@ pub const KINDS: &[Kind] = &[
     },
 ];
 
-/// The text of `ratelab list`.
-pub fn render(dir: &Path) -> String {
+/// The text of `ratelab list`, and whether `dir` could be read.
+pub fn render(dir: &Path) -> (String, bool) {
     let mut text = format!("Scenarios in {}:\n", dir.display());
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map(|entries| {
+    let (mut files, readable): (Vec<_>, bool) = match std::fs::read_dir(dir) {
+        Ok(entries) => (
             entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect()
-        })
-        .unwrap_or_default();
+                .collect(),
+            true,
+        ),
+        Err(e) => {
+            text.push_str(&format!(
+                "  (cannot read {}: {e}; pass --dir to point at a folder of *.toml files)\n",
+                dir.display()
+            ));
+            (Vec::new(), false)
+        }
+    };
     files.sort();
-    if files.is_empty() {
-        text.push_str("  (none found; pass --dir to point at a folder of *.toml files)\n");
+    if readable && files.is_empty() {
+        text.push_str("  (no *.toml files; pass --dir to point at a folder of *.toml files)\n");
     }
     for path in files {
         let file = path.file_name().unwrap_or_default().to_string_lossy();
@@ -216,7 +224,7 @@ pub fn render(dir: &Path) -> String {
         text.push_str(&format!("  {:<15} e.g. {}\n", "", k.example));
     }
     text.push_str("\nDefaults are in parentheses; README.md documents every field and unit.\n");
-    text
+    (text, readable)
 }
 
 #[cfg(test)]

@@ -65,8 +65,11 @@ enum Command {
     },
     /// Make the HTML report of a saved JSON result (`ratelab run --json FILE`).
     ///
-    /// The report is drawn from the result alone: it is the same, byte for byte, as the one
-    /// `ratelab run --report` makes. Exit status 2 when the result is unreadable or malformed.
+    /// The report is drawn from the result: with `--scenario` naming the scenario file as it was
+    /// given to `ratelab run`, it is the same, byte for byte, as the one `ratelab run --report`
+    /// made. Without it only the reproduce line can differ: it then names the file
+    /// `<scenario name>.toml` (and a run of the built-in default, `ratelab run` alone, is not
+    /// recognised as such). Exit status 2 when the result is unreadable or malformed.
     Report {
         /// The JSON result written by `ratelab run --json FILE`.
         results: PathBuf,
@@ -80,10 +83,13 @@ enum Command {
     },
     /// List the scenarios in a folder and every strategy, retry, limit and latency kind with its
     /// fields and defaults.
+    ///
+    /// Exit status 2 when a folder given with --dir cannot be read (without --dir a missing
+    /// ./scenarios only says so: the kinds are still listed).
     List {
-        /// Folder of scenarios.
-        #[arg(long, default_value = "scenarios")]
-        dir: PathBuf,
+        /// Folder of scenarios (default: ./scenarios).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Serve a scenario's [api] model over HTTP on real time (a mock of the rate-limited API).
     ///
@@ -226,8 +232,16 @@ fn main() -> ExitCode {
             quiet,
         ),
         Command::List { dir } => {
-            print!("{}", catalog::render(&dir));
-            ExitCode::SUCCESS
+            let given = dir.is_some();
+            let dir = dir.unwrap_or_else(|| PathBuf::from("scenarios"));
+            let (text, readable) = catalog::render(&dir);
+            print!("{text}");
+            if readable || !given {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("error: {}: cannot read the folder", dir.display());
+                ExitCode::from(2)
+            }
         }
     }
 }

@@ -309,3 +309,16 @@ fn list_shows_the_library_and_every_kind() {
         "every shipped scenario is valid:\n{text}"
     );
 }
+
+#[test]
+fn list_of_a_missing_folder_says_so_and_fails() {
+    let out = ratelab(&["list", "--dir", "no/such/folder"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("cannot read no/such/folder"), "{text}");
+    assert!(
+        text.contains("leaky_bucket"),
+        "the kinds are still listed:\n{text}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/folder"));
+}
