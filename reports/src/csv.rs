@@ -12,7 +12,8 @@ pub struct CsvFile {
     /// File name (no directory): `<strategy>.csv` for the whole run of a strategy and
     /// `<strategy>.client-<k>.csv` for client `k` when there are several clients, where
     /// `<strategy>` is the strategy's name with every run of characters other than ASCII letters,
-    /// digits, `-` and `_` replaced by one `-` (a clash gets `-2`, `-3`, … appended).
+    /// digits and `_` (`-` included) replaced by one `-`, none at either end (a clash gets `-2`,
+    /// `-3`, … appended).
     pub name: String,
     /// Its contents: a header `second,sends,successes,http_429,in_flight` and one line per second
     /// of the run (`second` = i covers `[i s, i+1 s)`; `in_flight` is the time-weighted mean).

@@ -2,9 +2,10 @@
 //!
 //! Turns the JSON result of a run ([`ratelab_sim::RunOutput`]) into one self-contained HTML file
 //! (inline CSS, inline SVG charts drawn with plotters, no JavaScript, nothing fetched) and into
-//! per-strategy CSV series. Everything is drawn from the result alone, so a report made from a
-//! saved `--json` result is byte-identical to one made during the run, and the same result gives
-//! the same bytes (no timestamps, no absolute paths).
+//! per-strategy CSV series. Everything is drawn from the result and the [`ReportOptions`] (which
+//! only shape the reproduce line), so a report made from a saved `--json` result with the same
+//! options is byte-identical to one made during the run, and the same result gives the same bytes
+//! (no timestamps, no absolute paths).
 //!
 //! ```
 //! use ratelab_reports::{ReportOptions, render_html};
