@@ -32,6 +32,15 @@ fn share(r: &StrategyResult, capacity: Option<f64>) -> String {
     }
 }
 
+/// 429s per attempt.
+fn rate_429(r: &StrategyResult) -> String {
+    if r.attempts == 0 {
+        "-".into()
+    } else {
+        format!("{:.0}%", 100.0 * r.http_429 as f64 / r.attempts as f64)
+    }
+}
+
 fn latency(r: &StrategyResult, v: f64) -> String {
     if r.latency_s.count == 0 {
         "-".into()
@@ -50,6 +59,7 @@ pub fn render(out: &RunOutput) -> String {
         "pending",
         "att/req",
         "429s",
+        "429 %",
         "makespan",
         "goodput/s",
         "of cap",
@@ -68,6 +78,7 @@ pub fn render(out: &RunOutput) -> String {
                 r.in_flight_at_horizon.to_string(),
                 format!("{:.2}", r.attempts_per_request),
                 r.http_429.to_string(),
+                rate_429(r),
                 format!(
                     "{}{}",
                     duration(r.makespan_s),
