@@ -1,7 +1,7 @@
 //! `ratelab serve`, `ratelab live` and `ratelab fidelity`: argument handling and printing around
 //! `ratelab-live`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ratelab_live::{Endpoint, MockApi, ScaleExt, Server, fidelity, run_scenario_live};
-use ratelab_sim::{Progress, RunOutput, Scenario, run_scenario};
+use ratelab_sim::{RunOutput, Scenario, run_scenario};
 
+use crate::progress::ProgressLine;
 use crate::table;
 
 fn load(path: &Path) -> Result<Scenario, ExitCode> {
@@ -81,28 +82,6 @@ pub fn serve(path: &Path, addr: SocketAddr, seed: Option<u64>) -> ExitCode {
     })
 }
 
-fn progress_line(names: Vec<String>, label: &'static str) -> impl FnMut(usize, Progress) + Send {
-    let show = std::io::stderr().is_terminal();
-    let count = names.len();
-    move |i, p| {
-        if show {
-            eprint!(
-                "\r{label} [{}/{count}] {}: {:.0}% of requests final, {} elapsed   ",
-                i + 1,
-                names[i],
-                100.0 * p.finals as f64 / p.requests.max(1) as f64,
-                table::duration(p.now as f64 / 1e9),
-            );
-        }
-    }
-}
-
-fn clear_progress() {
-    if std::io::stderr().is_terminal() {
-        eprint!("\r{:100}\r", "");
-    }
-}
-
 fn live_output(
     scenario: &Scenario,
     seed: u64,
@@ -111,18 +90,15 @@ fn live_output(
     quiet: bool,
 ) -> Result<RunOutput, String> {
     let names = scenario.strategies.iter().map(|s| s.name.clone()).collect();
-    let mut report = progress_line(names, "live");
-    let mut silent = |_: usize, _: Progress| {};
-    let progress: &mut (dyn FnMut(usize, Progress) + Send) =
-        if quiet { &mut silent } else { &mut report };
+    let mut line = ProgressLine::new(names, "live ", "elapsed", quiet);
     let out = ratelab_live::block_on(run_scenario_live(
         scenario,
         seed,
         endpoint,
         Duration::from_micros(spin_us),
-        progress,
+        &mut |i, p| line.update(i, p),
     ))?;
-    clear_progress();
+    line.clear();
     out
 }
 

@@ -2,15 +2,16 @@
 
 mod catalog;
 mod live_cmd;
+mod progress;
 mod report_cmd;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use progress::ProgressLine;
 use ratelab::table;
-use ratelab_sim::{Progress, RunOutput, Scenario, run_scenario};
+use ratelab_sim::{RunOutput, Scenario, run_scenario};
 
 /// A deterministic virtual-clock lab for client strategies against rate-limited APIs.
 ///
@@ -274,24 +275,9 @@ fn run(
 
 /// Runs the scenario, showing progress on a terminal for runs long enough to need it.
 fn simulate_with_progress(scenario: &Scenario, seed: u64, quiet: bool) -> RunOutput {
-    let show = !quiet && std::io::stderr().is_terminal();
-    let count = scenario.strategies.len();
-    let mut shown = false;
-    let mut report = |i: usize, p: Progress| {
-        if show {
-            shown = true;
-            eprint!(
-                "\r[{}/{count}] {}: {:.0}% of requests final, virtual time {}   ",
-                i + 1,
-                scenario.strategies[i].name,
-                100.0 * p.finals as f64 / p.requests.max(1) as f64,
-                table::duration(p.now as f64 / 1e9),
-            );
-        }
-    };
-    let out = run_scenario(scenario, seed, Some(&mut report));
-    if shown {
-        eprint!("\r{:80}\r", "");
-    }
+    let names = scenario.strategies.iter().map(|s| s.name.clone()).collect();
+    let mut line = ProgressLine::new(names, "", "virtual time", quiet);
+    let out = run_scenario(scenario, seed, Some(&mut |i, p| line.update(i, p)));
+    line.clear();
     out
 }
