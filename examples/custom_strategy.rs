@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use ratelab::sim::{ClientSetup, Scenario, run_scenario, simulate};
+use ratelab::sim::{ClientSetup, Scenario, output, run_scenario, simulate};
 use ratelab::strategies::{
     Admit, Draws, Nanos, Outcome, RequestInfo, Response, Strategy, spec::RetrySpec,
 };
@@ -81,16 +81,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None,
     ));
 
-    println!("{} (seed {seed})", scenario.name);
-    println!(
-        "{:<28} {:>9} {:>6} {:>7} {:>10} {:>10}",
-        "strategy", "succeeded", "dead", "429s", "makespan_s", "goodput/s"
+    // The CLI's comparison table, with our strategy as one more row.
+    print!(
+        "{}",
+        ratelab::table::render(&output(&scenario, seed, results))
     );
-    for r in &results {
-        println!(
-            "{:<28} {:>9} {:>6} {:>7} {:>10.1} {:>10.2}",
-            r.strategy, r.succeeded, r.dead_lettered, r.http_429, r.makespan_s, r.goodput_rps
-        );
-    }
     Ok(())
 }
