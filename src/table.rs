@@ -1,28 +1,16 @@
 //! The comparison table `ratelab run` prints.
 
+use ratelab_reports::format;
 use ratelab_sim::{RunOutput, StrategyResult};
 
 /// Seconds as a short human string: 850ms, 12.3s, 9m58s, 2h05m.
 pub fn duration(s: f64) -> String {
-    if s < 1.0 {
-        format!("{:.0}ms", s * 1000.0)
-    } else if s < 60.0 {
-        format!("{s:.1}s")
-    } else if s < 3600.0 {
-        format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
-    } else {
-        format!(
-            "{}h{:02}m",
-            (s / 3600.0) as u64,
-            ((s % 3600.0) / 60.0) as u64
-        )
-    }
+    format::duration(s, "")
 }
 
 /// A number with at most three decimals, trailing zeros dropped.
 pub fn number(x: f64) -> String {
-    let s = format!("{x:.3}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+    format::trimmed(x, 3)
 }
 
 fn share(r: &StrategyResult, capacity: Option<f64>) -> String {

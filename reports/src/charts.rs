@@ -481,12 +481,7 @@ fn nice_max(v: f64) -> f64 {
 
 /// A number for an axis label: integers plain, others with up to two decimals.
 fn axis_number(v: f64) -> String {
-    if (v - v.round()).abs() < 1e-9 {
-        format!("{}", v.round() as i64)
-    } else {
-        let s = format!("{v:.2}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
+    crate::format::trimmed(v, 2)
 }
 
 /// Seconds as a short latency label: 120 ms, 1.5 s, 2000 s.

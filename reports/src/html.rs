@@ -585,12 +585,7 @@ fn spec_text(v: &Value) -> String {
 
 /// A number as short as it can be said exactly: 10, 0.5, 8.944834163365444 → 8.945.
 fn number(x: f64) -> String {
-    if (x - x.round()).abs() < 1e-9 && x.abs() < 1e15 {
-        format!("{}", x.round() as i64)
-    } else {
-        let s = format!("{x:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
+    crate::format::trimmed(x, 3)
 }
 
 fn number2(x: f64) -> String {

@@ -29,6 +29,7 @@
 
 mod charts;
 mod csv;
+pub mod format;
 mod html;
 mod story;
 

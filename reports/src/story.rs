@@ -18,21 +18,7 @@ pub(crate) fn count(n: u64) -> String {
 
 /// Seconds as a short human duration: 850 ms, 12.3 s, 9m 58s, 2h 05m.
 pub(crate) fn duration(s: f64) -> String {
-    if !s.is_finite() {
-        "–".into()
-    } else if s < 1.0 {
-        format!("{:.0}\u{a0}ms", s * 1000.0)
-    } else if s < 60.0 {
-        format!("{s:.1}\u{a0}s")
-    } else if s < 3600.0 {
-        format!("{}m\u{a0}{:02}s", (s / 60.0) as u64, (s % 60.0) as u64)
-    } else {
-        format!(
-            "{}h\u{a0}{:02}m",
-            (s / 3600.0) as u64,
-            ((s % 3600.0) / 60.0) as u64
-        )
-    }
+    crate::format::duration(s, "\u{a0}")
 }
 
 /// A share as a percentage with precision where it matters: 0.4 %, 28 %, 100 %.
