@@ -425,3 +425,88 @@ fn stories_say_what_the_numbers_say() {
         }
     }
 }
+
+/// The summary's marked cells of `html`: (strategy, column) for every `td.best`.
+fn marked(html: &str) -> Vec<(String, String)> {
+    let doc = parse(html).unwrap();
+    let summary = by_id(&doc, "summary");
+    let part = |tag: &str| summary.descendants().find(|n| n.has_tag_name(tag)).unwrap();
+    // The first header is the strategy column.
+    let heads: Vec<String> = part("thead")
+        .descendants()
+        .filter(|n| n.has_tag_name("th"))
+        .map(text_of)
+        .collect();
+    let mut marks = Vec::new();
+    for row in part("tbody").children().filter(|n| n.has_tag_name("tr")) {
+        let cells: Vec<Node> = row.children().filter(|n| n.is_element()).collect();
+        for (i, c) in cells.iter().enumerate() {
+            if c.attribute("class") == Some("best") {
+                marks.push((text_of(cells[0]), heads[i].clone()));
+            }
+        }
+    }
+    marks
+}
+
+#[test]
+fn best_values_are_marked_among_the_right_rows() {
+    let scenario = load("seed-semaphore.toml");
+    let out = run_scenario(&scenario, scenario.seed, None);
+    let marks = marked(&render_html(&out, &ReportOptions::default()));
+    let of = |strategy: &str| -> Vec<&str> {
+        marks
+            .iter()
+            .filter(|(s, _)| s == strategy)
+            .map(|(_, c)| c.as_str())
+            .collect()
+    };
+    // Outcome columns compare everyone; `semaphore-5` (22 of 500) has the fastest makespan and
+    // p50 but is never marked: the other columns compare only the rows with the most successes.
+    assert_eq!(of("semaphore-5"), Vec::<&str>::new());
+    assert_eq!(
+        of("semaphore-5+backoff"),
+        ["succeeded", "dead-lettered", "p50"],
+        "24.2 s ties as shown with the bucket"
+    );
+    assert_eq!(
+        of("semaphore-5+retry-after"),
+        ["succeeded", "dead-lettered"]
+    );
+    assert_eq!(
+        of("bucket-10/s+semaphore-5"),
+        [
+            "succeeded",
+            "dead-lettered",
+            "attempts / request",
+            "429s",
+            "429 rate",
+            "makespan",
+            "of capacity",
+            "p50",
+            "p90",
+            "p99",
+            "max"
+        ]
+    );
+    assert_eq!(
+        of("aimd+backoff"),
+        [
+            "succeeded",
+            "dead-lettered",
+            "makespan",
+            "goodput",
+            "of capacity",
+            "p99",
+            "max"
+        ],
+    );
+    // Columns where every row is equal (nobody rejected by a breaker, nothing pending) are not
+    // marked at all.
+    assert!(
+        marks
+            .iter()
+            .all(|(_, c)| c != "breaker" && c != "in flight"),
+        "{marks:?}"
+    );
+}
