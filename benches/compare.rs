@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use ratelab::table;
-use ratelab_sim::{RunOutput, Scenario, run_scenario};
+use ratelab_sim::{RunOutput, Scenario, run_scenario, scenario_files};
 
 fn main() -> ExitCode {
     // `cargo bench` passes `--bench` (and criterion-style flags); the rest are name filters.
@@ -70,8 +70,7 @@ fn main() -> ExitCode {
 /// Writes what one scenario produced into `dir` and returns the files written.
 fn write_outputs(out: &RunOutput, dir: &Path, stem: &str) -> Result<Vec<PathBuf>, String> {
     let json = dir.join(format!("{stem}.json"));
-    let mut text = serde_json::to_string_pretty(out).map_err(|e| e.to_string())?;
-    text.push('\n');
+    let text = out.to_json().map_err(|e| e.to_string())?;
     std::fs::write(&json, text).map_err(|e| format!("{}: {e}", json.display()))?;
     let html = dir.join(format!("{stem}.html"));
     let options = ratelab_reports::ReportOptions {
@@ -88,14 +87,4 @@ fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
-}
-
-/// The `*.toml` files of `dir`, sorted by name.
-fn scenario_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    Ok(files)
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use ratelab_sim::Scenario;
+use ratelab_sim::{Scenario, scenario_files};
 
 /// One kind a scenario can name: where it goes, its fields with units and defaults, an example.
 pub struct Kind {
@@ -179,14 +179,8 @@ pub const KINDS: &[Kind] = &[
 /// The text of `ratelab list`, and whether `dir` could be read.
 pub fn render(dir: &Path) -> (String, bool) {
     let mut text = format!("Scenarios in {}:\n", dir.display());
-    let (mut files, readable): (Vec<_>, bool) = match std::fs::read_dir(dir) {
-        Ok(entries) => (
-            entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect(),
-            true,
-        ),
+    let (files, readable) = match scenario_files(dir) {
+        Ok(files) => (files, true),
         Err(e) => {
             text.push_str(&format!(
                 "  (cannot read {}: {e}; pass --dir to point at a folder of *.toml files)\n",
@@ -195,7 +189,6 @@ pub fn render(dir: &Path) -> (String, bool) {
             (Vec::new(), false)
         }
     };
-    files.sort();
     if readable && files.is_empty() {
         text.push_str("  (no *.toml files; pass --dir to point at a folder of *.toml files)\n");
     }

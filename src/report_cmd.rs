@@ -127,11 +127,10 @@ pub fn print_table_and_json(
     let Some(dest) = json else {
         return Ok(());
     };
-    let mut text = serde_json::to_string_pretty(out).map_err(|e| {
+    let text = out.to_json().map_err(|e| {
         eprintln!("error: cannot serialise the result: {e}");
         ExitCode::from(1)
     })?;
-    text.push('\n');
     let written = if json_to_stdout {
         std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes())
     } else {

@@ -36,7 +36,7 @@ pub mod workload;
 pub use engine::{ClientSetup, Progress, simulate};
 pub use ratelab_strategies;
 pub use result::{RunOutput, StrategyResult};
-pub use scenario::{Scenario, ScenarioError};
+pub use scenario::{Scenario, ScenarioError, scenario_files};
 
 use ratelab_strategies::Draws;
 use ratelab_strategies::spec::StrategySpec;

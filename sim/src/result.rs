@@ -26,6 +26,15 @@ pub struct RunOutput {
     pub results: Vec<StrategyResult>,
 }
 
+impl RunOutput {
+    /// The result as written by `ratelab run --json`: pretty JSON and a final newline.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        let mut text = serde_json::to_string_pretty(self)?;
+        text.push('\n');
+        Ok(text)
+    }
+}
+
 /// Why a run stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
