@@ -368,6 +368,15 @@ where
             if let Some(o) = &self.inner.observer {
                 o.sent(sent_at, &info);
             }
+            // If this future is dropped while the attempt is out (a caller's timeout or
+            // `select!`), the strategy still hears of it: otherwise its permit would never come
+            // back and the limiter would stall.
+            let mut in_flight = InFlightGuard {
+                limiter: self,
+                info,
+                sent_at,
+                armed: true,
+            };
             let a = Attempt {
                 client: info.client,
                 id,
@@ -404,6 +413,7 @@ where
                     (r, Failure::Error(e))
                 }
             };
+            in_flight.armed = false;
             let retry_at = {
                 let mut st = self.lock();
                 let now = st.tick(now);
@@ -516,6 +526,41 @@ where
                 }
                 Next::Wait => notify.notified().await,
             }
+        }
+    }
+}
+
+/// An attempt that was sent and whose reply has not been given to the strategy yet. Dropped
+/// while armed (the call's future was dropped), it tells the strategy the attempt ended as the
+/// client's own timeout at that moment, and the observer likewise (the request is then neither
+/// succeeded nor dead-lettered: it stays pending).
+struct InFlightGuard<'a, S: Strategy, R> {
+    limiter: &'a Limiter<S, R>,
+    info: RequestInfo,
+    sent_at: Nanos,
+    armed: bool,
+}
+
+impl<S: Strategy, R> Drop for InFlightGuard<'_, S, R> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let now = nanos_since(self.limiter.inner.start);
+        let response = Response::timeout(self.info, self.sent_at, now.saturating_sub(self.sent_at));
+        {
+            let mut st = self
+                .limiter
+                .inner
+                .state
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let now = st.tick(now);
+            st.strategy.on_response(now, &response);
+            st.wake_head();
+        }
+        if let Some(o) = &self.limiter.inner.observer {
+            o.replied(now, &response);
         }
     }
 }

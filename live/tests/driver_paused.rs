@@ -221,3 +221,42 @@ async fn an_open_breaker_fails_fast_then_half_opens() {
         "rejections send nothing; the probe does"
     );
 }
+
+/// A caller that drops a call while its attempt is out (a timeout around `call`) gives the
+/// permit back: the next call is admitted at once instead of never.
+#[tokio::test(start_paused = true)]
+async fn a_dropped_call_gives_its_permit_back() {
+    for kind in [
+        "admission = [{ kind = \"semaphore\", permits = 1 }]",
+        "admission = [{ kind = \"fixed_delay\", delay_ms = 100 }]",
+    ] {
+        let limiter = Limiter::from_spec(&spec(kind), 1);
+        let t0 = Instant::now();
+        let slow = limiter.call(|_| async {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            Ok::<_, std::convert::Infallible>(reply(200, None))
+        });
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), slow)
+                .await
+                .is_err(),
+            "the slow call is cut off"
+        );
+        let sent = Arc::new(Mutex::new(None));
+        let fast = limiter.call(|_| {
+            let sent = sent.clone();
+            async move {
+                *sent.lock().unwrap() = Some(t0.elapsed().as_millis());
+                Ok::<_, std::convert::Infallible>(reply(200, None))
+            }
+        });
+        let done = tokio::time::timeout(Duration::from_secs(5), fast).await;
+        assert!(
+            matches!(done, Ok(Ok(_))),
+            "{kind}: the next call went through"
+        );
+        // The semaphore admits at once; the fixed delay counts its pause from the drop.
+        let expected = if kind.contains("semaphore") { 50 } else { 150 };
+        assert_eq!(*sent.lock().unwrap(), Some(expected), "{kind}");
+    }
+}
