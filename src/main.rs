@@ -114,7 +114,7 @@ enum Command {
     ///
     /// The strategies run one after another through the tokio driver (the same state machines
     /// as the simulator) against --url, or by default against an in-process `serve` of the
-    /// scenario's [api] on an ephemeral loopback port, started afresh for each strategy. Prints
+    /// scenario's [api] on an ephemeral loopback port, its model reset for each strategy. Prints
     /// the same table as `run`; --json writes the same JSON shape with "mode": "live".
     Live {
         /// The scenario file (TOML).

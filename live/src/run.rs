@@ -62,8 +62,9 @@ pub const WARM_CONNECTIONS: u64 = 64;
 
 /// Where `ratelab live` sends its requests.
 pub enum Endpoint {
-    /// A `serve` of the scenario's own `[api]`, started in-process on an ephemeral loopback port
-    /// and started afresh before each strategy, as the simulator does.
+    /// A `serve` of the scenario's own `[api]`, started once in-process on an ephemeral loopback
+    /// port, its model reset (full buckets, clock at 0) before each strategy, as the simulator
+    /// starts each strategy with a fresh model.
     InProcess,
     /// Someone else's endpoint (its state carries over from one strategy to the next).
     Url(String),
@@ -173,8 +174,8 @@ pub async fn run_strategy_live(
 
 /// Runs every strategy of `scenario` live, one after another, and returns the simulator's
 /// result shape with `mode = "live"`. With [`Endpoint::InProcess`] a `serve` of the scenario's
-/// `[api]` is started on 127.0.0.1 on an ephemeral port and started afresh before each strategy,
-/// after up to [`WARM_CONNECTIONS`] connections have been opened to it.
+/// `[api]` is started once on 127.0.0.1 on an ephemeral port and its model reset before each
+/// strategy, after up to [`WARM_CONNECTIONS`] connections have been opened to it.
 /// `spin` makes the driver's (and the in-process server's) waits precise, see
 /// [`crate::driver::sleep_until`]. `progress` is told the strategy's index with each report.
 pub async fn run_scenario_live(
