@@ -1,6 +1,6 @@
 //! The client loop: clients, their strategies and the API on one virtual clock.
 //!
-//! Semantics (DESIGN.md §3): at an instant t every event due at t is applied, in the order it was
+//! Semantics (ARCHITECTURE.md, "Decisions"): at an instant t every event due at t is applied, in the order it was
 //! scheduled, before any admission at t; due retries go before fresh requests; with several
 //! clients, the client asked first rotates from instant to instant. Each client keeps at most one
 //! pending wake-up (a generation number retires the stale ones), fresh work is a counter, and
