@@ -1,5 +1,6 @@
-//! The JSON result of a run (README.md, "The JSON result"): everything a table or a report needs, and nothing
-//! that varies between runs of the same scenario and seed (no paths, no timestamps).
+//! The JSON result of a run (README.md, "The JSON result"): everything a table or a report
+//! needs, and nothing that varies between runs of the same scenario and seed (no paths, no
+//! timestamps).
 
 use std::collections::BTreeMap;
 
