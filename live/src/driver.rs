@@ -241,6 +241,17 @@ pub struct Limiter<S = Stack, R = Retry> {
     inner: Arc<Inner<S, R>>,
 }
 
+impl<S, R> Limiter<S, R> {
+    fn lock(&self) -> MutexGuard<'_, State<S, R>> {
+        // A panic while holding the lock cannot leave the state machines half-updated in a way
+        // that matters more than the panic itself: keep going with the inner value.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 impl<S, R> Clone for Limiter<S, R> {
     fn clone(&self) -> Self {
         Limiter {
@@ -302,15 +313,6 @@ where
     /// The instant its clock counts from.
     pub fn start(&self) -> Instant {
         self.inner.start
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State<S, R>> {
-        // A panic while holding the lock cannot leave the state machines half-updated in a way
-        // that matters more than the panic itself: keep going with the inner value.
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `f` for one request of weight 1 under the strategy: see [`Limiter::call_request`].
@@ -549,12 +551,7 @@ impl<S: Strategy, R> Drop for InFlightGuard<'_, S, R> {
         let now = nanos_since(self.limiter.inner.start);
         let response = Response::timeout(self.info, self.sent_at, now.saturating_sub(self.sent_at));
         {
-            let mut st = self
-                .limiter
-                .inner
-                .state
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut st = self.limiter.lock();
             let now = st.tick(now);
             st.strategy.on_response(now, &response);
             st.wake_head();
@@ -572,12 +569,7 @@ struct TicketGuard<'a, S, R> {
 
 impl<S, R> Drop for TicketGuard<'_, S, R> {
     fn drop(&mut self) {
-        let mut st = self
-            .limiter
-            .inner
-            .state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut st = self.limiter.lock();
         let was_head = st.queue.keys().next() == Some(&self.ticket);
         st.queue.remove(&self.ticket);
         if was_head {
