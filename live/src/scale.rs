@@ -1,9 +1,9 @@
 //! Speeding a scenario up for a live run: rates × K, latencies, delays and windows ÷ K.
 
 use ratelab_sim::Scenario;
-use ratelab_sim::api::{LatencySpec, LimitSpec};
+use ratelab_sim::api::{BanSpec, LatencySpec, LimitSpec};
 use ratelab_sim::workload::ArrivalSpec;
-use ratelab_strategies::spec::{AdmissionSpec, RetrySpec};
+use ratelab_strategies::spec::{AdmissionSpec, BreakerSpec, RetrySpec};
 
 /// A scenario sped up by [`ScaleExt::scaled`], with what could not be scaled.
 #[derive(Clone, Debug)]
@@ -51,17 +51,27 @@ impl ScaleExt for Scenario {
         }
         for l in &mut s.api.limits {
             match l {
+                // Every field is named, so that a new time field cannot go unscaled unnoticed.
                 LimitSpec::TokenBucket {
                     rate_per_s,
                     rate_per_min,
-                    ..
+                    burst: _,
+                    unit: _,
                 } => {
                     rate(rate_per_s);
                     rate(rate_per_min);
                 }
-                LimitSpec::FixedWindow { window_s, .. }
-                | LimitSpec::SlidingWindow { window_s, .. } => *window_s /= k,
-                LimitSpec::Concurrency { .. } => {}
+                LimitSpec::FixedWindow {
+                    window_s,
+                    limit: _,
+                    unit: _,
+                }
+                | LimitSpec::SlidingWindow {
+                    window_s,
+                    limit: _,
+                    unit: _,
+                } => *window_s /= k,
+                LimitSpec::Concurrency { max_in_flight: _ } => {}
             }
         }
         match &mut s.api.latency {
@@ -98,9 +108,14 @@ impl ScaleExt for Scenario {
             }
         }
         s.api.rejected_latency_ms /= k;
-        if let Some(b) = &mut s.api.ban {
-            b.within_s /= k;
-            b.duration_s /= k;
+        if let Some(BanSpec {
+            after_429: _,
+            within_s,
+            duration_s,
+        }) = &mut s.api.ban
+        {
+            *within_s /= k;
+            *duration_s /= k;
         }
         let mut honours_retry_after = Vec::new();
         for st in &mut s.strategies {
@@ -110,15 +125,22 @@ impl ScaleExt for Scenario {
                     AdmissionSpec::TokenBucket {
                         rate_per_s,
                         rate_per_min,
-                        ..
+                        burst: _,
+                        unit: _,
                     } => {
                         rate(rate_per_s);
                         rate(rate_per_min);
                     }
                     AdmissionSpec::LeakyBucket { rate_per_s } => *rate_per_s *= k,
                     AdmissionSpec::Unlimited
-                    | AdmissionSpec::Semaphore { .. }
-                    | AdmissionSpec::Aimd { .. } => {}
+                    | AdmissionSpec::Semaphore { permits: _ }
+                    | AdmissionSpec::Aimd {
+                        initial: _,
+                        min: _,
+                        max: _,
+                        increase: _,
+                        decrease: _,
+                    } => {}
                 }
             }
             match &mut st.retry {
@@ -126,7 +148,8 @@ impl ScaleExt for Scenario {
                 RetrySpec::Fixed {
                     delay_ms,
                     honor_retry_after,
-                    ..
+                    max_attempts: _,
+                    on: _,
                 } => {
                     *delay_ms /= k;
                     if *honor_retry_after {
@@ -137,7 +160,10 @@ impl ScaleExt for Scenario {
                     base_ms,
                     cap_ms,
                     honor_retry_after,
-                    ..
+                    multiplier: _,
+                    jitter: _,
+                    max_attempts: _,
+                    on: _,
                 } => {
                     *base_ms /= k;
                     *cap_ms /= k;
@@ -146,8 +172,14 @@ impl ScaleExt for Scenario {
                     }
                 }
             }
-            if let Some(b) = &mut st.breaker {
-                b.open_ms /= k;
+            if let Some(BreakerSpec {
+                open_ms,
+                consecutive_failures: _,
+                half_open_probes: _,
+                on_open: _,
+            }) = &mut st.breaker
+            {
+                *open_ms /= k;
             }
             if let Some(t) = &mut st.timeout_ms {
                 *t /= k;
