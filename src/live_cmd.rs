@@ -21,15 +21,18 @@ fn load(path: &Path) -> Result<Scenario, ExitCode> {
     })
 }
 
-/// `ratelab serve SCENARIO [--addr ADDR] [--seed N]`.
-pub fn serve(path: &Path, addr: SocketAddr, seed: Option<u64>) -> ExitCode {
+/// `ratelab serve SCENARIO [--addr ADDR] [--seed N] [--timer-spin-us US]`.
+pub fn serve(path: &Path, addr: SocketAddr, seed: Option<u64>, spin_us: u64) -> ExitCode {
     let scenario = match load(path) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let seed = seed.unwrap_or(scenario.seed);
     let done = ratelab_live::block_on(async move {
-        let api = Arc::new(MockApi::new(&scenario.api, seed, scenario.workload.clients));
+        let api = Arc::new(
+            MockApi::new(&scenario.api, seed, scenario.workload.clients)
+                .with_spin(Duration::from_micros(spin_us)),
+        );
         let server = match Server::bind(addr, api).await {
             Ok(s) => s,
             Err(e) => {

@@ -109,6 +109,11 @@ enum Command {
         /// Seed of the model's draws (default: the scenario's `seed`).
         #[arg(long)]
         seed: Option<u64>,
+        /// Precise replies: sleep on tokio's millisecond timer until this many microseconds
+        /// before each reply is due, then yield until it (0: the timer alone, typically 1-2 ms
+        /// late).
+        #[arg(long, value_name = "US", default_value_t = 2000)]
+        timer_spin_us: u64,
     },
     /// Run a scenario's strategies on real time against a real HTTP endpoint.
     ///
@@ -197,7 +202,8 @@ fn main() -> ExitCode {
             scenario,
             addr,
             seed,
-        } => live_cmd::serve(&scenario, addr, seed),
+            timer_spin_us,
+        } => live_cmd::serve(&scenario, addr, seed, timer_spin_us),
         Command::Live {
             scenario,
             url,
