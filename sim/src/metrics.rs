@@ -285,42 +285,6 @@ pub struct Recorder {
     dead: DeadLetters,
 }
 
-/// The totals of a finished recording, before they become a [`crate::StrategyResult`].
-pub struct Recorded {
-    /// Requests over all clients.
-    pub requests: u64,
-    /// Succeeded.
-    pub succeeded: u64,
-    /// Dead-lettered.
-    pub dead_lettered: u64,
-    /// Rejected by a breaker.
-    pub rejected_by_breaker: u64,
-    /// Attempts sent.
-    pub attempts: u64,
-    /// 429s received.
-    pub http_429: u64,
-    /// 5xx received.
-    pub http_5xx: u64,
-    /// 413s received.
-    pub http_413: u64,
-    /// Client timeouts.
-    pub timeouts: u64,
-    /// Time of the last final state.
-    pub last_final: Nanos,
-    /// End-to-end latency of successes.
-    pub latency: LatencySummary,
-    /// Latency curve.
-    pub curve: Vec<QuantilePoint>,
-    /// Dead letters.
-    pub dead: DeadLetters,
-    /// Attempts histogram.
-    pub attempts_histogram: AttemptsHistogram,
-    /// Whole-run series.
-    pub series: Series,
-    /// Per client (empty for one client).
-    pub clients: Vec<ClientResult>,
-}
-
 impl Recorder {
     /// A recorder for `clients` clients of `requests` each; latencies up to `horizon`.
     pub fn new(clients: u32, requests: u64, horizon: Nanos) -> Self {
@@ -437,63 +401,28 @@ impl Recorder {
     /// driver (the simulator, the live driver) builds its result here, so they agree on the
     /// definitions.
     pub fn into_result(
-        self,
+        mut self,
         name: &str,
         stop: StopReason,
         end: Nanos,
         events: u64,
     ) -> StrategyResult {
-        let finished = stop == StopReason::AllFinal;
-        let rec = self.finish(end, end);
-        let makespan = if finished { rec.last_final } else { end };
-        let secs = as_secs_f64(makespan);
-        let finals = rec.succeeded + rec.dead_lettered + rec.rejected_by_breaker;
-        StrategyResult {
-            strategy: name.to_string(),
-            requests: rec.requests,
-            succeeded: rec.succeeded,
-            dead_lettered: rec.dead_lettered,
-            rejected_by_breaker: rec.rejected_by_breaker,
-            in_flight_at_horizon: rec.requests - finals,
-            finished,
-            stop,
-            attempts: rec.attempts,
-            attempts_per_request: rec.attempts as f64 / rec.requests.max(1) as f64,
-            http_429: rec.http_429,
-            http_5xx: rec.http_5xx,
-            http_413: rec.http_413,
-            timeouts: rec.timeouts,
-            makespan_s: secs,
-            goodput_rps: if secs > 0.0 {
-                rec.succeeded as f64 / secs
-            } else {
-                0.0
-            },
-            latency_s: rec.latency,
-            events,
-            dead_letter: rec.dead,
-            attempts_histogram: rec.attempts_histogram,
-            latency_curve: rec.curve,
-            series: rec.series,
-            clients: rec.clients,
-        }
-    }
-
-    /// Closes the series at `end` and returns the totals.
-    pub fn finish(mut self, end: Nanos, makespan: Nanos) -> Recorded {
         for s in std::iter::once(&mut self.total).chain(&mut self.clients) {
             s.integrate(end);
             s.flush();
         }
-        let curve = match &self.total.latency {
+        let t = &self.total;
+        let finished = stop == StopReason::AllFinal;
+        let secs = as_secs_f64(if finished { t.last_final } else { end });
+        let latency_curve = match &t.latency {
             Some(h) if !h.is_empty() => CURVE
                 .iter()
                 .map(|&q| QuantilePoint {
                     q,
                     s: as_secs_f64(if q >= 1.0 {
-                        self.total.latency_max
+                        t.latency_max
                     } else {
-                        h.value_at_quantile(q).min(self.total.latency_max)
+                        h.value_at_quantile(q).min(t.latency_max)
                     }),
                 })
                 .collect(),
@@ -509,7 +438,7 @@ impl Recorder {
                 let own = as_secs_f64(if c.finals() == c.requests {
                     c.last_final
                 } else {
-                    makespan
+                    end
                 });
                 ClientResult {
                     client: i as u32,
@@ -531,25 +460,36 @@ impl Recorder {
                 }
             })
             .collect();
-        Recorded {
-            requests: self.total.requests,
-            succeeded: self.total.succeeded,
-            dead_lettered: self.total.dead_lettered,
-            rejected_by_breaker: self.total.rejected,
-            attempts: self.total.attempts,
-            http_429: self.total.http_429,
+        StrategyResult {
+            strategy: name.to_string(),
+            requests: t.requests,
+            succeeded: t.succeeded,
+            dead_lettered: t.dead_lettered,
+            rejected_by_breaker: t.rejected,
+            in_flight_at_horizon: t.requests - t.finals(),
+            finished,
+            stop,
+            attempts: t.attempts,
+            attempts_per_request: t.attempts as f64 / t.requests.max(1) as f64,
+            http_429: t.http_429,
             http_5xx: self.http_5xx,
             http_413: self.http_413,
             timeouts: self.timeouts,
-            last_final: self.total.last_final,
-            latency: self.total.summary(),
-            curve,
-            dead: self.dead,
+            makespan_s: secs,
+            goodput_rps: if secs > 0.0 {
+                t.succeeded as f64 / secs
+            } else {
+                0.0
+            },
+            latency_s: t.summary(),
+            events,
+            dead_letter: self.dead,
             attempts_histogram: AttemptsHistogram {
                 succeeded: self.attempts_ok,
                 dead_lettered: self.attempts_dead,
             },
-            series: self.total.series(end),
+            latency_curve,
+            series: t.series(end),
             clients,
         }
     }
@@ -581,7 +521,9 @@ mod tests {
         r.sent(0, 0);
         r.replied(0, 400_000_000, Outcome::Success, 200);
         r.succeeded(0, 400_000_000, 1, 400_000_000);
-        let l = r.finish(400_000_000, 400_000_000).latency;
+        let l = r
+            .into_result("t", StopReason::AllFinal, 400_000_000, 0)
+            .latency_s;
         assert_eq!((l.count, l.mean, l.max), (1, 0.4, 0.4));
         assert_eq!((l.p50, l.p90, l.p99), (0.4, 0.4, 0.4));
         // Bucket bounds on both sides of the true values.
@@ -591,7 +533,9 @@ mod tests {
             r.replied(0, ns, Outcome::Success, 200);
             r.succeeded(0, ns, 1, ns);
         }
-        let l = r.finish(400_031_000, 400_031_000).latency;
+        let l = r
+            .into_result("t", StopReason::AllFinal, 400_031_000, 0)
+            .latency_s;
         assert_eq!(l.max, 0.400031);
         assert!(l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.max, "{l:?}");
         assert_eq!(l.mean, (399_769_600.0 + 400_031_000.0) / 2.0 / 1e9);
