@@ -9,7 +9,7 @@ use crate::bucket::Rate;
 use crate::draws::Draws;
 use crate::retry::{Backoff, Jitter, Retry, RetryOn};
 use crate::strategy::{Layer, Stack};
-use crate::time::{MS, Nanos, SECOND, ms_to_nanos};
+use crate::time::{Nanos, SECOND, ms_to_nanos};
 
 /// Longest duration a field accepts: one day, in milliseconds.
 pub const MAX_MS: f64 = 86_400_000.0;
@@ -650,9 +650,4 @@ impl StrategySpec {
             timeout: self.timeout_ms.map(|t| ms_to_nanos(t).max(1)),
         }
     }
-}
-
-/// `ms` as nanoseconds, for documentation examples.
-pub const fn ms(n: u64) -> Nanos {
-    n * MS
 }
