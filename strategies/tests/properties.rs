@@ -13,7 +13,7 @@ use proptest::test_runner::FileFailurePersistence;
 use ratelab_strategies::admission::{Aimd, FixedDelay, Semaphore, TokenBucket};
 use ratelab_strategies::breaker::{Breaker, BreakerState};
 use ratelab_strategies::bucket::{ExactBucket, Rate};
-use ratelab_strategies::draws::{Draws, Purpose, uniform_upto, unit_open};
+use ratelab_strategies::draws::{DrawCache, Draws, Purpose, uniform_upto, unit_open};
 use ratelab_strategies::retry::{Backoff, Jitter, Retry, RetryOn, exponential_ceiling};
 use ratelab_strategies::time::{Nanos, SECOND};
 use ratelab_strategies::{Admit, Outcome, RequestInfo, Response, RetryPolicy, Strategy as _};
@@ -721,16 +721,23 @@ proptest! {
         client in 0u32..100,
         id in 0u64..1u64 << 40,
         attempt in 1u32..1000,
-        others in prop::collection::vec((0u32..100, 0u64..1000, 1u32..10), 0..10),
+        // Few distinct clients, requests and attempts, so that the cache's slots are shared.
+        others in prop::collection::vec((0u32..17, 0u64..100, 1u32..3), 0..40),
         max in any::<u64>(),
     ) {
         let d = Draws::new(seed);
         let first = d.u64(Purpose::Jitter, client, id, attempt);
-        for (c, i, a) in others {
-            let _ = d.u64(Purpose::Latency, c, i, a);
-            let _ = d.rng(Purpose::Jitter, c, i, a).next_u64();
+        // `Draws` is a stateless key; the state is in `DrawCache`, which must give the same
+        // draw however the other keys were interleaved before and after it.
+        let mut cache = DrawCache::new(d, Purpose::Jitter);
+        for &(c, i, a) in &others {
+            prop_assert_eq!(cache.u64(c, i, a), d.u64(Purpose::Jitter, c, i, a));
         }
-        prop_assert_eq!(first, Draws::new(seed).u64(Purpose::Jitter, client, id, attempt));
+        prop_assert_eq!(cache.u64(client, id, attempt), first);
+        for &(c, i, a) in others.iter().rev() {
+            prop_assert_eq!(cache.u64(c, i, a), d.u64(Purpose::Jitter, c, i, a));
+        }
+        prop_assert_eq!(cache.u64(client, id, attempt), first);
         prop_assert_ne!(first, d.u64(Purpose::Jitter, client + 1, id, attempt));
         prop_assert_ne!(first, d.u64(Purpose::Jitter, client, id + 1, attempt));
         prop_assert_ne!(first, d.u64(Purpose::Jitter, client, id, attempt + 1));
