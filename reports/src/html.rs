@@ -605,6 +605,35 @@ mod tests {
     }
 
     #[test]
+    fn the_best_cell_and_those_that_read_the_same_are_marked() {
+        let column = |values: &[(f64, &str)], among| Column {
+            head: "p50",
+            title: "",
+            cells: values
+                .iter()
+                .map(|&(v, t)| cell(v, t.to_string()))
+                .collect(),
+            higher_is_better: false,
+            among,
+        };
+        // 24.21 s is the best; 24.24 s reads the same, so it is marked too; 24.4 s is not.
+        let c = column(
+            &[(24.4, "24.4s"), (24.21, "24.2s"), (24.24, "24.2s")],
+            Among::All,
+        );
+        assert_eq!(best(&c, &[true; 3]), [false, true, true]);
+        // Only eligible rows compete, but a tie as shown with the best is marked among them.
+        let c = column(
+            &[(1.0, "1.0s"), (24.21, "24.2s"), (24.24, "24.2s")],
+            Among::MostSucceeded,
+        );
+        assert_eq!(best(&c, &[false, true, true]), [false, true, true]);
+        // All equal: nothing to point at.
+        let c = column(&[(3.0, "3s"), (3.0, "3s")], Among::All);
+        assert_eq!(best(&c, &[true; 2]), [false, false]);
+    }
+
+    #[test]
     fn specs_read_compactly() {
         let v: Value = serde_json::json!([
             {"kind": "token_bucket", "rate_per_s": 10.0, "burst": 10},

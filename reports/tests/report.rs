@@ -464,11 +464,7 @@ fn best_values_are_marked_among_the_right_rows() {
     // Outcome columns compare everyone; `semaphore-5` (22 of 500) has the fastest makespan and
     // p50 but is never marked: the other columns compare only the rows with the most successes.
     assert_eq!(of("semaphore-5"), Vec::<&str>::new());
-    assert_eq!(
-        of("semaphore-5+backoff"),
-        ["succeeded", "dead-lettered", "p50"],
-        "24.2 s ties as shown with the bucket"
-    );
+    assert_eq!(of("semaphore-5+backoff"), ["succeeded", "dead-lettered"]);
     assert_eq!(
         of("semaphore-5+retry-after"),
         ["succeeded", "dead-lettered"]
@@ -482,24 +478,17 @@ fn best_values_are_marked_among_the_right_rows() {
             "429s",
             "429 rate",
             "makespan",
+            "goodput",
             "of capacity",
             "p50",
             "p90",
-            "p99",
             "max"
         ]
     );
     assert_eq!(
         of("aimd+backoff"),
-        [
-            "succeeded",
-            "dead-lettered",
-            "makespan",
-            "goodput",
-            "of capacity",
-            "p99",
-            "max"
-        ],
+        ["succeeded", "dead-lettered", "p90", "p99"],
+        "p90 ties as shown with the bucket"
     );
     // Columns where every row is equal (nobody rejected by a breaker, nothing pending) are not
     // marked at all.

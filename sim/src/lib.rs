@@ -30,6 +30,7 @@ pub mod engine;
 pub mod metrics;
 pub mod queue;
 pub mod result;
+pub mod sampling;
 pub mod scenario;
 pub mod workload;
 

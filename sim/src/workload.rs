@@ -1,9 +1,12 @@
 //! The `[workload]` table: how many requests, how many clients, when they arrive, how heavy.
 
+use rand_core::Rng;
 use ratelab_strategies::draws::{Draws, Purpose, uniform_upto};
 use ratelab_strategies::spec::{Checker, MAX_RATE};
 use ratelab_strategies::time::{Nanos, secs_to_nanos};
 use serde::{Deserialize, Serialize};
+
+use crate::sampling;
 
 /// The `[workload]` table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -121,8 +124,16 @@ impl WorkloadSpec {
         match self.arrival {
             None | Some(ArrivalSpec::AtOnce) => None,
             Some(ArrivalSpec::Poisson { rate_per_s }) => {
-                let u = draws.unit(Purpose::Arrival, client, id, 0);
-                Some(secs_to_nanos(-libm::log(u) / rate_per_s))
+                let mut block = None;
+                let more = || {
+                    block
+                        .get_or_insert_with(|| draws.rng(Purpose::Arrival, client, id, 0))
+                        .next_u64()
+                };
+                let word = draws.u64(Purpose::Arrival, client, id, 0);
+                Some(secs_to_nanos(
+                    sampling::exponential(word, more) / rate_per_s,
+                ))
             }
         }
     }

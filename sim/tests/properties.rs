@@ -238,7 +238,7 @@ proptest! {
         // The stateful path the API model uses, asked in the other order.
         let mut cache = DrawCache::new(draws, Purpose::Latency);
         for (i, &(c, id, a, tokens)) in keys.iter().enumerate().rev() {
-            let again = spec.sample_cached(&mut cache, c, id, a, tokens);
+            let again = spec.sampler().sample_cached(&mut cache, c, id, a, tokens);
             prop_assert_eq!(first[i], again);
             let ms = first[i] as f64 / 1e6;
             let (lo, hi, per_token) = match spec {

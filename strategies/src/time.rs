@@ -15,7 +15,7 @@ pub const SECOND: Nanos = 1_000_000_000;
 /// nearest nanosecond. Negative and NaN inputs give 0, huge ones saturate (validation rejects them
 /// before they get here).
 pub fn ms_to_nanos(ms: f64) -> Nanos {
-    secs_to_nanos(ms / 1_000.0)
+    round_nanos(ms * 1e6)
 }
 
 /// Converts a duration in seconds from a configuration file to nanoseconds (see [`ms_to_nanos`]).

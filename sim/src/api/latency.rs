@@ -2,6 +2,8 @@
 
 use rand_core::Rng;
 use ratelab_strategies::draws::{DrawCache, Draws, Purpose, unit_open};
+
+use crate::sampling;
 use ratelab_strategies::spec::{Checker, MAX_MS};
 use ratelab_strategies::time::{Nanos, ms_to_nanos};
 use serde::{Deserialize, Serialize};
@@ -133,15 +135,66 @@ impl LatencySpec {
         base + self.per_token_ms() * tokens
     }
 
-    /// The latency of attempt `attempt` of request `id` of `client`: the same under every
-    /// strategy (common random numbers).
-    pub fn sample(&self, draws: &Draws, client: u32, id: u64, attempt: u32, tokens: u64) -> Nanos {
-        let bits = || draws.u64(Purpose::Latency, client, id, attempt);
-        self.sample_from(bits, draws, client, id, attempt, tokens)
+    /// The sampler of this model (its parameters worked out once).
+    pub fn sampler(&self) -> LatencySampler {
+        let shape = match *self {
+            LatencySpec::Fixed { ms, .. } => Shape::Fixed { ms },
+            LatencySpec::Uniform { min_ms, max_ms, .. } => Shape::Uniform {
+                min_ms,
+                span_ms: max_ms - min_ms,
+            },
+            LatencySpec::Exponential {
+                mean_ms, offset_ms, ..
+            } => Shape::Exponential { offset_ms, mean_ms },
+            LatencySpec::Lognormal {
+                median_ms, p99_ms, ..
+            } => Shape::Lognormal {
+                median_ms,
+                sigma: libm::log(p99_ms / median_ms) / Z99,
+            },
+        };
+        LatencySampler {
+            shape,
+            per_token_ms: self.per_token_ms(),
+        }
     }
 
-    /// [`LatencySpec::sample`] with the single-word draws served by `cache` (a
+    /// The latency of attempt `attempt` of request `id` of `client`: the same under every
+    /// strategy (common random numbers). Shorthand for [`LatencySampler::sample`].
+    pub fn sample(&self, draws: &Draws, client: u32, id: u64, attempt: u32, tokens: u64) -> Nanos {
+        self.sampler().sample(draws, client, id, attempt, tokens)
+    }
+}
+
+/// A [`LatencySpec`] ready to sample.
+///
+/// A sample is a pure function of (seed, client, request, attempt, tokens): one word of the
+/// single-word layout of [`Purpose::Latency`], and in the rare case the exponential or normal
+/// ziggurat needs more ([`crate::sampling`]), the words of that address's block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LatencySampler {
+    shape: Shape,
+    per_token_ms: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Shape {
+    Fixed { ms: f64 },
+    Uniform { min_ms: f64, span_ms: f64 },
+    Exponential { offset_ms: f64, mean_ms: f64 },
+    Lognormal { median_ms: f64, sigma: f64 },
+}
+
+impl LatencySampler {
+    /// The latency of attempt `attempt` of request `id` of `client` with `tokens` tokens.
+    pub fn sample(&self, draws: &Draws, client: u32, id: u64, attempt: u32, tokens: u64) -> Nanos {
+        let word = || draws.u64(Purpose::Latency, client, id, attempt);
+        self.sample_from(word, draws, client, id, attempt, tokens)
+    }
+
+    /// [`LatencySampler::sample`] with the single-word draws served by `cache` (a
     /// [`Purpose::Latency`] cache): the same value, cheaper for requests drawn in order.
+    #[inline]
     pub fn sample_cached(
         &self,
         cache: &mut DrawCache,
@@ -151,40 +204,38 @@ impl LatencySpec {
         tokens: u64,
     ) -> Nanos {
         let draws = cache.draws();
-        let bits = || cache.u64(client, id, attempt);
-        self.sample_from(bits, &draws, client, id, attempt, tokens)
+        let word = || cache.u64(client, id, attempt);
+        self.sample_from(word, &draws, client, id, attempt, tokens)
     }
 
+    #[inline]
     fn sample_from(
         &self,
-        bits: impl FnOnce() -> u64,
+        word: impl FnOnce() -> u64,
         draws: &Draws,
         client: u32,
         id: u64,
         attempt: u32,
         tokens: u64,
     ) -> Nanos {
-        let ms = match self {
-            LatencySpec::Fixed { ms, .. } => *ms,
-            LatencySpec::Uniform { min_ms, max_ms, .. } => {
-                min_ms + (max_ms - min_ms) * unit_open(bits())
+        // Further words, when a ziggurat needs them: the address's block, keyed apart.
+        let mut block = None;
+        let more = || {
+            block
+                .get_or_insert_with(|| draws.rng(Purpose::Latency, client, id, attempt))
+                .next_u64()
+        };
+        let ms = match self.shape {
+            Shape::Fixed { ms } => ms,
+            Shape::Uniform { min_ms, span_ms } => min_ms + span_ms * unit_open(word()),
+            Shape::Exponential { offset_ms, mean_ms } => {
+                offset_ms + mean_ms * sampling::exponential(word(), more)
             }
-            LatencySpec::Exponential {
-                mean_ms, offset_ms, ..
-            } => offset_ms - mean_ms * libm::log(unit_open(bits())),
-            LatencySpec::Lognormal {
-                median_ms, p99_ms, ..
-            } => {
-                // Box–Muller from two words of the same addressed block.
-                let mut rng = draws.rng(Purpose::Latency, client, id, attempt);
-                let u1 = unit_open(rng.next_u64());
-                let u2 = unit_open(rng.next_u64());
-                let z = libm::sqrt(-2.0 * libm::log(u1)) * libm::cos(std::f64::consts::TAU * u2);
-                let sigma = libm::log(p99_ms / median_ms) / Z99;
-                median_ms * libm::exp(sigma * z)
+            Shape::Lognormal { median_ms, sigma } => {
+                median_ms * libm::exp(sigma * sampling::normal(word(), more))
             }
         };
-        ms_to_nanos(ms.min(MAX_MS) + self.per_token_ms() * tokens as f64)
+        ms_to_nanos(ms.min(MAX_MS) + self.per_token_ms * tokens as f64)
     }
 }
 

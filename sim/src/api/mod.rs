@@ -7,7 +7,7 @@
 mod latency;
 mod limits;
 
-pub use latency::LatencySpec;
+pub use latency::{LatencySampler, LatencySpec};
 pub use limits::{Limit, LimitSpec};
 
 use std::collections::VecDeque;
@@ -130,7 +130,7 @@ impl ApiSpec {
         ApiModel {
             every_request_fits: limits.iter().all(|l| !l.by_tokens() && !l.never_fits(1)),
             limits,
-            latency: self.latency.clone(),
+            latency: self.latency.sampler(),
             rejected_latency: ms_to_nanos(self.rejected_latency_ms),
             count_rejected: self.count_rejected,
             retry_after: self.retry_after,
@@ -247,7 +247,7 @@ pub struct ApiModel {
     limits: Vec<Limit>,
     /// No limit counts tokens and each admits one unit at some point: no request is a 413.
     every_request_fits: bool,
-    latency: LatencySpec,
+    latency: LatencySampler,
     rejected_latency: Nanos,
     count_rejected: bool,
     retry_after: bool,
