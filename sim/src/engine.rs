@@ -3,8 +3,9 @@
 //! Semantics (ARCHITECTURE.md, "Decisions"): at an instant t every event due at t is applied, in the order it was
 //! scheduled, before any admission at t; due retries go before fresh requests; with several
 //! clients, the client asked first rotates from instant to instant. Each client keeps at most one
-//! pending wake-up (a generation number retires the stale ones), fresh work is a counter, and
-//! attempts in flight live in a slab.
+//! pending wake-up, outside the event queue (a small heap of wake times; an entry that no longer
+//! matches its client's wake is stale and skipped), fresh work is a counter, and attempts in
+//! flight live in a slab.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -49,8 +50,6 @@ const PROGRESS_EVERY: u64 = 1 << 18;
 enum Event {
     /// The reply (or the client's timeout) of the attempt in this slab slot.
     Reply(u32),
-    /// A client asked to be woken; stale unless its generation is current.
-    Wake { client: u32, generation: u32 },
     /// The next request of a client with Poisson arrivals is ready.
     Arrival(u32),
 }
@@ -81,8 +80,8 @@ struct Client<S, R> {
     /// Tokens of the fresh request at the head, drawn once however often it is polled.
     head_tokens: Option<(u64, u64)>,
     retries: BinaryHeap<Reverse<PendingRetry>>,
+    /// The pending wake-up, if any (its entry in `Engine::wakes` is the live one).
     wake: Option<Nanos>,
-    generation: u32,
     dirty: bool,
     /// The strategy's last answer was `At(t)` for the request at the head: until `t` it stands
     /// unless the strategy says a reply changed it.
@@ -97,6 +96,8 @@ struct Engine<'a, S, R> {
     api: ApiModel,
     clients: Vec<Client<S, R>>,
     queue: EventQueue<Event>,
+    /// Clients' wake-ups by time (stale entries included, skipped when met).
+    wakes: BinaryHeap<Reverse<(Nanos, u32)>>,
     flights: Vec<Flight>,
     free_slots: Vec<u32>,
     dirty: Vec<u32>,
@@ -125,7 +126,6 @@ pub fn simulate<S: Strategy, R: RetryPolicy>(
             head_tokens: None,
             retries: BinaryHeap::new(),
             wake: None,
-            generation: 0,
             dirty: false,
             blocked_until: None,
         })
@@ -139,6 +139,7 @@ pub fn simulate<S: Strategy, R: RetryPolicy>(
         api: scenario.api.build(draws, wl.clients),
         clients,
         queue: EventQueue::default(),
+        wakes: BinaryHeap::new(),
         flights: Vec::new(),
         free_slots: Vec::new(),
         dirty: Vec::new(),
@@ -171,14 +172,25 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             if self.rec.finals() == self.requests {
                 return StopReason::AllFinal;
             }
-            let Some(t) = self.queue.next_time() else {
-                return StopReason::Stalled;
+            let next_event = self.queue.peek_time();
+            let next_wake = self.next_wake();
+            let t = match (next_event, next_wake) {
+                (Some(e), Some(w)) => e.min(w),
+                (Some(t), None) | (None, Some(t)) => t,
+                (None, None) => return StopReason::Stalled,
             };
             if t > self.horizon {
                 return StopReason::Horizon;
             }
             self.now = t;
-            // Everything due at t, including what applying it schedules at t.
+            if next_event == Some(t) {
+                self.queue.next_time();
+            }
+            // Everything due at t, including what applying it schedules at t. Waking a client
+            // only marks it for admission, so wakes and events commute.
+            if next_wake == Some(t) {
+                self.wake_due(t);
+            }
             while let Some(event) = self.queue.pop_due() {
                 self.events += 1;
                 self.apply(event);
@@ -224,29 +236,52 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
     fn schedule_wake(&mut self, c: u32, at: Nanos) {
         let client = &mut self.clients[c as usize];
         if client.wake.is_none_or(|w| at < w) {
-            client.generation = client.generation.wrapping_add(1);
             client.wake = Some(at);
-            let generation = client.generation;
-            self.queue.push(
-                at,
-                Event::Wake {
-                    client: c,
-                    generation,
-                },
-            );
+            // A single client's wake is its own field: no heap needed.
+            if self.clients.len() > 1 {
+                self.wakes.push(Reverse((at, c)));
+            }
         }
+    }
+
+    /// Marks the clients whose wake-up is due at `t`.
+    fn wake_due(&mut self, t: Nanos) {
+        if self.clients.len() == 1 {
+            self.clients[0].wake = None;
+            self.events += 1;
+            self.mark_dirty(0);
+            return;
+        }
+        while let Some(&Reverse((w, c))) = self.wakes.peek()
+            && w == t
+        {
+            self.wakes.pop();
+            let client = &mut self.clients[c as usize];
+            if client.wake == Some(t) {
+                client.wake = None;
+                self.events += 1;
+                self.mark_dirty(c);
+            }
+        }
+    }
+
+    /// The earliest pending wake-up, dropping stale entries on the way.
+    fn next_wake(&mut self) -> Option<Nanos> {
+        if self.clients.len() == 1 {
+            return self.clients[0].wake;
+        }
+        while let Some(&Reverse((t, c))) = self.wakes.peek() {
+            if self.clients[c as usize].wake == Some(t) {
+                return Some(t);
+            }
+            self.wakes.pop();
+        }
+        None
     }
 
     fn apply(&mut self, event: Event) {
         match event {
             Event::Reply(slot) => self.on_reply(slot),
-            Event::Wake { client, generation } => {
-                let cl = &mut self.clients[client as usize];
-                if cl.generation == generation && cl.wake.is_some() {
-                    cl.wake = None;
-                    self.mark_dirty(client);
-                }
-            }
             Event::Arrival(c) => {
                 let now = self.now;
                 let requests = self.scenario.workload.requests;
