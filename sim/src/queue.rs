@@ -205,10 +205,17 @@ impl<E> EventQueue<E> {
     }
 
     /// Time of the next event, without moving to it.
+    #[inline]
     pub fn peek_time(&self) -> Option<Nanos> {
-        if let Some(e) = self.current.last() {
-            return Some(e.time);
+        match self.current.last() {
+            Some(e) => Some(e.time),
+            None => self.peek_beyond_slot(),
         }
+    }
+
+    /// [`EventQueue::peek_time`] when the current slot is empty.
+    #[inline(never)]
+    fn peek_beyond_slot(&self) -> Option<Nanos> {
         let wheel = self.next_wheel_slot().and_then(|s| {
             let i = (s % SLOTS as u64) as usize;
             self.wheel[i].iter().map(|e| e.time).min()
