@@ -130,6 +130,9 @@ pub fn live(
         Some(u) => Endpoint::Url(u),
         None => Endpoint::InProcess,
     };
+    if let Err(code) = crate::report_cmd::prepare_outputs(&[json, report], None) {
+        return code;
+    }
     let out = match live_output(&scenario, seed, &endpoint, spin_us, quiet) {
         Ok(o) => o,
         Err(e) => {

@@ -269,14 +269,18 @@ fn run(
         }
     };
     let seed = seed.unwrap_or(scenario.seed);
+    let default_report = path
+        .is_none()
+        .then(|| PathBuf::from(report_cmd::DEFAULT_REPORT));
+    let report = report.or(default_report.as_deref());
+    if let Err(code) = report_cmd::prepare_outputs(&[json, report], csv) {
+        return code;
+    }
     let out = simulate_with_progress(&scenario, seed, quiet);
     if let Err(code) = report_cmd::print_table_and_json(&out, "", json) {
         return code;
     }
-    let default_report = path
-        .is_none()
-        .then(|| PathBuf::from(report_cmd::DEFAULT_REPORT));
-    report_cmd::write_outputs(&out, &options, report.or(default_report.as_deref()), csv)
+    report_cmd::write_outputs(&out, &options, report, csv)
 }
 
 /// Runs the scenario, showing progress on a terminal for runs long enough to need it.

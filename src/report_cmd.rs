@@ -41,6 +41,32 @@ pub fn load(path: Option<&Path>) -> Result<(Scenario, ReportOptions), String> {
     }
 }
 
+/// Makes sure the outputs a run was asked for can be written before it starts (a long run must
+/// not end in "cannot write"): creates the missing folders of `files` (`-`, standard output, is
+/// skipped) and the `dir` itself, and refuses a file path that is a folder. Exit status 1, with
+/// the path, when one cannot be prepared.
+pub fn prepare_outputs(files: &[Option<&Path>], dir: Option<&Path>) -> Result<(), ExitCode> {
+    let fail = |path: &Path, why: String| {
+        eprintln!("error: {}: cannot write there: {why}", path.display());
+        ExitCode::from(1)
+    };
+    for &path in files.iter().flatten() {
+        if path == Path::new("-") {
+            continue;
+        }
+        if path.is_dir() {
+            return Err(fail(path, "it is a folder".to_string()));
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| fail(path, e.to_string()))?;
+        }
+    }
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir).map_err(|e| fail(dir, e.to_string()))?;
+    }
+    Ok(())
+}
+
 /// Writes the report and the CSV series `ratelab run` was asked for; exit status 1 when one
 /// cannot be written.
 pub fn write_outputs(
@@ -67,6 +93,7 @@ pub fn write_outputs(
 }
 
 fn write_report(out: &RunOutput, options: &ReportOptions, dest: &Path) -> Result<(), ExitCode> {
+    prepare_outputs(&[Some(dest)], None)?;
     let html = render_html(out, options);
     match std::fs::write(dest, html) {
         Ok(()) => {

@@ -153,3 +153,48 @@ retry = { kind = "exponential", base_ms = 20, max_attempts = 5 }
     assert!(html.contains("All 12 requests succeeded"), "{html}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn outputs_go_into_new_folders_and_an_impossible_one_fails_before_the_run() {
+    let dir = scratch("folders");
+    let run = ratelab(
+        &dir,
+        &[
+            "run",
+            "scenarios/seed-semaphore.toml",
+            "--quiet",
+            "--json",
+            "out/json/r.json",
+            "--report",
+            "out/html/r.html",
+            "--csv",
+            "out/csv",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    for f in [
+        "out/json/r.json",
+        "out/html/r.html",
+        "out/csv/semaphore-5.csv",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} written");
+    }
+    // A report path that is a folder, and one under a file: refused with exit 1, naming the
+    // path, before anything is simulated (no table is printed).
+    std::fs::write(dir.join("plain-file"), "x").unwrap();
+    for bad in ["out/html", "plain-file/r.html"] {
+        let out = ratelab(
+            &dir,
+            &[
+                "run",
+                "scenarios/seed-semaphore.toml",
+                "--quiet",
+                "--report",
+                bad,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{bad}: {}", stderr(&out));
+        assert!(stderr(&out).contains(bad), "{bad}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{bad}: ran anyway");
+    }
+}
