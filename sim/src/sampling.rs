@@ -13,47 +13,84 @@ use ratelab_strategies::draws::unit_open;
 /// Layers of a ziggurat.
 const LAYERS: usize = 256;
 
-/// The boxes of one ziggurat: layer `i` spans `[0, x[i]]` between heights `f[i]` and `f[i + 1]`;
-/// its part `[0, x[i + 1]]` lies wholly under the density. Layer 0 is the base strip, which
-/// stands for the rectangle under the density up to `x[1]` plus the tail beyond it.
-struct Tables {
+/// One ziggurat: layer `i` spans `[0, x[i]]` between heights `f[i]` and `f[i + 1]`; its part
+/// `[0, x[i + 1]]` lies wholly under the density. Layer 0 is the base strip, which stands for the
+/// rectangle under the density up to `x[1]` plus the tail beyond it.
+struct Ziggurat {
     x: [f64; LAYERS + 1],
     f: [f64; LAYERS + 1],
+    /// The density on `[0, ∞)`, decreasing, 1 at 0.
+    density: fn(f64) -> f64,
+    /// Symmetric about 0 (the normal): a word's uniform spans `[-1, 1)`, so samples take a sign.
+    symmetric: bool,
+    /// A sample from the tail beyond `x[1]`, on the side of the given point, from further words.
+    tail: fn(f64, &mut dyn FnMut() -> u64) -> f64,
 }
 
-impl Tables {
-    /// The tables for `density` (decreasing on `[0, ∞)`, 1 at 0, inverse `inverse`) with the base
-    /// strip's tail starting at `r` and every layer of area `v`.
-    fn new(r: f64, v: f64, density: fn(f64) -> f64, inverse: fn(f64) -> f64) -> Self {
+impl Ziggurat {
+    /// The ziggurat of `density` (inverse `inverse`) with the base strip's tail starting at `r`
+    /// and every layer of area `v`.
+    fn new(
+        r: f64,
+        v: f64,
+        density: fn(f64) -> f64,
+        inverse: fn(f64) -> f64,
+        symmetric: bool,
+        tail: fn(f64, &mut dyn FnMut() -> u64) -> f64,
+    ) -> Self {
         let mut x = [0.0; LAYERS + 1];
-        let mut f = [0.0; LAYERS + 1];
         x[0] = v / density(r);
         x[1] = r;
         for i in 1..LAYERS - 1 {
             x[i + 1] = inverse(density(x[i]) + v / x[i]);
         }
         x[LAYERS] = 0.0;
-        for i in 0..=LAYERS {
-            f[i] = density(x[i]);
+        let f = x.map(density);
+        Ziggurat {
+            x,
+            f,
+            density,
+            symmetric,
+            tail,
         }
-        Tables { x, f }
     }
-}
 
-fn exp_density(x: f64) -> f64 {
-    libm::exp(-x)
-}
+    /// The layer (low 8 bits of `bits`) and the point its uniform (top 53 bits) picks in it.
+    #[inline]
+    fn point(&self, bits: u64) -> (usize, f64) {
+        let layer = (bits & 0xff) as usize;
+        let u = (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+        let u = if self.symmetric { 2.0 * u - 1.0 } else { u };
+        (layer, u * self.x[layer])
+    }
 
-fn exp_inverse(y: f64) -> f64 {
-    -libm::log(y)
-}
+    /// A sample from `bits`, and from `more` when the point falls outside its layer's inner box.
+    #[inline]
+    fn sample(&self, bits: u64, mut more: impl FnMut() -> u64) -> f64 {
+        let (i, x) = self.point(bits);
+        if x.abs() < self.x[i + 1] {
+            return x;
+        }
+        self.beyond_the_box(i, x, &mut more)
+    }
 
-fn normal_density(x: f64) -> f64 {
-    libm::exp(-0.5 * x * x)
-}
-
-fn normal_inverse(y: f64) -> f64 {
-    libm::sqrt(-2.0 * libm::log(y))
+    /// The rare case: the tail of the base strip, or the wedge of layer `i` above the density
+    /// (rejected: try a new point).
+    #[cold]
+    fn beyond_the_box(&self, mut i: usize, mut x: f64, more: &mut dyn FnMut() -> u64) -> f64 {
+        loop {
+            if i == 0 {
+                return (self.tail)(x, more);
+            }
+            if self.f[i] + (self.f[i + 1] - self.f[i]) * unit_open(more()) < (self.density)(x) {
+                return x;
+            }
+            (i, x) = self.point(more());
+            if x.abs() < self.x[i + 1] {
+                return x;
+            }
+        }
+    }
 }
 
 /// Where the exponential ziggurat's tail starts, and each layer's area.
@@ -63,92 +100,54 @@ const EXP_V: f64 = 3.949_659_822_581_572e-3;
 const NORMAL_R: f64 = 3.654_152_885_361_009;
 const NORMAL_V: f64 = 4.928_673_233_99e-3;
 
-fn exp_tables() -> &'static Tables {
-    static TABLES: OnceLock<Tables> = OnceLock::new();
-    TABLES.get_or_init(|| Tables::new(EXP_R, EXP_V, exp_density, exp_inverse))
+fn exp_ziggurat() -> &'static Ziggurat {
+    static Z: OnceLock<Ziggurat> = OnceLock::new();
+    Z.get_or_init(|| {
+        Ziggurat::new(
+            EXP_R,
+            EXP_V,
+            |x| libm::exp(-x),
+            |y| -libm::log(y),
+            false,
+            // The tail beyond r is r plus a standard exponential.
+            |_, more| EXP_R - libm::log(unit_open(more())),
+        )
+    })
 }
 
-fn normal_tables() -> &'static Tables {
-    static TABLES: OnceLock<Tables> = OnceLock::new();
-    TABLES.get_or_init(|| Tables::new(NORMAL_R, NORMAL_V, normal_density, normal_inverse))
-}
-
-/// The layer (low 8 bits) and a uniform in `[0, 1)` (top 53 bits) of one word.
-#[inline]
-fn split(bits: u64) -> (usize, f64) {
-    let layer = (bits & 0xff) as usize;
-    let u = (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-    (layer, u)
+fn normal_ziggurat() -> &'static Ziggurat {
+    static Z: OnceLock<Ziggurat> = OnceLock::new();
+    Z.get_or_init(|| {
+        Ziggurat::new(
+            NORMAL_R,
+            NORMAL_V,
+            |x| libm::exp(-0.5 * x * x),
+            |y| libm::sqrt(-2.0 * libm::log(y)),
+            true,
+            // The tail beyond r (Marsaglia, 1964), on the side of the point.
+            |x, more| loop {
+                let a = libm::log(unit_open(more())) / NORMAL_R;
+                let b = libm::log(unit_open(more()));
+                if -2.0 * b >= a * a {
+                    return if x < 0.0 { a - NORMAL_R } else { NORMAL_R - a };
+                }
+            },
+        )
+    })
 }
 
 /// A standard exponential (mean 1) from `bits`, asking `more` for words when one is not enough
 /// (about 1 sample in 45).
 #[inline]
 pub fn exponential(bits: u64, more: impl FnMut() -> u64) -> f64 {
-    let t = exp_tables();
-    let (i, u) = split(bits);
-    let x = u * t.x[i];
-    if x < t.x[i + 1] {
-        return x;
-    }
-    exponential_slow(t, i, x, more)
-}
-
-#[cold]
-fn exponential_slow(t: &Tables, mut i: usize, mut x: f64, mut more: impl FnMut() -> u64) -> f64 {
-    loop {
-        if i == 0 {
-            // The tail beyond r is r plus a standard exponential.
-            return EXP_R - libm::log(unit_open(more()));
-        }
-        if t.f[i] + (t.f[i + 1] - t.f[i]) * unit_open(more()) < exp_density(x) {
-            return x;
-        }
-        let (layer, u) = split(more());
-        i = layer;
-        x = u * t.x[i];
-        if x < t.x[i + 1] {
-            return x;
-        }
-    }
+    exp_ziggurat().sample(bits, more)
 }
 
 /// A standard normal (mean 0, deviation 1) from `bits`, asking `more` for words when one is not
-/// enough (about 1 sample in 65).
+/// enough (about 1 sample in 67).
 #[inline]
 pub fn normal(bits: u64, more: impl FnMut() -> u64) -> f64 {
-    let t = normal_tables();
-    let (i, u) = split(bits);
-    let x = (2.0 * u - 1.0) * t.x[i];
-    if x.abs() < t.x[i + 1] {
-        return x;
-    }
-    normal_slow(t, i, x, more)
-}
-
-#[cold]
-fn normal_slow(t: &Tables, mut i: usize, mut x: f64, mut more: impl FnMut() -> u64) -> f64 {
-    loop {
-        if i == 0 {
-            // The tail beyond r (Marsaglia, 1964), on the side `x` is on.
-            loop {
-                let a = libm::log(unit_open(more())) / NORMAL_R;
-                let b = libm::log(unit_open(more()));
-                if -2.0 * b >= a * a {
-                    return if x < 0.0 { a - NORMAL_R } else { NORMAL_R - a };
-                }
-            }
-        }
-        if t.f[i] + (t.f[i + 1] - t.f[i]) * unit_open(more()) < normal_density(x) {
-            return x;
-        }
-        let (layer, u) = split(more());
-        i = layer;
-        x = (2.0 * u - 1.0) * t.x[i];
-        if x.abs() < t.x[i + 1] {
-            return x;
-        }
-    }
+    normal_ziggurat().sample(bits, more)
 }
 
 #[cfg(test)]
@@ -188,15 +187,14 @@ mod tests {
     fn the_tables_close_at_the_top() {
         // Every layer has the same area, so the last one must end at height 1 (x = 0): the
         // constants and the recurrence agree only if this holds.
-        for (t, v) in [(exp_tables(), EXP_V), (normal_tables(), NORMAL_V)] {
+        for (t, v) in [(exp_ziggurat(), EXP_V), (normal_ziggurat(), NORMAL_V)] {
             let top = t.f[LAYERS - 1] + v / t.x[LAYERS - 1];
             assert!((top - 1.0).abs() < 1e-9, "top = {top}");
             assert!(t.x.windows(2).all(|w| w[0] > w[1]), "x decreasing");
-            assert_eq!(t.f[LAYERS], 1.0);
         }
         // Published values (Marsaglia and Tsang's tables as in rand_distr).
-        assert!((exp_tables().x[0] - 8.697_117_470_131_05).abs() < 1e-12);
-        assert!((normal_tables().x[0] - 3.910_757_959_537_09).abs() < 1e-12);
+        assert!((exp_ziggurat().x[0] - 8.697_117_470_131_05).abs() < 1e-12);
+        assert!((normal_ziggurat().x[0] - 3.910_757_959_537_09).abs() < 1e-12);
     }
 
     #[test]
@@ -258,16 +256,16 @@ mod tests {
     #[test]
     fn one_word_is_enough_almost_always_and_more_are_asked_otherwise() {
         // A word is enough when it lands in a layer's inner box: the boxes' share of the layers.
-        let fast = |t: &Tables| (0..LAYERS).map(|i| t.x[i + 1] / t.x[i]).sum::<f64>() / 256.0;
+        let fast = |t: &Ziggurat| (0..LAYERS).map(|i| t.x[i + 1] / t.x[i]).sum::<f64>() / 256.0;
         let n = 100_000;
         for (slow, t) in [
             (
                 slow_ones(n, |bits, more| exponential(bits, more)),
-                exp_tables(),
+                exp_ziggurat(),
             ),
             (
                 slow_ones(n, |bits, more| normal(bits, more)),
-                normal_tables(),
+                normal_ziggurat(),
             ),
         ] {
             let expected = (1.0 - fast(t)) * n as f64;
@@ -278,14 +276,56 @@ mod tests {
         }
     }
 
+    /// The word whose uniform (as `unit_open` reads it) is `u`.
+    fn word_for(u: f64) -> u64 {
+        ((u * (1u64 << 52) as f64) as u64) << 12
+    }
+
+    #[test]
+    fn a_point_in_a_wedge_is_kept_with_the_probability_the_density_gives() {
+        // Points of layer i beyond its inner box: kept when a uniform height in the layer falls
+        // under the density, i.e. with probability (density(x) − f[i]) / (f[i+1] − f[i]). Over a
+        // grid of heights the kept share must be that, to the grid's resolution; a rejected
+        // point goes on to a new word, here the middle of layer 1, inside its box.
+        let grid = 2_000;
+        for z in [exp_ziggurat(), normal_ziggurat()] {
+            for i in [1, 2, 40, 128, 200, 254] {
+                for along in [0.1, 0.5, 0.9] {
+                    let x = z.x[i + 1] + along * (z.x[i] - z.x[i + 1]);
+                    let expected = ((z.density)(x) - z.f[i]) / (z.f[i + 1] - z.f[i]);
+                    let sides: &[f64] = if z.symmetric { &[1.0, -1.0] } else { &[1.0] };
+                    for side in sides {
+                        let kept = (0..grid)
+                            .filter(|k| {
+                                let height = word_for((*k as f64 + 0.5) / grid as f64);
+                                let mut words = [height, (1 << 63) | 1].into_iter();
+                                let mut more = || words.next().expect("two words are enough");
+                                z.beyond_the_box(i, side * x, &mut more) == side * x
+                            })
+                            .count() as f64
+                            / grid as f64;
+                        assert!(
+                            (kept - expected).abs() <= 1.0 / grid as f64,
+                            "layer {i}, x {x}: kept {kept}, expected {expected}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_same_words_give_the_same_sample() {
         // Pinned values: a change of tables or method shows here before it moves any result.
+        // The words reach every path: the inner box on both sides, a wedge (kept and rejected),
+        // and the tail of the base strip.
+        let in_box = |u: f64, layer: u64| (((u * (1u64 << 53) as f64) as u64) << 11) | layer;
         let words = [
-            0x0123_4567_89ab_cdefu64,
-            0xfedc_ba98_7654_3210,
-            0x00ff,
-            u64::MAX,
+            in_box(0.3, 17),
+            in_box(0.8, 200),
+            in_box(0.999_999, 5),
+            in_box(0.999_999_9, 0),
+            in_box(0.000_000_1, 0),
         ];
         let pinned = |sample: fn(u64, &mut dyn FnMut() -> u64) -> f64| -> Vec<u64> {
             words
@@ -303,19 +343,21 @@ mod tests {
         assert_eq!(
             pinned(|b, m| exponential(b, m)),
             [
-                0x3f5d372f06fa8daa,
+                0x3ff52537af3e1cf9,
+                0x3fe61efef5cc72a3,
                 0x3fe896d5aca9d531,
-                0,
-                0x3fe896d5aca9d531
+                0x40205b4dfa358672,
+                0x3ead2ec45b369a42
             ]
         );
         assert_eq!(
             pinned(|b, m| normal(b, m)),
             [
+                0xbff127c1543be116,
+                0x3fe3df6e46eebeca,
                 0xbff315a1b73bf5e8,
-                0x4005747dfad80aa0,
-                0xbff315a1b73bf5e8,
-                0xbff315a1b73bf5e8
+                0x400e49677b91d213,
+                0xc00e49677b91d213
             ]
         );
     }
