@@ -1,11 +1,12 @@
 //! The client loop: clients, their strategies and the API on one virtual clock.
 //!
-//! Semantics (ARCHITECTURE.md, "Decisions"): at an instant t every event due at t is applied, in the order it was
-//! scheduled, before any admission at t; due retries go before fresh requests; with several
-//! clients, the client asked first rotates from instant to instant. Each client keeps at most one
-//! pending wake-up, outside the event queue (a small heap of wake times; an entry that no longer
-//! matches its client's wake is stale and skipped), fresh work is a counter, and attempts in
-//! flight live in a slab.
+//! Semantics (ARCHITECTURE.md, "Decisions"): at an instant t every event due at t is applied,
+//! in the order it was scheduled, before any admission at t; due retries go before fresh
+//! requests; with several clients, the client asked first rotates from instant to instant, an
+//! instant being a time at which an event (a reply, an arrival) or a client's pending wake-up is
+//! due. Each client keeps at most one pending wake-up, outside the event queue (a small heap of
+//! wake times; an entry that no longer matches its client's wake is stale and skipped), fresh
+//! work is a counter, and attempts in flight live in a slab.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -168,6 +169,7 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
         let n = self.clients.len() as u32;
         let mut first = 0u32;
         let mut last_instant = None;
+        let mut next_report = PROGRESS_EVERY;
         loop {
             if self.rec.finals() == self.requests {
                 return StopReason::AllFinal;
@@ -185,6 +187,8 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             self.now = t;
             if next_event == Some(t) {
                 self.queue.next_time();
+            } else {
+                self.queue.advance_to(t);
             }
             // Everything due at t, including what applying it schedules at t. Waking a client
             // only marks it for admission, so wakes and events commute.
@@ -194,9 +198,10 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             while let Some(event) = self.queue.pop_due() {
                 self.events += 1;
                 self.apply(event);
-                if self.events.is_multiple_of(PROGRESS_EVERY)
-                    && let Some(report) = progress.as_mut()
-                {
+            }
+            if self.events >= next_report {
+                next_report = self.events + PROGRESS_EVERY;
+                if let Some(report) = progress.as_mut() {
                     report(Progress {
                         finals: self.rec.finals(),
                         requests: self.requests,

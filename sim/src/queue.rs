@@ -224,6 +224,16 @@ impl<E> EventQueue<E> {
         wheel.into_iter().chain(far).min()
     }
 
+    /// Makes `t` the current instant when no event is due then (a caller's own timer fired):
+    /// `t` is neither before the current instant nor after the next event, and later pushes
+    /// are checked against it.
+    #[inline]
+    pub fn advance_to(&mut self, t: Nanos) {
+        debug_assert!(t >= self.instant, "{t} before the instant {}", self.instant);
+        debug_assert!(self.peek_time().is_none_or(|next| t <= next));
+        self.instant = t;
+    }
+
     /// Removes the next event due at the current instant, if any; never moves to a later
     /// instant (so the caller may still schedule events at the current one).
     pub fn pop_due(&mut self) -> Option<E> {
