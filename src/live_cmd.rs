@@ -130,7 +130,7 @@ pub fn live(
         Some(u) => Endpoint::Url(u),
         None => Endpoint::InProcess,
     };
-    if let Err(code) = crate::report_cmd::prepare_outputs(&[json, report], None) {
+    if let Err(code) = crate::report_cmd::prepare_outputs(json, report, None) {
         return code;
     }
     let out = match live_output(&scenario, seed, &endpoint, spin_us, quiet) {

@@ -273,7 +273,7 @@ fn run(
         .is_none()
         .then(|| PathBuf::from(report_cmd::DEFAULT_REPORT));
     let report = report.or(default_report.as_deref());
-    if let Err(code) = report_cmd::prepare_outputs(&[json, report], csv) {
+    if let Err(code) = report_cmd::prepare_outputs(json, report, csv) {
         return code;
     }
     let out = simulate_with_progress(&scenario, seed, quiet);

@@ -41,30 +41,46 @@ pub fn load(path: Option<&Path>) -> Result<(Scenario, ReportOptions), String> {
     }
 }
 
-/// Makes sure the outputs a run was asked for can be written before it starts (a long run must
-/// not end in "cannot write"): creates the missing folders of `files` (`-`, standard output, is
-/// skipped) and the `dir` itself, and refuses a file path that is a folder. Exit status 1, with
-/// the path, when one cannot be prepared.
-pub fn prepare_outputs(files: &[Option<&Path>], dir: Option<&Path>) -> Result<(), ExitCode> {
-    let fail = |path: &Path, why: String| {
-        eprintln!("error: {}: cannot write there: {why}", path.display());
-        ExitCode::from(1)
-    };
-    for &path in files.iter().flatten() {
-        if path == Path::new("-") {
-            continue;
-        }
+/// Makes sure the outputs a run was asked for can be placed before it starts (a long run must
+/// not end in "cannot write"): a file path (`--json`, `-` being standard output, `--report`)
+/// must not be a folder, the `--csv` path must not be a file, and no path may run through a
+/// file. Only when all pass are the missing folders created. Exit status 1, with the path, when
+/// one fails. (Permissions are found out when writing.)
+pub fn prepare_outputs(
+    json: Option<&Path>,
+    report: Option<&Path>,
+    csv: Option<&Path>,
+) -> Result<(), ExitCode> {
+    let json = json.filter(|p| *p != Path::new("-"));
+    // (the folder to create, the output it is for)
+    let mut folders: Vec<(&Path, &Path)> = Vec::new();
+    for path in [json, report].into_iter().flatten() {
         if path.is_dir() {
-            return Err(fail(path, "it is a folder".to_string()));
+            return Err(cannot_place(path, "it is a folder"));
         }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| fail(path, e.to_string()))?;
+            folders.push((parent, path));
         }
     }
-    if let Some(dir) = dir {
-        std::fs::create_dir_all(dir).map_err(|e| fail(dir, e.to_string()))?;
+    folders.extend(csv.map(|dir| (dir, dir)));
+    for &(folder, path) in &folders {
+        // The nearest part of the folder that exists must be a folder itself.
+        if let Some(existing) = folder.ancestors().find(|a| a.exists())
+            && !existing.is_dir()
+        {
+            let why = format!("{} is a file, not a folder", existing.display());
+            return Err(cannot_place(path, &why));
+        }
+    }
+    for (folder, path) in folders {
+        std::fs::create_dir_all(folder).map_err(|e| cannot_place(path, &e.to_string()))?;
     }
     Ok(())
+}
+
+fn cannot_place(path: &Path, why: &str) -> ExitCode {
+    eprintln!("error: {}: cannot write there: {why}", path.display());
+    ExitCode::from(1)
 }
 
 /// Writes the report and the CSV series `ratelab run` was asked for; exit status 1 when one
@@ -93,7 +109,7 @@ pub fn write_outputs(
 }
 
 fn write_report(out: &RunOutput, options: &ReportOptions, dest: &Path) -> Result<(), ExitCode> {
-    prepare_outputs(&[Some(dest)], None)?;
+    prepare_outputs(None, Some(dest), None)?;
     let html = render_html(out, options);
     match std::fs::write(dest, html) {
         Ok(()) => {

@@ -179,22 +179,33 @@ fn outputs_go_into_new_folders_and_an_impossible_one_fails_before_the_run() {
     ] {
         assert!(dir.join(f).is_file(), "{f} written");
     }
-    // A report path that is a folder, and one under a file: refused with exit 1, naming the
-    // path, before anything is simulated (no table is printed).
+    // A report path that is a folder, one under a file, a CSV folder that is a file: refused
+    // with exit 1, naming the path, before anything is simulated (no table is printed) and
+    // before any folder is created for the other outputs.
     std::fs::write(dir.join("plain-file"), "x").unwrap();
-    for bad in ["out/html", "plain-file/r.html"] {
+    for (flag, bad) in [
+        ("--report", "out/html"),
+        ("--report", "plain-file/r.html"),
+        ("--csv", "plain-file"),
+    ] {
         let out = ratelab(
             &dir,
             &[
                 "run",
                 "scenarios/seed-semaphore.toml",
                 "--quiet",
-                "--report",
+                "--json",
+                "fresh/r.json",
+                flag,
                 bad,
             ],
         );
         assert_eq!(out.status.code(), Some(1), "{bad}: {}", stderr(&out));
         assert!(stderr(&out).contains(bad), "{bad}: {}", stderr(&out));
         assert!(out.stdout.is_empty(), "{bad}: ran anyway");
+        assert!(
+            !dir.join("fresh").exists(),
+            "{bad}: a folder was made anyway"
+        );
     }
 }
