@@ -74,22 +74,19 @@ impl Ziggurat {
         self.beyond_the_box(i, x, &mut more)
     }
 
-    /// The rare case: the tail of the base strip, or the wedge of layer `i` above the density
-    /// (rejected: try a new point).
+    /// The rare case: the tail of the base strip, or the wedge of layer `i` above the density,
+    /// where the point is kept with the probability the density gives, or else a new point is
+    /// drawn (from the next word, as a sample of its own).
     #[cold]
-    fn beyond_the_box(&self, mut i: usize, mut x: f64, more: &mut dyn FnMut() -> u64) -> f64 {
-        loop {
-            if i == 0 {
-                return (self.tail)(x, more);
-            }
-            if self.f[i] + (self.f[i + 1] - self.f[i]) * unit_open(more()) < (self.density)(x) {
-                return x;
-            }
-            (i, x) = self.point(more());
-            if x.abs() < self.x[i + 1] {
-                return x;
-            }
+    fn beyond_the_box(&self, i: usize, x: f64, more: &mut dyn FnMut() -> u64) -> f64 {
+        if i == 0 {
+            return (self.tail)(x, more);
         }
+        if self.f[i] + (self.f[i + 1] - self.f[i]) * unit_open(more()) < (self.density)(x) {
+            return x;
+        }
+        let bits = more();
+        self.sample(bits, more)
     }
 }
 
