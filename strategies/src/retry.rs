@@ -1,5 +1,7 @@
 //! Retry policies: when, if ever, a failed attempt is tried again.
 
+use serde::{Deserialize, Serialize};
+
 use crate::draws::{DrawCache, Draws, Purpose, uniform_upto};
 use crate::time::Nanos;
 use crate::types::{Outcome, Response};
@@ -47,12 +49,15 @@ impl RetryOn {
     }
 }
 
-/// How a backoff ceiling is randomised (AWS, "Exponential Backoff And Jitter").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a backoff ceiling is randomised (AWS, "Exponential Backoff And Jitter"); in TOML
+/// `jitter = "none" | "full" | "equal" | "decorrelated"` (default `"full"`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Jitter {
-    /// Wait the ceiling itself.
+    /// Wait the ceiling itself: lock-step retries.
     None,
-    /// Uniform in `[0, ceiling]`.
+    /// Uniform in `[0, ceiling]` (AWS's recommendation).
+    #[default]
     Full,
     /// `ceiling/2` plus uniform in `[0, ceiling/2]`.
     Equal,

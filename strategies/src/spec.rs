@@ -343,20 +343,8 @@ fn retry_on(list: &[RetryOnSpec]) -> RetryOn {
     }
 }
 
-/// Jitter as written in TOML.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JitterSpec {
-    /// No jitter: lock-step retries.
-    None,
-    /// Uniform in `[0, ceiling]` (AWS's recommendation).
-    #[default]
-    Full,
-    /// Half the ceiling plus uniform in the other half.
-    Equal,
-    /// `min(cap, uniform in [base, 3·previous])`.
-    Decorrelated,
-}
+/// Jitter as written in TOML: the policy's own [`Jitter`].
+pub type JitterSpec = Jitter;
 
 /// The retry policy of a `[[strategy]]`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -502,12 +490,7 @@ impl RetrySpec {
                     base: ms_to_nanos(*base_ms),
                     cap: ms_to_nanos(*cap_ms),
                     multiplier: *multiplier,
-                    jitter: match jitter {
-                        JitterSpec::None => Jitter::None,
-                        JitterSpec::Full => Jitter::Full,
-                        JitterSpec::Equal => Jitter::Equal,
-                        JitterSpec::Decorrelated => Jitter::Decorrelated,
-                    },
+                    jitter: *jitter,
                 },
                 retry_on(on),
                 *max_attempts,
