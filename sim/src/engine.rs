@@ -400,27 +400,34 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
 
     fn on_reply(&mut self, slot: u32) {
         let now = self.now;
-        let Flight { ready_at, response } = self.flights[slot as usize];
         self.free_slots.push(slot);
+        // The reply is read in place in the slab (the slot is not reused before this returns).
+        let Engine {
+            flights,
+            clients,
+            rec,
+            ..
+        } = self;
+        let Flight { ready_at, response } = &flights[slot as usize];
         let req = response.request;
         let c = req.client;
-        self.rec.replied(c, now, response.outcome, response.status);
-        let cl = &mut self.clients[c as usize];
-        cl.setup.strategy.on_response(now, &response);
+        rec.replied(c, now, response.outcome, response.status);
+        let cl = &mut clients[c as usize];
+        cl.setup.strategy.on_response(now, response);
         if response.outcome == Outcome::Success {
-            self.rec.succeeded(c, now, req.attempt, now - ready_at);
-        } else if let Some(due) = cl.setup.retry.retry_at(now, &response) {
+            rec.succeeded(c, now, req.attempt, now - ready_at);
+        } else if let Some(due) = cl.setup.retry.retry_at(now, response) {
             cl.retries.push(Reverse(PendingRetry {
                 due: due.max(now),
                 id: req.id,
                 attempt: req.attempt + 1,
-                ready_at,
+                ready_at: *ready_at,
                 tokens: req.tokens,
             }));
         } else {
-            self.rec.gave_up(now, &response);
+            rec.gave_up(now, response);
         }
-        if !self.clients[c as usize].reply_changes_nothing(now) {
+        if !cl.reply_changes_nothing(now) {
             self.mark_dirty(c);
         }
     }
