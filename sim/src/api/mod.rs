@@ -274,6 +274,7 @@ impl ApiModel {
     }
 
     /// Answers `req`, sent at `now`.
+    #[inline]
     pub fn handle(&mut self, now: Nanos, req: &RequestInfo) -> Reply {
         let mut reply = Reply {
             status: 200,
