@@ -110,7 +110,7 @@ impl<E> EventQueue<E> {
         let slot = slot_of(time);
         if slot == self.slot {
             // The latest seq goes after every event due at the same time. An event sooner than
-            // all of them (a client's next wake, usually) goes at the end without a search.
+            // all of them (a quick 429, often) goes at the end without a search.
             if self.current.last().is_none_or(|e| e.time > time) {
                 self.current.push(entry);
             } else {

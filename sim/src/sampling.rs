@@ -8,7 +8,8 @@
 
 use std::sync::OnceLock;
 
-use ratelab_strategies::draws::unit_open;
+use rand_core::Rng;
+use ratelab_strategies::draws::{Draws, Purpose, unit_open};
 
 /// Layers of a ziggurat.
 const LAYERS: usize = 256;
@@ -131,6 +132,25 @@ fn normal_ziggurat() -> &'static Ziggurat {
             },
         )
     })
+}
+
+/// The further words of an address, for the rare sample that needs more than its first: the
+/// words of the address's own block ([`Draws::rng`], keyed apart from the single-word layout),
+/// generated only when first asked for.
+#[inline]
+pub fn further_words(
+    draws: Draws,
+    purpose: Purpose,
+    client: u32,
+    request: u64,
+    attempt: u32,
+) -> impl FnMut() -> u64 {
+    let mut block = None;
+    move || {
+        block
+            .get_or_insert_with(|| draws.rng(purpose, client, request, attempt))
+            .next_u64()
+    }
 }
 
 /// A standard exponential (mean 1) from `bits`, asking `more` for words when one is not enough

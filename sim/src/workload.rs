@@ -1,6 +1,5 @@
 //! The `[workload]` table: how many requests, how many clients, when they arrive, how heavy.
 
-use rand_core::Rng;
 use ratelab_strategies::draws::{Draws, Purpose, uniform_upto};
 use ratelab_strategies::spec::{Checker, MAX_RATE};
 use ratelab_strategies::time::{Nanos, secs_to_nanos};
@@ -124,12 +123,7 @@ impl WorkloadSpec {
         match self.arrival {
             None | Some(ArrivalSpec::AtOnce) => None,
             Some(ArrivalSpec::Poisson { rate_per_s }) => {
-                let mut block = None;
-                let more = || {
-                    block
-                        .get_or_insert_with(|| draws.rng(Purpose::Arrival, client, id, 0))
-                        .next_u64()
-                };
+                let more = sampling::further_words(*draws, Purpose::Arrival, client, id, 0);
                 let word = draws.u64(Purpose::Arrival, client, id, 0);
                 Some(secs_to_nanos(
                     sampling::exponential(word, more) / rate_per_s,

@@ -1,6 +1,5 @@
 //! Service latency models: how long the API takes to answer an admitted request.
 
-use rand_core::Rng;
 use ratelab_strategies::draws::{DrawCache, Draws, Purpose, unit_open};
 
 use crate::sampling;
@@ -220,13 +219,7 @@ impl LatencySampler {
         attempt: u32,
         tokens: u64,
     ) -> Nanos {
-        // Further words, when a ziggurat needs them: the address's block, keyed apart.
-        let mut block = None;
-        let more = || {
-            block
-                .get_or_insert_with(|| draws.rng(Purpose::Latency, client, id, attempt))
-                .next_u64()
-        };
+        let more = sampling::further_words(*draws, Purpose::Latency, client, id, attempt);
         let ms = match self.shape {
             Shape::Fixed { ms } => ms,
             Shape::Uniform { min_ms, span_ms } => min_ms + span_ms * unit_open(word()),
