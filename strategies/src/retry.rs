@@ -108,11 +108,18 @@ pub struct Retry {
 
 /// Jitter draws of neighbouring requests from one ChaCha8 computation, and the exponential
 /// ceilings of the first retries (a `pow` each), each for the fields it was made from.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 struct Memo {
     /// Boxed: 2 KiB that only a client that retries needs.
     draws: Option<Box<DrawCache>>,
     ceilings: Option<(Backoff, [Nanos; MEMO_CEILINGS])>,
+}
+
+impl std::fmt::Debug for Memo {
+    /// Not the cached words (2 KiB): the memo is an implementation detail of `retry_at`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memo").finish_non_exhaustive()
+    }
 }
 
 /// Retries whose ceilings are remembered.
@@ -155,7 +162,13 @@ impl Retry {
     /// [`Retry::delay`], with draws and ceilings served from the memo.
     fn delay_memo(&mut self, client: u32, id: u64, n: u32) -> Nanos {
         let backoff = self.backoff;
-        let Backoff::Exponential { .. } = backoff else {
+        let Backoff::Exponential {
+            base,
+            cap,
+            multiplier,
+            ..
+        } = backoff
+        else {
             return self.delay(client, id, n);
         };
         let memo = &mut self.memo;
@@ -165,14 +178,8 @@ impl Retry {
         let ceilings = match &memo.ceilings {
             Some((made_for, c)) if *made_for == backoff => c,
             _ => {
-                let c = std::array::from_fn(|i| match backoff {
-                    Backoff::Exponential {
-                        base,
-                        cap,
-                        multiplier,
-                        ..
-                    } => exponential_ceiling(base, cap, multiplier, i as u32 + 1),
-                    _ => 0,
+                let c = std::array::from_fn(|i| {
+                    exponential_ceiling(base, cap, multiplier, i as u32 + 1)
                 });
                 &memo.ceilings.insert((backoff, c)).1
             }
@@ -181,7 +188,7 @@ impl Retry {
         delay_of(
             backoff,
             n,
-            |base, cap, multiplier| match ceilings.get(n.wrapping_sub(1) as usize) {
+            |_, _, _| match ceilings.get(n.wrapping_sub(1) as usize) {
                 Some(&c) => c,
                 None => exponential_ceiling(base, cap, multiplier, n),
             },
@@ -191,7 +198,8 @@ impl Retry {
 }
 
 /// The wait before retry `n` under `backoff`, with its exponential ceiling from `ceiling(base,
-/// cap, multiplier)` and the jitter draw of retry `k` from `draw(k)`.
+/// cap, multiplier)` (asked only by the jitters that use it) and the jitter draw of retry `k`
+/// from `draw(k)`.
 fn delay_of(
     backoff: Backoff,
     n: u32,
@@ -207,11 +215,13 @@ fn delay_of(
             multiplier,
             jitter,
         } => {
-            let ceiling = ceiling(base, cap, multiplier);
             match jitter {
-                Jitter::None => ceiling,
-                Jitter::Full => uniform_upto(draw(n), ceiling),
-                Jitter::Equal => ceiling / 2 + uniform_upto(draw(n), ceiling - ceiling / 2),
+                Jitter::None => ceiling(base, cap, multiplier),
+                Jitter::Full => uniform_upto(draw(n), ceiling(base, cap, multiplier)),
+                Jitter::Equal => {
+                    let ceiling = ceiling(base, cap, multiplier);
+                    ceiling / 2 + uniform_upto(draw(n), ceiling - ceiling / 2)
+                }
                 Jitter::Decorrelated => {
                     // Recomputed from addressable draws, so no per-request state is kept.
                     let mut sleep = base.min(cap);
