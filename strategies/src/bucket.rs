@@ -90,6 +90,13 @@ impl ExactBucket {
         }
     }
 
+    /// The time of the last take (the latest, if takes came out of order): the level is
+    /// known from then on.
+    #[inline]
+    pub fn last_update(&self) -> Nanos {
+        self.updated
+    }
+
     /// The earliest time at or after `now` at which `n` tokens are available, or `None` when `n`
     /// exceeds the burst (it can never pass).
     #[inline]
@@ -130,9 +137,8 @@ impl ExactBucket {
     /// last update is `now`.
     #[inline]
     pub fn take_then_ready_at(&mut self, now: Nanos, n: u64) -> Nanos {
+        self.take(now, n);
         let need = self.units(n);
-        self.level = self.level_at(now) - need;
-        self.updated = self.updated.max(now);
         if self.level >= need {
             now
         } else {

@@ -47,6 +47,18 @@ pub fn as_secs_f64(ns: Nanos) -> f64 {
 mod tests {
     use super::*;
 
+    /// The reference: `libm::round`, clamped to `u64` as `round_nanos` promises.
+    fn libm_round(ns: f64) -> Nanos {
+        let r = libm::round(ns);
+        if r.is_nan() || r <= 0.0 {
+            0
+        } else if r >= u64::MAX as f64 {
+            u64::MAX
+        } else {
+            r as u64
+        }
+    }
+
     #[test]
     fn conversions_round_to_the_nearest_nanosecond() {
         assert_eq!(ms_to_nanos(1.0), MS);
@@ -60,16 +72,6 @@ mod tests {
 
     #[test]
     fn rounding_matches_libm_round_at_the_edges() {
-        let libm_round = |ns: f64| {
-            let r = libm::round(ns);
-            if r.is_nan() || r <= 0.0 {
-                0
-            } else if r >= u64::MAX as f64 {
-                u64::MAX
-            } else {
-                r as u64
-            }
-        };
         let p = |e: i32| 2f64.powi(e);
         let mut edges = vec![
             0.0,
@@ -115,15 +117,7 @@ mod tests {
                 2 => f64::from_bits(((i as f64 + 0.5) / 1e9).to_bits() - 1),
                 _ => (x >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi((x % 25) as i32 - 12),
             };
-            let r = libm::round(s * 1e9);
-            let expected = if r <= 0.0 {
-                0
-            } else if r >= u64::MAX as f64 {
-                u64::MAX
-            } else {
-                r as u64
-            };
-            assert_eq!(secs_to_nanos(s), expected, "{s:e}");
+            assert_eq!(secs_to_nanos(s), libm_round(s * 1e9), "{s:e}");
         }
     }
 }

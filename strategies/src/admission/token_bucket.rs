@@ -8,12 +8,13 @@ use crate::{Admit, Nanos, RequestInfo, Response, Strategy};
 pub struct TokenBucket {
     bucket: ExactBucket,
     by_tokens: bool,
-    /// The last `At(t)` answered: when it was asked, `t`, and the cost it was for. Until the next
-    /// send the bucket's state does not change, and the time a cost becomes available does not
-    /// depend on when one asks from the last send on (`updated + ceil(missing units / rate)`;
-    /// time passed in never goes back in either driver), so before `t` the answer
-    /// is `At(t)` again, and from `t` on it is `Now` (the level only grows until a send). A send
-    /// sets it for the next request of the same cost from the level it computes anyway.
+    /// When a request of a given cost may go next: `(from, t, cost)`, valid for polls at
+    /// `from` or later until the next send. Set by an `At(t)` answer (`from` = when it was
+    /// asked) and by a send (`from` = the bucket's last update, and `t` may be the send time
+    /// itself: `Now`). Until the next send the bucket's state does not change, and the time a
+    /// cost becomes available does not depend on when one asks from its last update on
+    /// (`updated + ceil(missing units / rate)`), so before `t` the answer is `At(t)` again and
+    /// from `t` on it is `Now` (the level only grows until a send).
     waiting: Option<(Nanos, Nanos, u64)>,
 }
 
@@ -66,7 +67,8 @@ impl Strategy for TokenBucket {
         // The next request most likely costs the same: remember when it may go.
         let cost = self.cost(req);
         let next = self.bucket.take_then_ready_at(now, cost);
-        self.waiting = Some((now, next, cost));
+        // `next` holds from the bucket's last update on: `now`, unless a send came out of order.
+        self.waiting = Some((self.bucket.last_update(), next, cost));
     }
     #[inline]
     fn on_response(&mut self, _now: Nanos, _resp: &Response) {}
