@@ -25,7 +25,7 @@ fn rate_429(r: &StrategyResult) -> String {
     if r.attempts == 0 {
         "-".into()
     } else {
-        format!("{:.0}%", 100.0 * r.http_429 as f64 / r.attempts as f64)
+        format::percent(r.rate_429(), "")
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::ReportOptions;
 use crate::charts::{self, css_colour};
-use crate::story::{self, count, duration, percent, rate_429};
+use crate::story::{self, count, duration, percent};
 
 /// Escapes text for HTML content and attribute values.
 pub(crate) fn escape(text: &str) -> String {
@@ -337,7 +337,7 @@ fn columns(out: &RunOutput) -> Vec<Column> {
             "429s per attempt",
             false,
             Among::MostSucceeded,
-            &|r| cell(rate_429(r), percent(rate_429(r))),
+            &|r| cell(r.rate_429(), percent(r.rate_429())),
         ),
         col(
             "makespan",

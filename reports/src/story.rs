@@ -1,6 +1,8 @@
 //! The generated "what happened" line of each strategy, and the number formats the report uses.
 
 use ratelab_sim::result::StopReason;
+
+use crate::format;
 use ratelab_sim::{RunOutput, StrategyResult};
 
 /// Groups digits by three with a narrow no-break space: 3 412.
@@ -18,26 +20,12 @@ pub(crate) fn count(n: u64) -> String {
 
 /// Seconds as a short human duration: 850 ms, 12.3 s, 9m 58s, 2h 05m.
 pub(crate) fn duration(s: f64) -> String {
-    crate::format::duration(s, "\u{a0}")
+    format::duration(s, "\u{a0}")
 }
 
-/// A share as a percentage with precision where it matters: 0.4 %, 28 %, 100 %.
+/// A share as a percentage, as the report writes it.
 pub(crate) fn percent(share: f64) -> String {
-    let p = share * 100.0;
-    if p > 0.0 && p < 10.0 {
-        format!("{p:.1}\u{a0}%")
-    } else {
-        format!("{p:.0}\u{a0}%")
-    }
-}
-
-/// 429s over attempts (0 without attempts).
-pub(crate) fn rate_429(r: &StrategyResult) -> f64 {
-    if r.attempts == 0 {
-        0.0
-    } else {
-        r.http_429 as f64 / r.attempts as f64
-    }
+    format::percent(share, "\u{a0}")
 }
 
 /// The fastest the API's sustainable rate allows `requests` to be served, s.
@@ -106,7 +94,7 @@ pub(crate) fn line(out: &RunOutput, r: &StrategyResult) -> String {
         format!(
             "{} 429s, {} of {} attempts",
             count(r.http_429),
-            percent(rate_429(r)),
+            percent(r.rate_429()),
             count(r.attempts)
         )
     };

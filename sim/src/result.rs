@@ -100,6 +100,17 @@ pub struct StrategyResult {
     pub clients: Vec<ClientResult>,
 }
 
+impl StrategyResult {
+    /// 429s per attempt (0 without attempts).
+    pub fn rate_429(&self) -> f64 {
+        if self.attempts == 0 {
+            0.0
+        } else {
+            self.http_429 as f64 / self.attempts as f64
+        }
+    }
+}
+
 /// Percentiles of end-to-end latency, s (all 0 when nothing succeeded).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
