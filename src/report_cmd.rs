@@ -55,7 +55,8 @@ pub fn prepare_outputs(
     // (the folder to create, the output it is for)
     let mut folders: Vec<(&Path, &Path)> = Vec::new();
     for path in [json, report].into_iter().flatten() {
-        if path.is_dir() {
+        let names_a_folder = path.as_os_str().to_string_lossy().ends_with(['/', '\\']);
+        if path.is_dir() || names_a_folder || path.file_name().is_none() {
             return Err(cannot_place(path, "it is a folder"));
         }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -109,7 +110,6 @@ pub fn write_outputs(
 }
 
 fn write_report(out: &RunOutput, options: &ReportOptions, dest: &Path) -> Result<(), ExitCode> {
-    prepare_outputs(None, Some(dest), None)?;
     let html = render_html(out, options);
     match std::fs::write(dest, html) {
         Ok(()) => {
@@ -125,6 +125,9 @@ fn write_report(out: &RunOutput, options: &ReportOptions, dest: &Path) -> Result
 
 /// `ratelab report RESULTS.json -o FILE.html [--scenario PATH]`.
 pub fn report(results: &Path, output: &Path, scenario: Option<PathBuf>) -> ExitCode {
+    if let Err(code) = prepare_outputs(None, Some(output), None) {
+        return code;
+    }
     let text = match std::fs::read_to_string(results) {
         Ok(t) => t,
         Err(e) => {

@@ -185,6 +185,7 @@ fn outputs_go_into_new_folders_and_an_impossible_one_fails_before_the_run() {
     std::fs::write(dir.join("plain-file"), "x").unwrap();
     for (flag, bad) in [
         ("--report", "out/html"),
+        ("--report", "new-folder/"),
         ("--report", "plain-file/r.html"),
         ("--csv", "plain-file"),
     ] {
