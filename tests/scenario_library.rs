@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use ratelab::sim::{RunOutput, Scenario, StrategyResult, run_scenario};
+use ratelab::sim::{RunOutput, Scenario, StrategyResult, run_scenario, scenario_files};
 
 fn run(file: &str) -> RunOutput {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -66,11 +66,7 @@ fn assert_counts_add_up(out: &RunOutput) {
 fn every_scenario_file_is_documented_and_valid() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let mut count = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|x| x != "toml") {
-            continue;
-        }
+    for path in scenario_files(&dir).unwrap() {
         count += 1;
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(

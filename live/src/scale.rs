@@ -51,7 +51,10 @@ impl ScaleExt for Scenario {
         }
         for l in &mut s.api.limits {
             match l {
-                // Every field is named, so that a new time field cannot go unscaled unnoticed.
+                // Every field of the enum specs (limits, latency, admission, retry, breaker, ban) is
+                // named, so that a new time field there cannot go unscaled unnoticed; the
+                // top-level fields (horizon, rejected latency, timeout, arrivals) are scaled by
+                // name above and below.
                 LimitSpec::TokenBucket {
                     rate_per_s,
                     rate_per_min,

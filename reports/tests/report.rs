@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use ratelab_reports::{ReportOptions, csv_files, render_html};
-use ratelab_sim::{RunOutput, Scenario, run_scenario};
+use ratelab_sim::{RunOutput, Scenario, run_scenario, scenario_files};
 use roxmltree::{Document, Node};
 
 /// Tableau 10 as plotters writes it, in strategy order.
@@ -225,12 +225,11 @@ fn check_report(out: &RunOutput, html: &str) {
 
 #[test]
 fn every_scenario_gets_a_complete_report() {
-    let mut names: Vec<String> = std::fs::read_dir(scenarios_dir())
+    let names: Vec<String> = scenario_files(&scenarios_dir())
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".toml"))
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    names.sort();
     assert!(names.len() >= 10, "the scenario library: {names:?}");
     for file in &names {
         let scenario = load(file);
