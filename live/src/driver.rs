@@ -416,21 +416,7 @@ where
                 }
             };
             in_flight.armed = false;
-            let retry_at = {
-                let mut st = self.lock();
-                let now = st.tick(now);
-                st.strategy.on_response(now, &response);
-                let retry_at = if response.outcome == Outcome::Success {
-                    None
-                } else {
-                    st.retry.retry_at(now, &response)
-                };
-                st.wake_head();
-                retry_at
-            };
-            if let Some(o) = &self.inner.observer {
-                o.replied(now, &response);
-            }
+            let retry_at = self.record_reply(now, &response, true);
             if response.outcome == Outcome::Success {
                 if let Some(o) = &self.inner.observer {
                     o.succeeded(now, &info, now.saturating_sub(ready));
@@ -532,32 +518,49 @@ where
     }
 }
 
+impl<S: Strategy, R: RetryPolicy> Limiter<S, R> {
+    /// Gives the reply of an attempt to the strategy (and, with `ask_retry`, a failure to the
+    /// retry policy, whose answer it returns), lets the head of the queue try again, and tells
+    /// the observer: the one way a reply is recorded, whether it came or the call was dropped.
+    fn record_reply(&self, now: Nanos, response: &Response, ask_retry: bool) -> Option<Nanos> {
+        let retry_at = {
+            let mut st = self.lock();
+            let now = st.tick(now);
+            st.strategy.on_response(now, response);
+            let retry_at = if ask_retry && response.outcome != Outcome::Success {
+                st.retry.retry_at(now, response)
+            } else {
+                None
+            };
+            st.wake_head();
+            retry_at
+        };
+        if let Some(o) = &self.inner.observer {
+            o.replied(now, response);
+        }
+        retry_at
+    }
+}
+
 /// An attempt that was sent and whose reply has not been given to the strategy yet. Dropped
 /// while armed (the call's future was dropped), it tells the strategy the attempt ended as the
 /// client's own timeout at that moment, and the observer likewise (the request is then neither
 /// succeeded nor dead-lettered: it stays pending).
-struct InFlightGuard<'a, S: Strategy, R> {
+struct InFlightGuard<'a, S: Strategy, R: RetryPolicy> {
     limiter: &'a Limiter<S, R>,
     info: RequestInfo,
     sent_at: Nanos,
     armed: bool,
 }
 
-impl<S: Strategy, R> Drop for InFlightGuard<'_, S, R> {
+impl<S: Strategy, R: RetryPolicy> Drop for InFlightGuard<'_, S, R> {
     fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        let now = nanos_since(self.limiter.inner.start);
-        let response = Response::timeout(self.info, self.sent_at, now.saturating_sub(self.sent_at));
-        {
-            let mut st = self.limiter.lock();
-            let now = st.tick(now);
-            st.strategy.on_response(now, &response);
-            st.wake_head();
-        }
-        if let Some(o) = &self.limiter.inner.observer {
-            o.replied(now, &response);
+        if self.armed {
+            let now = nanos_since(self.limiter.inner.start);
+            let waited = now.saturating_sub(self.sent_at);
+            let response = Response::timeout(self.info, self.sent_at, waited);
+            // Nothing will retry a dropped call: the policy is not asked.
+            self.limiter.record_reply(now, &response, false);
         }
     }
 }
