@@ -176,20 +176,20 @@ pub const KINDS: &[Kind] = &[
     },
 ];
 
-/// The text of `ratelab list`, and whether `dir` could be read.
-pub fn render(dir: &Path) -> (String, bool) {
+/// The text of `ratelab list`, and why `dir` could not be read, if it could not.
+pub fn render(dir: &Path) -> (String, Option<std::io::Error>) {
     let mut text = format!("Scenarios in {}:\n", dir.display());
-    let (files, readable) = match scenario_files(dir) {
-        Ok(files) => (files, true),
+    let (files, unreadable) = match scenario_files(dir) {
+        Ok(files) => (files, None),
         Err(e) => {
             text.push_str(&format!(
-                "  (cannot read {}: {e}; pass --dir to point at a folder of *.toml files)\n",
+                "  (cannot read {}: {e}; --dir points at a folder of *.toml files)\n",
                 dir.display()
             ));
-            (Vec::new(), false)
+            (Vec::new(), Some(e))
         }
     };
-    if readable && files.is_empty() {
+    if unreadable.is_none() && files.is_empty() {
         text.push_str("  (no *.toml files; pass --dir to point at a folder of *.toml files)\n");
     }
     for path in files {
@@ -217,7 +217,7 @@ pub fn render(dir: &Path) -> (String, bool) {
         text.push_str(&format!("  {:<15} e.g. {}\n", "", k.example));
     }
     text.push_str("\nDefaults are in parentheses; README.md documents every field and unit.\n");
-    (text, readable)
+    (text, unreadable)
 }
 
 #[cfg(test)]

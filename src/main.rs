@@ -241,13 +241,14 @@ fn main() -> ExitCode {
         Command::List { dir } => {
             let given = dir.is_some();
             let dir = dir.unwrap_or_else(|| PathBuf::from("scenarios"));
-            let (text, readable) = catalog::render(&dir);
+            let (text, unreadable) = catalog::render(&dir);
             print!("{text}");
-            if readable || !given {
-                ExitCode::SUCCESS
-            } else {
-                eprintln!("error: {}: cannot read the folder", dir.display());
-                ExitCode::from(2)
+            match unreadable {
+                Some(e) if given => {
+                    eprintln!("error: {}: cannot read the folder: {e}", dir.display());
+                    ExitCode::from(2)
+                }
+                _ => ExitCode::SUCCESS,
             }
         }
     }

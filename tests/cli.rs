@@ -320,7 +320,11 @@ fn list_of_a_missing_folder_says_so_and_fails() {
         text.contains("leaky_bucket"),
         "the kinds are still listed:\n{text}"
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/folder"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no/such/folder: cannot read the folder: "),
+        "the reason too: {err}"
+    );
 }
 
 /// A scenario that runs live in about 0.3 s: 20 requests paced at the API's rate, fixed latency.
