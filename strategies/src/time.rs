@@ -25,7 +25,15 @@ pub fn secs_to_nanos(s: f64) -> Nanos {
 
 /// `ns` rounded to the nearest integer, halves away from zero; 0 for negative and NaN, `u64::MAX`
 /// from 2^64 up.
+#[inline]
 fn round_nanos(ns: f64) -> Nanos {
+    // 2^63: below it the signed conversions apply, one instruction each on x86-64 (the unsigned
+    // ones are sequences). Every latency takes this path; NaN fails both comparisons.
+    const SIGNED_LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if ns > 0.0 && ns < SIGNED_LIMIT {
+        let whole = ns as i64;
+        return whole as u64 + u64::from(ns - whole as f64 >= 0.5);
+    }
     if ns.is_nan() || ns <= 0.0 {
         0
     } else if ns >= u64::MAX as f64 {
