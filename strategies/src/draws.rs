@@ -113,6 +113,8 @@ pub struct DrawCache {
     draws: Draws,
     purpose: Purpose,
     rng: ChaCha8Rng,
+    /// The stream (client) `rng` is set to: setting it costs a call, and is mostly not needed.
+    stream: u32,
     slots: [CacheSlot; CACHE_SLOTS],
 }
 
@@ -134,6 +136,7 @@ impl DrawCache {
             draws,
             purpose,
             rng: draws.keyed(purpose, WORD_LAYOUT),
+            stream: 0,
             slots: std::array::from_fn(|_| CacheSlot {
                 client: 0,
                 window: NO_WINDOW,
@@ -163,7 +166,10 @@ impl DrawCache {
             % CACHE_SLOTS;
         let s = &mut self.slots[slot];
         if s.window != window || s.client != client {
-            self.rng.set_stream(u64::from(client));
+            if self.stream != client {
+                self.rng.set_stream(u64::from(client));
+                self.stream = client;
+            }
             self.rng
                 .set_word_pos(u128::from(window) * (2 * WINDOW as u128));
             // One copy of the 4-block buffer; a `u64` is two little-endian words, as `next_u64`.
