@@ -185,11 +185,7 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
                 return StopReason::Horizon;
             }
             self.now = t;
-            if next_event == Some(t) {
-                self.queue.next_time();
-            } else {
-                self.queue.advance_to(t);
-            }
+            self.queue.advance_to(t);
             // Everything due at t, including what applying it schedules at t. Waking a client
             // only marks it for admission, so wakes and events commute.
             if next_wake == Some(t) {

@@ -218,9 +218,10 @@ impl<E> EventQueue<E> {
         self.current.last().map(|e| e.time)
     }
 
-    /// Makes `t` the current instant when no event is due then (a caller's own timer fired):
-    /// `t` is neither before the current instant nor after the next event, and later pushes
-    /// are checked against it.
+    /// Makes `t` the current instant: the time of the next event ([`EventQueue::peek_time`]),
+    /// or an earlier one when a caller's own timer fires first. `t` is neither before the
+    /// current instant nor after the next event; [`EventQueue::pop_due`] then gives the events
+    /// due at `t`, and later pushes are checked against it.
     #[inline]
     pub fn advance_to(&mut self, t: Nanos) {
         debug_assert!(t >= self.instant, "{t} before the instant {}", self.instant);
