@@ -8,6 +8,12 @@
 //! processed is kept sorted, so a push is an index computation and a `Vec::push`, a pop is a
 //! `Vec::pop`, and moving to the next slot is a bit scan and a sort of the few events in it.
 //! Profiled against a binary heap and a radix heap on the bulk benchmark (BENCHMARKS.md).
+//!
+//! [`EventQueue::peek_time`] loads the next occupied slot as soon as the current one is empty,
+//! even when the caller then moves to an earlier instant of its own (a client's wake-up): the
+//! scan for the next slot is then made once, not once per wake-up. Events pushed meanwhile for
+//! the slots before the loaded one (a quick reply to a request sent at the wake-up) wait in a
+//! small binary heap of their own, which is drained before the loaded slot.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -55,17 +61,22 @@ fn slot_of(time: Nanos) -> u64 {
 /// Events ordered by time, then by the order they were pushed.
 ///
 /// Times must not go back: an event may be pushed at the current instant (the time last returned
-/// by [`EventQueue::next_time`] or [`EventQueue::pop`]) or later. An earlier time is a bug in the
+/// by [`EventQueue::next_time`] or [`EventQueue::pop`], or given to [`EventQueue::advance_to`])
+/// or later. An earlier time is a bug in the
 /// caller; it is treated as the current instant (and caught by a debug assertion).
 pub struct EventQueue<E> {
     /// The current instant.
     instant: Nanos,
-    /// The slot loaded into `current`: the current instant's, or the next occupied one when
-    /// [`EventQueue::peek_time`] loaded it ahead of the instant.
+    /// The slot loaded into `current`: the current instant's, or a later one that
+    /// [`EventQueue::peek_time`] loaded ahead of the instant, or (while `current` is empty) an
+    /// earlier one the instant has moved past.
     slot: u64,
-    /// The events of `slot` and of any earlier slot, sorted by `(time, seq)` from the last to
-    /// the first (pop takes the earliest from the end).
+    /// The events of `slot`, sorted by `(time, seq)` from the last to the first (pop takes the
+    /// earliest from the end).
     current: Vec<Entry<E>>,
+    /// Events pushed for slots before `slot` while it is loaded ahead of the instant: all of
+    /// them come before `current`'s.
+    early: BinaryHeap<Reverse<Entry<E>>>,
     /// Slots `slot + 1 ..= slot + SLOTS - 1`, at index `slot % SLOTS`, unsorted.
     wheel: Vec<Vec<Entry<E>>>,
     /// Bit `i % 64` of word `i / 64` set when `wheel[i]` is not empty.
@@ -82,6 +93,7 @@ impl<E> Default for EventQueue<E> {
             instant: 0,
             slot: 0,
             current: Vec::new(),
+            early: BinaryHeap::new(),
             wheel: (0..SLOTS).map(|_| Vec::new()).collect(),
             occupied: vec![0; SLOTS / 64],
             far: BinaryHeap::new(),
@@ -109,17 +121,18 @@ impl<E> EventQueue<E> {
         self.seq += 1;
         self.len += 1;
         let slot = slot_of(time);
-        if slot <= self.slot {
-            // The current slot may have been loaded ahead of the instant (by `peek_time`), so
-            // an event of an earlier slot goes here too. The latest seq goes after every event
-            // due at the same time. An event sooner than all of them (a quick 429, often) goes
-            // at the end without a search.
+        if slot == self.slot {
+            // The latest seq goes after every event due at the same time. An event sooner than
+            // all of them (a quick 429, often) goes at the end without a search.
             if self.current.last().is_none_or(|e| e.time > time) {
                 self.current.push(entry);
             } else {
                 let at = self.current.partition_point(|e| e.time > time);
                 self.current.insert(at, entry);
             }
+        } else if slot < self.slot {
+            // Before a slot loaded ahead of the instant.
+            self.early.push(Reverse(entry));
         } else if slot - self.slot < SLOTS as u64 {
             let i = (slot % SLOTS as u64) as usize;
             self.wheel[i].push(entry);
@@ -155,15 +168,13 @@ impl<E> EventQueue<E> {
     /// Time of the next event, which becomes the current instant.
     #[inline]
     pub fn next_time(&mut self) -> Option<Nanos> {
-        if self.current.is_empty() {
-            self.load_next_slot()?;
-        }
-        let t = self.current.last()?.time;
+        let t = self.peek_time()?;
         self.instant = t;
         Some(t)
     }
 
-    /// Makes the next occupied slot the current one (`None` when no event is left).
+    /// Makes the next occupied slot the current one (`None` when no event is left); only when
+    /// `current` and `early` are empty.
     #[inline(never)]
     fn load_next_slot(&mut self) -> Option<()> {
         let wheel = self.next_wheel_slot();
@@ -208,14 +219,42 @@ impl<E> EventQueue<E> {
     }
 
     /// Time of the next event, without moving the current instant to it. When the current slot
-    /// is empty it loads the next occupied one (ahead of the instant: events pushed meanwhile
-    /// for earlier slots join it in order), so the scan for it is made once.
+    /// is empty it loads the next occupied one, ahead of the instant (see the module's doc).
     #[inline]
     pub fn peek_time(&mut self) -> Option<Nanos> {
+        match self.current.last() {
+            Some(e) if self.early.is_empty() => Some(e.time),
+            _ => self.peek_beyond_slot(),
+        }
+    }
+
+    /// [`EventQueue::peek_time`] when `current` is empty or events wait before it.
+    #[inline(never)]
+    fn peek_beyond_slot(&mut self) -> Option<Nanos> {
+        if let Some(Reverse(e)) = self.early.peek() {
+            return Some(e.time);
+        }
         if self.current.is_empty() {
             self.load_next_slot()?;
         }
         self.current.last().map(|e| e.time)
+    }
+
+    /// The next event's time without loading anything (for debug assertions: it scans).
+    fn next_time_scanned(&self) -> Option<Nanos> {
+        let wheel = self.next_wheel_slot().and_then(|s| {
+            let i = (s % SLOTS as u64) as usize;
+            self.wheel[i].iter().map(|e| e.time).min()
+        });
+        [
+            self.early.peek().map(|Reverse(e)| e.time),
+            self.current.last().map(|e| e.time),
+            wheel,
+            self.far.peek().map(|Reverse(e)| e.time),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Makes `t` the current instant: the time of the next event ([`EventQueue::peek_time`]),
@@ -225,13 +264,26 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn advance_to(&mut self, t: Nanos) {
         debug_assert!(t >= self.instant, "{t} before the instant {}", self.instant);
-        debug_assert!(self.current.last().is_none_or(|next| t <= next.time));
+        debug_assert!(
+            self.next_time_scanned().is_none_or(|next| t <= next),
+            "{t} after the next event"
+        );
         self.instant = t;
     }
 
     /// Removes the next event due at the current instant, if any; never moves to a later
-    /// instant (so the caller may still schedule events at the current one).
+    /// instant (so the caller may still schedule events at the current one). It sees what
+    /// [`EventQueue::peek_time`] (or `next_time`) has loaded: call that before moving to an
+    /// instant, as the simulator does.
     pub fn pop_due(&mut self) -> Option<E> {
+        if let Some(Reverse(e)) = self.early.peek() {
+            // Before everything in `current`.
+            if e.time != self.instant {
+                return None;
+            }
+            self.len -= 1;
+            return self.early.pop().map(|Reverse(e)| e.event);
+        }
         if self.current.last()?.time != self.instant {
             return None;
         }
@@ -321,5 +373,131 @@ mod tests {
             assert_eq!(q.pop(), Some((t, e)));
         }
         assert_eq!(q.pop(), None);
+    }
+
+    /// Events pushed for slots before one `peek_time` loaded ahead of the instant (and at the
+    /// wheel's and far heap's edges relative to it) come out in time, then push, order.
+    #[test]
+    fn pushes_before_a_slot_loaded_ahead_keep_their_order() {
+        let mut q = EventQueue::default();
+        q.push(100 << 23, 'z'); // beyond the wheel
+        assert_eq!(q.peek_time(), Some(100 << 23)); // loads slot 100, the instant stays 0
+        q.advance_to(3); // a caller's own timer
+        q.push(5 << 23, 'a');
+        q.push(3, 'b');
+        q.push(5 << 23, 'c'); // tie with 'a': after it
+        q.push((100 << 23) + 1, 'd');
+        q.push(3, 'e'); // tie with 'b'
+        q.push(163 << 23, 'f'); // the wheel's last slot
+        q.push(164 << 23, 'g'); // the far heap's first
+        assert_eq!(q.len(), 8);
+        assert_eq!(q.pop_due(), Some('b'));
+        assert_eq!(q.pop_due(), Some('e'));
+        assert_eq!(q.pop_due(), None);
+        let rest: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(
+            rest,
+            vec![
+                (5 << 23, 'a'),
+                (5 << 23, 'c'),
+                (100 << 23, 'z'),
+                ((100 << 23) + 1, 'd'),
+                (163 << 23, 'f'),
+                (164 << 23, 'g'),
+            ]
+        );
+        assert!(q.is_empty());
+    }
+
+    /// The engine's loop against a binary heap: peek, advance to the next event or to an
+    /// earlier timer, take what is due with `pop_due` while pushing more (some at the instant).
+    #[test]
+    fn the_engine_loop_agrees_with_a_binary_heap() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut q = EventQueue::default();
+        let mut reference = BinaryHeap::new();
+        let (mut now, mut seq) = (0u64, 0u64);
+        for _ in 0..20_000 {
+            let r = next();
+            let until = q.peek_time();
+            assert_eq!(until, reference.peek().map(|Reverse((t, _))| *t));
+            let until = until.unwrap_or(now + (1 << 35));
+            now = if r % 4 == 0 {
+                now + (r >> 8) % (until - now + 1)
+            } else {
+                until
+            };
+            q.advance_to(now);
+            for _ in 0..(r >> 40) % 4 {
+                let s = next();
+                let gap = match s % 6 {
+                    0 => 0,
+                    // just under, at or over a slot boundary up to 70 slots ahead
+                    1 => {
+                        ((((now >> 23) + s % 70) << 23) + (s >> 8) % 3)
+                            .saturating_sub(1)
+                            .max(now)
+                            - now
+                    }
+                    2 => (s >> 8) % (1 << 23),
+                    3 => (s >> 8) % (64 << 23),
+                    4 => (s >> 8) % (1 << 40),
+                    _ => (s >> 8) % 8_000_000_000,
+                };
+                q.push(now + gap, seq);
+                reference.push(Reverse((now + gap, seq)));
+                seq += 1;
+            }
+            while let Some(e) = q.pop_due() {
+                assert_eq!(reference.pop(), Some(Reverse((now, e))));
+                if next() % 3 == 0 {
+                    q.push(now, seq); // due at once, after everything already due
+                    reference.push(Reverse((now, seq)));
+                    seq += 1;
+                }
+            }
+            assert!(reference.peek().is_none_or(|Reverse((t, _))| *t > now));
+            assert_eq!(q.len(), reference.len());
+        }
+    }
+
+    /// Events before a slot loaded ahead wait in their own heap, not in the loaded slot's sorted
+    /// vector: inserting each of many such events there cost time linear in their number.
+    #[test]
+    fn events_before_a_slot_loaded_ahead_stay_out_of_it() {
+        let mut q = EventQueue::default();
+        q.push(1 << 45, u64::MAX);
+        assert_eq!(q.peek_time(), Some(1 << 45));
+        for i in 0..1000u64 {
+            q.push(1_000_000 + (i * 7_919) % 500_000_000, i);
+        }
+        assert_eq!(q.current.len(), 1, "only the loaded slot's own event");
+        assert_eq!(q.early.len(), 1000);
+        let mut last = 0;
+        for _ in 0..1000 {
+            let (t, i) = q.pop().unwrap();
+            assert!(t >= last && i < 1000);
+            last = t;
+        }
+        assert_eq!(q.pop(), Some((1 << 45, u64::MAX)));
+    }
+
+    /// The debug check that a caller does not move past the next event also looks beyond an
+    /// empty current slot.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "after the next event")]
+    fn moving_past_the_next_event_is_caught() {
+        let mut q = EventQueue::default();
+        q.push(0, 'a');
+        q.push(5 << 23, 'b');
+        assert_eq!(q.pop(), Some((0, 'a')));
+        q.advance_to(6 << 23);
     }
 }
