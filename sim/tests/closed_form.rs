@@ -345,3 +345,39 @@ fn rate_limit_headers_reach_a_strategy_that_reads_them_and_change_nothing_else()
         serde_json::to_string(without).unwrap()
     );
 }
+
+/// Everything due at an instant is applied before the client is asked at that instant, also
+/// when the client's wake-up and a reply fall on the same nanosecond. Here the 429 arriving at
+/// 200 ms opens the breaker just as the token bucket allows the third send: the third request
+/// must meet the open breaker, not reach the API.
+#[test]
+fn a_reply_due_with_a_wake_up_is_applied_before_the_admission() {
+    let sc = scenario(
+        r#"
+        name = "same-instant"
+        [workload]
+        requests = 3
+        [api]
+        limits = [{ kind = "token_bucket", rate_per_s = 1, burst = 1 }]
+        latency = { kind = "fixed", ms = 100 }
+        rejected_latency_ms = 100
+        [[strategy]]
+        name = "bucket+breaker"
+        admission = [{ kind = "token_bucket", rate_per_s = 10, burst = 1 }]
+        retry = { kind = "none" }
+        breaker = { consecutive_failures = 1, open_ms = 60000, half_open_probes = 1, on_open = "fail" }
+        "#,
+    );
+    let (r, logs) = recorded(&sc);
+    let log = logs[0].borrow();
+    let sends: Vec<Nanos> = log.sends.iter().map(|(t, _)| *t).collect();
+    assert_eq!(
+        sends,
+        vec![0, 100_000_000],
+        "the third request never reaches the API"
+    );
+    assert_eq!(
+        (r.succeeded, r.dead_lettered, r.rejected_by_breaker),
+        (1, 1, 1)
+    );
+}
