@@ -325,23 +325,27 @@ mod tests {
         assert!(q.is_empty());
     }
 
-    /// Against a binary heap of `(time, seq)`, with pushes at or after the current instant
-    /// interleaved with pops, many ties and times spread over many bits.
-    #[test]
-    fn agrees_with_a_binary_heap() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
+    /// A small deterministic generator for the randomized tests.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             state
-        };
+        }
+    }
+
+    /// Against a binary heap of `(time, seq)`, with pushes at or after the current instant
+    /// interleaved with pops, many ties and times spread over many bits.
+    #[test]
+    fn agrees_with_a_binary_heap() {
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
         let mut q = EventQueue::default();
         let mut reference = BinaryHeap::new();
         let (mut now, mut seq) = (0u64, 0u64);
         for step in 0..20_000u64 {
             let r = next();
-            if r % 11 == 0 {
+            if r.is_multiple_of(11) {
                 // A caller's own timer fires before the next event: peek (which may load a
                 // slot ahead of the instant), move to a time up to it, and push from there.
                 let until = q.peek_time().unwrap_or(now + (1 << 30));
@@ -349,13 +353,13 @@ mod tests {
                 q.advance_to(now);
                 continue;
             }
-            if r % 3 != 0 || reference.is_empty() {
+            if !r.is_multiple_of(3) || reference.is_empty() {
                 let gap = match r % 5 {
                     0 => 0,
                     1 => r % 4,
                     2 => r % 1000,
                     3 => (r >> 8) % 50_000_000,
-                    4 if r % 7 == 0 => (r >> 8) % (1 << 40),
+                    4 if r.is_multiple_of(7) => (r >> 8) % (1 << 40),
                     _ => (r >> 8) % 8_000_000_000,
                 };
                 q.push(now + gap, step);
@@ -413,13 +417,7 @@ mod tests {
     /// earlier timer, take what is due with `pop_due` while pushing more (some at the instant).
     #[test]
     fn the_engine_loop_agrees_with_a_binary_heap() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         let mut q = EventQueue::default();
         let mut reference = BinaryHeap::new();
         let (mut now, mut seq) = (0u64, 0u64);
@@ -428,7 +426,7 @@ mod tests {
             let until = q.peek_time();
             assert_eq!(until, reference.peek().map(|Reverse((t, _))| *t));
             let until = until.unwrap_or(now + (1 << 35));
-            now = if r % 4 == 0 {
+            now = if r.is_multiple_of(4) {
                 now + (r >> 8) % (until - now + 1)
             } else {
                 until
@@ -456,7 +454,7 @@ mod tests {
             }
             while let Some(e) = q.pop_due() {
                 assert_eq!(reference.pop(), Some(Reverse((now, e))));
-                if next() % 3 == 0 {
+                if next().is_multiple_of(3) {
                     q.push(now, seq); // due at once, after everything already due
                     reference.push(Reverse((now, seq)));
                     seq += 1;
