@@ -1,9 +1,9 @@
 //! The generated "what happened" line of each strategy, and the number formats the report uses.
 
 use ratelab_sim::result::StopReason;
+use ratelab_sim::{RunOutput, StrategyResult};
 
 use crate::format;
-use ratelab_sim::{RunOutput, StrategyResult};
 
 /// Groups digits by three with a narrow no-break space: 3 412.
 pub(crate) fn count(n: u64) -> String {
