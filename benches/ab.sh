@@ -9,6 +9,14 @@
 # (default 6), and prints each one's ratelab wall times (the median of each run's 3) with their
 # minimum and median. On a shared machine single runs jump by up to 50 %: compare minimums, and
 # medians only when the rounds agree.
+#
+# Build A and B with one codegen unit (BENCHMARKS.md, "Sixth pass"): with the default 16, an
+# unrelated change (even an unused function) can move ratelab by 5 % through what gets inlined
+# where. For example:
+#   CARGO_TARGET_DIR=/tmp/ab-target CARGO_PROFILE_BENCH_CODEGEN_UNITS=1 \
+#     cargo bench --bench simulator --no-run
+# And repeat an A/B at another time before believing a difference of a few percent: some builds
+# run slower for minutes at a time on a shared host while others do not.
 set -eu
 a=$1 b=$2 rounds=${3:-6}
 declare -A times
