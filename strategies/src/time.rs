@@ -35,7 +35,8 @@ fn round_nanos(ns: f64) -> Nanos {
         return whole as u64 + u64::from(ns - whole as f64 >= 0.5);
     }
     // The rest keeps its general form: folding it into the path above (the cases left are
-    // whole numbers or out of range) measured 10 % slower on the bulk benchmark.
+    // whole numbers or out of range) measured 2–6 % slower on the bulk benchmark, built with one
+    // codegen unit (BENCHMARKS.md, "Sixth pass").
     if ns.is_nan() || ns <= 0.0 {
         0
     } else if ns >= u64::MAX as f64 {
