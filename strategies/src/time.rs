@@ -27,16 +27,16 @@ pub fn secs_to_nanos(s: f64) -> Nanos {
 /// from 2^64 up.
 #[inline]
 fn round_nanos(ns: f64) -> Nanos {
-    // 2^63: below it the signed conversions apply, one instruction each on x86-64 (the unsigned
-    // ones are sequences). Every latency takes this path; NaN fails both comparisons.
-    const SIGNED_LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    if ns > 0.0 && ns < SIGNED_LIMIT {
-        let whole = ns as i64;
-        return whole as u64 + u64::from(ns - whole as f64 >= 0.5);
+    // From 0.5 to 2^52, `ns + 0.5` is exact or rounds within the same integer, so its
+    // truncation is the rounding half away from zero: an addition and a conversion (a short
+    // chain: every latency ends here). Below 0.5, `ns + 0.5` could round up to 1; from 2^52 the
+    // doubles are whole and the addition could round to the next even one. NaN fails both
+    // comparisons.
+    const EXACT_LIMIT: f64 = 4_503_599_627_370_496.0; // 2^52
+    if (0.5..EXACT_LIMIT).contains(&ns) {
+        return (ns + 0.5) as i64 as u64;
     }
-    // The rest keeps its general form: folding it into the path above (the cases left are
-    // whole numbers or out of range) measured 2–6 % slower on the bulk benchmark, built with one
-    // codegen unit (BENCHMARKS.md, "Sixth pass").
+    // The rest (below 0.5, whole numbers from 2^52, out of range, NaN) in its general form.
     if ns.is_nan() || ns <= 0.0 {
         0
     } else if ns >= u64::MAX as f64 {
@@ -92,7 +92,11 @@ mod tests {
             0.5,
             1.5,
             2.5,
+            p(51) + 0.5,
+            p(52) - 1.5,
             p(52) - 0.5,
+            p(52),
+            p(52) + 1.0,
             p(52) + 0.5,
             p(53),
             p(53) + 2.0,
@@ -111,6 +115,29 @@ mod tests {
         }
         for ns in edges {
             assert_eq!(round_nanos(ns), libm_round(ns), "{ns:e}");
+        }
+    }
+
+    #[test]
+    fn rounding_matches_libm_round_in_every_binade() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..200_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // A random mantissa with an exponent from 2^-3 to 2^64, and the doubles next to
+            // the half above its whole part (where rounding turns).
+            let exponent = 1020 + (x >> 52) % 68;
+            let ns = f64::from_bits((exponent << 52) | (x & ((1 << 52) - 1)));
+            let half = ns.trunc() + 0.5;
+            for v in [
+                ns,
+                half,
+                f64::from_bits(half.to_bits() - 1),
+                f64::from_bits(half.to_bits() + 1),
+            ] {
+                assert_eq!(round_nanos(v), libm_round(v), "{v:e}");
+            }
         }
     }
 
