@@ -33,10 +33,18 @@ pub trait Strategy {
     fn response_changes_admission(&self) -> bool {
         true
     }
+    /// Does this strategy hear replies? Answer `false` only when [`Strategy::on_response`] does
+    /// nothing (a token bucket's), and then [`Strategy::response_changes_admission`] answers
+    /// `false` too: a caller such as [`Stack`] may leave both calls out. The default, `true`, is
+    /// always correct.
+    fn hears_responses(&self) -> bool {
+        true
+    }
 }
 
 /// One layer of a [`Stack`]: the built-ins as an enum (no dynamic dispatch on the hot path) and
 /// users' own strategies behind the open trait.
+#[repr(u8)]
 pub enum Layer {
     /// Admit everything at once.
     Unlimited(Unlimited),
@@ -92,6 +100,9 @@ impl Strategy for Layer {
     fn response_changes_admission(&self) -> bool {
         each_layer!(self, s => s.response_changes_admission())
     }
+    fn hears_responses(&self) -> bool {
+        each_layer!(self, s => s.hears_responses())
+    }
 }
 
 /// Layers that must all admit, like tower layers around one service.
@@ -102,16 +113,26 @@ impl Strategy for Layer {
 #[derive(Default)]
 pub struct Stack {
     layers: Vec<Layer>,
+    /// Indices of the layers that hear replies ([`Strategy::hears_responses`]): only they are
+    /// told of a reply and asked whether it changes admission.
+    hearers: Vec<usize>,
 }
 
 impl Stack {
     /// A stack of these layers, asked in order.
     pub fn new(layers: Vec<Layer>) -> Self {
-        Stack { layers }
+        let mut stack = Stack::default();
+        for layer in layers {
+            stack.push(layer);
+        }
+        stack
     }
 
     /// Adds a layer at the end.
     pub fn push(&mut self, layer: Layer) {
+        if layer.hears_responses() {
+            self.hearers.push(self.layers.len());
+        }
         self.layers.push(layer);
     }
 
@@ -151,8 +172,9 @@ impl Strategy for Stack {
 
     #[inline]
     fn on_response(&mut self, now: Nanos, resp: &Response) {
-        for layer in &mut self.layers {
-            layer.on_response(now, resp);
+        // Each layer keeps its own state, so the order of the calls does not matter.
+        for &i in &self.hearers {
+            self.layers[i].on_response(now, resp);
         }
     }
 
@@ -162,7 +184,13 @@ impl Strategy for Stack {
 
     #[inline]
     fn response_changes_admission(&self) -> bool {
-        self.layers.iter().any(Layer::response_changes_admission)
+        self.hearers
+            .iter()
+            .any(|&i| self.layers[i].response_changes_admission())
+    }
+
+    fn hears_responses(&self) -> bool {
+        !self.hearers.is_empty()
     }
 }
 
@@ -181,5 +209,60 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
     }
     fn response_changes_admission(&self) -> bool {
         (**self).response_changes_admission()
+    }
+    fn hears_responses(&self) -> bool {
+        (**self).hears_responses()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admission::{Aimd, Semaphore, TokenBucket};
+    use crate::bucket::Rate;
+    use crate::testing::{reply_ok, req};
+    use crate::time::SECOND;
+
+    fn bucket() -> Layer {
+        Layer::TokenBucket(TokenBucket::new(
+            Rate::new(1000.0, SECOND).unwrap(),
+            10,
+            false,
+        ))
+    }
+
+    #[test]
+    fn a_reply_reaches_every_layer_that_hears_it_wherever_it_stands() {
+        let mut stack = Stack::new(vec![
+            Layer::Semaphore(Semaphore::new(1)),
+            bucket(),
+            Layer::Semaphore(Semaphore::new(2)),
+        ]);
+        stack.push(bucket());
+        stack.push(Layer::Semaphore(Semaphore::new(1)));
+        assert_eq!(stack.hearers, vec![0, 2, 4]);
+        assert_eq!(stack.poll_admit(0, &req(0)), Admit::Now);
+        stack.on_send(0, &req(0));
+        assert_eq!(stack.poll_admit(0, &req(1)), Admit::WhenSomethingCompletes);
+        stack.on_response(5, &reply_ok(0, 0));
+        for layer in stack.layers() {
+            if let Layer::Semaphore(s) = layer {
+                assert_eq!(s.in_flight(), 0);
+            }
+        }
+        assert_eq!(stack.poll_admit(5, &req(1)), Admit::Now);
+    }
+
+    #[test]
+    fn only_layers_that_hear_replies_are_asked_whether_one_changes_admission() {
+        let quiet = Stack::new(vec![bucket(), Layer::Semaphore(Semaphore::new(4))]);
+        assert!(!quiet.response_changes_admission());
+        assert!(quiet.hears_responses());
+        assert!(!Stack::new(vec![bucket()]).hears_responses());
+        let adaptive = Stack::new(vec![
+            bucket(),
+            Layer::Aimd(Aimd::new(4.0, 1.0, 100.0, 1.0, 0.5)),
+        ]);
+        assert!(adaptive.response_changes_admission());
     }
 }

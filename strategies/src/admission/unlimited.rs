@@ -13,4 +13,7 @@ impl Strategy for Unlimited {
     fn response_changes_admission(&self) -> bool {
         false
     }
+    fn hears_responses(&self) -> bool {
+        false
+    }
 }
