@@ -1,35 +1,55 @@
 #!/bin/bash
-# Interleaved A/B timing of two builds of the simulator bench (BENCHMARKS.md, "Fourth pass").
+# Interleaved A/B timing of two builds of the simulator bench (BENCHMARKS.md, "Seventh pass").
 #
 #   cargo bench --bench simulator --no-run        # note the binary, copy it to /tmp/a; change,
 #   cp target/release/deps/simulator-<hash> /tmp/a  # rebuild, copy to /tmp/b, then:
-#   bash benches/ab.sh /tmp/a /tmp/b [ROUNDS]
+#   bash benches/ab.sh /tmp/a /tmp/b [ROUNDS] [COPIES]
 #
-# Runs `RATELAB_BENCH=ratio RATELAB_BENCH_REPEAT=3 <binary> --bench` for A, then B, ROUNDS times
-# (default 6), and prints each one's ratelab wall times (the median of each run's 3) with their
-# minimum and median. On a shared machine single runs jump by up to 50 %: compare minimums, and
-# medians only when the rounds agree.
+# Copies each binary COPIES times (default 4) to fresh files, then runs
+# `RATELAB_BENCH=ratio RATELAB_BENCH_REPEAT=3 <copy> --bench` for every copy of A and B,
+# interleaved, ROUNDS times (default 3). For each build it prints ratelab's wall time (each run's
+# median of 3) and the in-run ratio to the hand loop: the median over all runs, the range of the
+# copies' medians, and the minimum.
 #
-# Build A and B with one codegen unit (BENCHMARKS.md, "Sixth pass"): with the default 16, an
-# unrelated change (even an unused function) can move ratelab by 5 % through what gets inlined
-# where. For example:
+# Why copies: on these shared VMs the same binary runs at different speeds depending on the file
+# it is run from, for minutes at a time (two byte-identical copies measured 123 and 155 ms in the
+# same interleaved rounds, and a copy that was slow turned fast later). A single copy per build
+# can show a difference of 5-25 % that is not in the code. Compare the medians over all copies;
+# repeat at another time before believing a few percent.
+#
+# Build A and B with one codegen unit as well (BENCHMARKS.md, "Sixth pass"): with the default 16,
+# an unrelated change can move ratelab by about 5 % through what gets inlined where:
 #   CARGO_TARGET_DIR=/tmp/ab-target CARGO_PROFILE_BENCH_CODEGEN_UNITS=1 \
 #     cargo bench --bench simulator --no-run
-# And repeat an A/B at another time before believing a difference of a few percent: some builds
-# run slower for minutes at a time on a shared host while others do not.
 set -eu
-a=$1 b=$2 rounds=${3:-6}
-declare -A times
-for _ in $(seq "$rounds"); do
-  for x in a b; do
-    bin=${!x}
-    t=$(RATELAB_BENCH=ratio RATELAB_BENCH_REPEAT=3 "$bin" --bench 2>/dev/null |
-      awk '/^ratelab /{sub("ms", "", $8); print $8}')
-    times[$x]="${times[$x]:-} $t"
+a=$1 b=$2 rounds=${3:-3} copies=${4:-4}
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+for x in a b; do
+  for i in $(seq "$copies"); do
+    cp "${!x}" "$dir/$x$i"
   done
 done
+runs=$dir/runs
+for _ in $(seq "$rounds"); do
+  for i in $(seq "$copies"); do
+    for x in a b; do
+      RATELAB_BENCH=ratio RATELAB_BENCH_REPEAT=3 "$dir/$x$i" --bench 2>/dev/null |
+        awk -v build=$x -v copy=$i '
+          /^ratelab / { ms = $8; sub("ms", "", ms) }
+          /ratelab is/ { for (k = 1; k <= NF; k++) if ($k == "is") { r = $(k + 1); sub("x", "", r) }
+                         print build, copy, ms, r }' >>"$runs"
+    done
+  done
+done
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 for x in a b; do
-  sorted=$(tr ' ' '\n' <<<"${times[$x]}" | grep . | sort -n)
-  n=$(wc -l <<<"$sorted")
-  echo "$x (${!x}): min $(head -1 <<<"$sorted") ms, median $(sed -n "$(((n + 1) / 2))p" <<<"$sorted") ms; all:" $sorted
+  ms_all=$(awk -v b=$x '$1 == b { print $3 }' "$runs" | median)
+  ms_min=$(awk -v b=$x '$1 == b { print $3 }' "$runs" | sort -n | head -1)
+  r_all=$(awk -v b=$x '$1 == b { print $4 }' "$runs" | median)
+  per_copy=$(for i in $(seq "$copies"); do
+    awk -v b=$x -v c=$i '$1 == b && $2 == c { print $3 }' "$runs" | median
+  done | sort -n | sed -n '1p;$p' | tr '\n' ' ')
+  echo "$x (${!x}): ratelab median $ms_all ms (copies' medians $(echo $per_copy | tr ' ' '-') ms," \
+    "min $ms_min ms); ratio to the hand loop, median ${r_all}x"
 done
