@@ -118,13 +118,19 @@ mod tests {
         }
     }
 
+    /// The next value of a xorshift64 generator (test inputs only).
+    fn xorshift(x: &mut u64) -> u64 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x
+    }
+
     #[test]
     fn rounding_matches_libm_round_in_every_binade() {
         let mut x = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..200_000u64 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = xorshift(&mut x);
             // A random mantissa with an exponent from 2^-3 to 2^64, and the doubles next to
             // the half above its whole part (where rounding turns).
             let exponent = 1020 + (x >> 52) % 68;
@@ -146,9 +152,7 @@ mod tests {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         for i in 0..200_000u64 {
             // Halves, near-halves and random magnitudes from 1e-12 s to 1e12 s.
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = xorshift(&mut x);
             let s = match i % 4 {
                 0 => (i as f64 + 0.5) / 1e9,
                 1 => f64::from_bits(((i as f64 + 0.5) / 1e9).to_bits() + 1),
