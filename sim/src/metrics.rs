@@ -326,6 +326,7 @@ impl Recorder {
     }
 
     /// An attempt was sent at `now`.
+    #[inline]
     pub fn sent(&mut self, client: u32, now: Nanos) {
         self.total.sent(now);
         if let Some(c) = self.clients.get_mut(client as usize) {
@@ -334,6 +335,7 @@ impl Recorder {
     }
 
     /// A reply (or timeout) with `outcome`/`status` reached the client at `now`.
+    #[inline]
     pub fn replied(&mut self, client: u32, now: Nanos, outcome: Outcome, status: u16) {
         match outcome {
             Outcome::ServerError => self.http_5xx += 1,
@@ -349,6 +351,7 @@ impl Recorder {
     }
 
     /// A request succeeded at `now` after `attempts` attempts, `latency` after it was ready.
+    #[inline]
     pub fn succeeded(&mut self, client: u32, now: Nanos, attempts: u32, latency: Nanos) {
         bump_index(&mut self.attempts_ok, attempts);
         self.total.succeeded(now, latency);
