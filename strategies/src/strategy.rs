@@ -40,6 +40,12 @@ pub trait Strategy {
     fn hears_responses(&self) -> bool {
         true
     }
+    /// Can [`Strategy::response_changes_admission`] ever answer `true`? Answer `false` when it
+    /// never does (a semaphore's, a token bucket's): a caller such as [`Stack`] may then leave
+    /// the question out. The default, `true`, is always correct.
+    fn response_may_change_admission(&self) -> bool {
+        true
+    }
 }
 
 /// One layer of a [`Stack`]: the built-ins as an enum (no dynamic dispatch on the hot path) and
@@ -103,6 +109,9 @@ impl Strategy for Layer {
     fn hears_responses(&self) -> bool {
         each_layer!(self, s => s.hears_responses())
     }
+    fn response_may_change_admission(&self) -> bool {
+        each_layer!(self, s => s.response_may_change_admission())
+    }
 }
 
 /// Layers that must all admit, like tower layers around one service.
@@ -114,8 +123,11 @@ impl Strategy for Layer {
 pub struct Stack {
     layers: Vec<Layer>,
     /// Indices of the layers that hear replies ([`Strategy::hears_responses`]): only they are
-    /// told of a reply and asked whether it changes admission.
+    /// told of a reply.
     hearers: Vec<usize>,
+    /// Indices of the layers that hear replies and whose admission a reply may change
+    /// ([`Strategy::response_may_change_admission`]): only they are asked whether it did.
+    changers: Vec<usize>,
 }
 
 impl Stack {
@@ -132,6 +144,9 @@ impl Stack {
     pub fn push(&mut self, layer: Layer) {
         if layer.hears_responses() {
             self.hearers.push(self.layers.len());
+            if layer.response_may_change_admission() {
+                self.changers.push(self.layers.len());
+            }
         }
         self.layers.push(layer);
     }
@@ -184,13 +199,17 @@ impl Strategy for Stack {
 
     #[inline]
     fn response_changes_admission(&self) -> bool {
-        self.hearers
+        self.changers
             .iter()
             .any(|&i| self.layers[i].response_changes_admission())
     }
 
     fn hears_responses(&self) -> bool {
         !self.hearers.is_empty()
+    }
+
+    fn response_may_change_admission(&self) -> bool {
+        !self.changers.is_empty()
     }
 }
 
@@ -212,6 +231,9 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
     }
     fn hears_responses(&self) -> bool {
         (**self).hears_responses()
+    }
+    fn response_may_change_admission(&self) -> bool {
+        (**self).response_may_change_admission()
     }
 }
 
@@ -254,15 +276,22 @@ mod tests {
     }
 
     #[test]
-    fn only_layers_that_hear_replies_are_asked_whether_one_changes_admission() {
+    fn only_layers_whose_admission_a_reply_may_change_are_asked_whether_it_did() {
         let quiet = Stack::new(vec![bucket(), Layer::Semaphore(Semaphore::new(4))]);
-        assert!(!quiet.response_changes_admission());
         assert!(quiet.hears_responses());
+        assert!(!quiet.response_may_change_admission());
+        assert!(!quiet.response_changes_admission());
         assert!(!Stack::new(vec![bucket()]).hears_responses());
         let adaptive = Stack::new(vec![
             bucket(),
+            Layer::Semaphore(Semaphore::new(4)),
             Layer::Aimd(Aimd::new(4.0, 1.0, 100.0, 1.0, 0.5)),
         ]);
+        assert_eq!(
+            (adaptive.hearers.clone(), adaptive.changers.clone()),
+            (vec![1, 2], vec![2])
+        );
+        assert!(adaptive.response_may_change_admission());
         assert!(adaptive.response_changes_admission());
     }
 }

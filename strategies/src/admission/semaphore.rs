@@ -47,6 +47,9 @@ impl Strategy for Semaphore {
     fn response_changes_admission(&self) -> bool {
         false
     }
+    fn response_may_change_admission(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

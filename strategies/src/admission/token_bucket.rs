@@ -76,6 +76,9 @@ impl Strategy for TokenBucket {
     fn response_changes_admission(&self) -> bool {
         false
     }
+    fn response_may_change_admission(&self) -> bool {
+        false
+    }
     fn hears_responses(&self) -> bool {
         false
     }
