@@ -3,11 +3,12 @@
 //!
 //! It is a calendar queue (a timing wheel), which suits a simulator's monotone integer clock:
 //! nothing is ever scheduled before the instant being processed. Time is cut into slots of
-//! 2^23 ns (about 8.4 ms); the wheel holds the next 64 slots (about 0.54 s) as unsorted vectors,
+//! 2^21 ns (about 2.1 ms); the wheel holds the next 256 slots (about 0.54 s) as unsorted vectors,
 //! with a bitmap of the occupied ones, and anything later waits in a binary heap. The slot being
 //! processed is kept sorted, so a push is an index computation and a `Vec::push`, a pop is a
 //! `Vec::pop`, and moving to the next slot is a bit scan and a sort of the few events in it.
-//! Profiled against a binary heap and a radix heap on the bulk benchmark (BENCHMARKS.md).
+//! Profiled against a binary heap and a radix heap on the bulk benchmark (BENCHMARKS.md); the
+//! slots' width against 2^20 and 2^23 ns for the same 0.54 s wheel ("Seventh pass").
 //!
 //! [`EventQueue::peek_time`] loads the next occupied slot as soon as the current one is empty,
 //! even when the caller then moves to an earlier instant of its own (a client's wake-up): the
@@ -21,9 +22,9 @@ use std::collections::BinaryHeap;
 use ratelab_strategies::Nanos;
 
 /// log2 of a slot's width in nanoseconds.
-const SLOT_BITS: u32 = 23;
+const SLOT_BITS: u32 = 21;
 /// Slots in the wheel (a power of two).
-const SLOTS: usize = 64;
+const SLOTS: usize = 256;
 
 struct Entry<E> {
     time: Nanos,
@@ -383,17 +384,19 @@ mod tests {
     /// wheel's and far heap's edges relative to it) come out in time, then push, order.
     #[test]
     fn pushes_before_a_slot_loaded_ahead_keep_their_order() {
+        let at = |slot: u64| slot << SLOT_BITS;
+        let ahead = SLOTS as u64 + 36; // beyond the wheel of slot 0
         let mut q = EventQueue::default();
-        q.push(100 << 23, 'z'); // beyond the wheel
-        assert_eq!(q.peek_time(), Some(100 << 23)); // loads slot 100, the instant stays 0
+        q.push(at(ahead), 'z');
+        assert_eq!(q.peek_time(), Some(at(ahead))); // loads it, the instant stays 0
         q.advance_to(3); // a caller's own timer
-        q.push(5 << 23, 'a');
+        q.push(at(5), 'a');
         q.push(3, 'b');
-        q.push(5 << 23, 'c'); // tie with 'a': after it
-        q.push((100 << 23) + 1, 'd');
+        q.push(at(5), 'c'); // tie with 'a': after it
+        q.push(at(ahead) + 1, 'd');
         q.push(3, 'e'); // tie with 'b'
-        q.push(163 << 23, 'f'); // the wheel's last slot
-        q.push(164 << 23, 'g'); // the far heap's first
+        q.push(at(ahead + SLOTS as u64 - 1), 'f'); // the wheel's last slot
+        q.push(at(ahead + SLOTS as u64), 'g'); // the far heap's first
         assert_eq!(q.len(), 8);
         assert_eq!(q.pop_due(), Some('b'));
         assert_eq!(q.pop_due(), Some('e'));
@@ -402,12 +405,12 @@ mod tests {
         assert_eq!(
             rest,
             vec![
-                (5 << 23, 'a'),
-                (5 << 23, 'c'),
-                (100 << 23, 'z'),
-                ((100 << 23) + 1, 'd'),
-                (163 << 23, 'f'),
-                (164 << 23, 'g'),
+                (at(5), 'a'),
+                (at(5), 'c'),
+                (at(ahead), 'z'),
+                (at(ahead) + 1, 'd'),
+                (at(ahead + SLOTS as u64 - 1), 'f'),
+                (at(ahead + SLOTS as u64), 'g'),
             ]
         );
         assert!(q.is_empty());
@@ -436,15 +439,16 @@ mod tests {
                 let s = next();
                 let gap = match s % 6 {
                     0 => 0,
-                    // just under, at or over a slot boundary up to 70 slots ahead
+                    // just under, at or over a slot boundary, up to a little beyond the wheel
                     1 => {
-                        ((((now >> 23) + s % 70) << 23) + (s >> 8) % 3)
+                        ((((now >> SLOT_BITS) + s % (SLOTS as u64 + 6)) << SLOT_BITS)
+                            + (s >> 8) % 3)
                             .saturating_sub(1)
                             .max(now)
                             - now
                     }
-                    2 => (s >> 8) % (1 << 23),
-                    3 => (s >> 8) % (64 << 23),
+                    2 => (s >> 8) % (1 << SLOT_BITS),
+                    3 => (s >> 8) % ((SLOTS as u64) << SLOT_BITS),
                     4 => (s >> 8) % (1 << 40),
                     _ => (s >> 8) % 8_000_000_000,
                 };
@@ -463,6 +467,26 @@ mod tests {
             assert!(reference.peek().is_none_or(|Reverse((t, _))| *t > now));
             assert_eq!(q.len(), reference.len());
         }
+    }
+
+    /// At the wheel's edge: an event in its last slot and one a whole wheel ahead of the current
+    /// slot (the far heap's first) come out in time order, alone or together.
+    #[test]
+    fn events_at_the_wheels_edge_come_out_in_order() {
+        let beyond = (SLOTS as u64) << SLOT_BITS;
+        let mut q = EventQueue::default();
+        q.push(0, 'a');
+        q.push(beyond, 'b');
+        q.push(beyond - 1, 'c'); // the wheel's last slot
+        assert_eq!(q.pop(), Some((0, 'a')));
+        assert_eq!(q.pop(), Some((beyond - 1, 'c')));
+        assert_eq!(q.pop(), Some((beyond, 'b')));
+        let mut q = EventQueue::default();
+        q.push(0, 'a');
+        q.push(beyond, 'b');
+        assert_eq!(q.pop(), Some((0, 'a')));
+        assert_eq!(q.pop(), Some((beyond, 'b')));
+        assert!(q.is_empty());
     }
 
     /// Events before a slot loaded ahead wait in their own heap, not in the loaded slot's sorted
@@ -494,8 +518,8 @@ mod tests {
     fn moving_past_the_next_event_is_caught() {
         let mut q = EventQueue::default();
         q.push(0, 'a');
-        q.push(5 << 23, 'b');
+        q.push(5 << SLOT_BITS, 'b');
         assert_eq!(q.pop(), Some((0, 'a')));
-        q.advance_to(6 << 23);
+        q.advance_to(6 << SLOT_BITS);
     }
 }
