@@ -34,15 +34,16 @@ pub trait Strategy {
         true
     }
     /// Does this strategy hear replies? Answer `false` only when [`Strategy::on_response`] does
-    /// nothing (a token bucket's), and then [`Strategy::response_changes_admission`] answers
-    /// `false` too: a caller such as [`Stack`] may leave both calls out. The default, `true`, is
-    /// always correct.
+    /// nothing (a token bucket's): a caller such as [`Stack`] may then leave the call out. The
+    /// answer must not change over the strategy's life (a `Stack` asks once, when the layer is
+    /// added). The default, `true`, is always correct.
     fn hears_responses(&self) -> bool {
         true
     }
-    /// Can [`Strategy::response_changes_admission`] ever answer `true`? Answer `false` when it
-    /// never does (a semaphore's, a token bucket's): a caller such as [`Stack`] may then leave
-    /// the question out. The default, `true`, is always correct.
+    /// Can [`Strategy::response_changes_admission`] ever answer `true`? Answer `false` only when
+    /// it never does (a semaphore's, a token bucket's): a caller such as [`Stack`] may then leave
+    /// the question out. The answer must not change over the strategy's life (a `Stack` asks
+    /// once, when the layer is added). The default, `true`, is always correct.
     fn response_may_change_admission(&self) -> bool {
         true
     }
@@ -122,10 +123,10 @@ impl Strategy for Layer {
 #[derive(Default)]
 pub struct Stack {
     layers: Vec<Layer>,
-    /// Indices of the layers that hear replies ([`Strategy::hears_responses`]): only they are
-    /// told of a reply.
+    /// Indices of the layers that hear replies ([`Strategy::hears_responses`]), in order: only
+    /// they are told of a reply.
     hearers: Vec<usize>,
-    /// Indices of the layers that hear replies and whose admission a reply may change
+    /// Indices of the layers whose admission a reply may change
     /// ([`Strategy::response_may_change_admission`]): only they are asked whether it did.
     changers: Vec<usize>,
 }
@@ -144,9 +145,9 @@ impl Stack {
     pub fn push(&mut self, layer: Layer) {
         if layer.hears_responses() {
             self.hearers.push(self.layers.len());
-            if layer.response_may_change_admission() {
-                self.changers.push(self.layers.len());
-            }
+        }
+        if layer.response_may_change_admission() {
+            self.changers.push(self.layers.len());
         }
         self.layers.push(layer);
     }
@@ -187,7 +188,7 @@ impl Strategy for Stack {
 
     #[inline]
     fn on_response(&mut self, now: Nanos, resp: &Response) {
-        // Each layer keeps its own state, so the order of the calls does not matter.
+        // In the layers' order, as before the layers that ignore replies were left out.
         for &i in &self.hearers {
             self.layers[i].on_response(now, resp);
         }
@@ -293,5 +294,28 @@ mod tests {
         );
         assert!(adaptive.response_may_change_admission());
         assert!(adaptive.response_changes_admission());
+    }
+
+    /// A strategy that ignores replies but whose `At(t)` may move anyway (say, a bucket shared
+    /// with something outside the stack) is still asked.
+    #[test]
+    fn a_layer_that_ignores_replies_may_still_say_admission_changed() {
+        struct Outside;
+        impl Strategy for Outside {
+            fn poll_admit(&mut self, now: Nanos, _req: &RequestInfo) -> Admit {
+                Admit::At(now + 1)
+            }
+            fn on_send(&mut self, _now: Nanos, _req: &RequestInfo) {}
+            fn on_response(&mut self, _now: Nanos, _resp: &Response) {}
+            fn hears_responses(&self) -> bool {
+                false
+            }
+        }
+        let stack = Stack::new(vec![bucket(), Layer::Custom(Box::new(Outside))]);
+        assert_eq!(
+            (stack.hearers.clone(), stack.changers.clone()),
+            (vec![], vec![1])
+        );
+        assert!(stack.response_changes_admission());
     }
 }

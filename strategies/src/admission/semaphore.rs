@@ -47,6 +47,7 @@ impl Strategy for Semaphore {
     fn response_changes_admission(&self) -> bool {
         false
     }
+    /// Never, as `response_changes_admission` says.
     fn response_may_change_admission(&self) -> bool {
         false
     }

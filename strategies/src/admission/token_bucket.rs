@@ -76,9 +76,11 @@ impl Strategy for TokenBucket {
     fn response_changes_admission(&self) -> bool {
         false
     }
+    /// Never: it ignores replies.
     fn response_may_change_admission(&self) -> bool {
         false
     }
+    /// A reply changes nothing: the bucket counts sends only.
     fn hears_responses(&self) -> bool {
         false
     }

@@ -13,9 +13,11 @@ impl Strategy for Unlimited {
     fn response_changes_admission(&self) -> bool {
         false
     }
+    /// Never: it ignores replies.
     fn response_may_change_admission(&self) -> bool {
         false
     }
+    /// A reply changes nothing.
     fn hears_responses(&self) -> bool {
         false
     }
