@@ -3,8 +3,9 @@
 //!
 //! It is a calendar queue (a timing wheel), which suits a simulator's monotone integer clock:
 //! nothing is ever scheduled before the instant being processed. Time is cut into slots of
-//! 2^21 ns (about 2.1 ms); the wheel holds the next 256 slots (about 0.54 s) as unsorted vectors,
-//! with a bitmap of the occupied ones, and anything later waits in a binary heap. The slot being
+//! 2^21 ns (about 2.1 ms); a wheel of 256 slots (about 0.54 s) holds the slots after the current
+//! one as unsorted vectors, with a bitmap of the occupied ones, and anything later waits in a
+//! binary heap. The slot being
 //! processed is kept sorted, so a push is an index computation and a `Vec::push`, a pop is a
 //! `Vec::pop`, and moving to the next slot is a bit scan and a sort of the few events in it.
 //! Profiled against a binary heap and a radix heap on the bulk benchmark (BENCHMARKS.md); the
@@ -147,8 +148,9 @@ impl<E> EventQueue<E> {
     fn next_wheel_slot(&self) -> Option<u64> {
         let start = ((self.slot + 1) % SLOTS as u64) as usize;
         let words = SLOTS / 64;
-        // Scan SLOTS - 1 slots from `start`, wrapping: the first word masked below `start`,
-        // then whole words, then the first word again masked from `start`.
+        // Scan the bitmap once round from `start`, wrapping: the first word from `start` on, then
+        // whole words, then the first word again below `start` (the current slot's own bit,
+        // last, is never set: its events are in `current`).
         let first = start / 64;
         let mut bits = self.occupied[first] & (!0u64 << (start % 64));
         for k in 0..=words {

@@ -130,11 +130,11 @@ mod tests {
     fn rounding_matches_libm_round_in_every_binade() {
         let mut x = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..200_000u64 {
-            let x = xorshift(&mut x);
+            let r = xorshift(&mut x);
             // A random mantissa with an exponent from 2^-3 to 2^64, and the doubles next to
             // the half above its whole part (where rounding turns).
-            let exponent = 1020 + (x >> 52) % 68;
-            let ns = f64::from_bits((exponent << 52) | (x & ((1 << 52) - 1)));
+            let exponent = 1020 + (r >> 52) % 68;
+            let ns = f64::from_bits((exponent << 52) | (r & ((1 << 52) - 1)));
             let half = ns.trunc() + 0.5;
             for v in [
                 ns,
@@ -152,12 +152,12 @@ mod tests {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         for i in 0..200_000u64 {
             // Halves, near-halves and random magnitudes from 1e-12 s to 1e12 s.
-            let x = xorshift(&mut x);
+            let r = xorshift(&mut x);
             let s = match i % 4 {
                 0 => (i as f64 + 0.5) / 1e9,
                 1 => f64::from_bits(((i as f64 + 0.5) / 1e9).to_bits() + 1),
                 2 => f64::from_bits(((i as f64 + 0.5) / 1e9).to_bits() - 1),
-                _ => (x >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi((x % 25) as i32 - 12),
+                _ => (r >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi((r % 25) as i32 - 12),
             };
             assert_eq!(secs_to_nanos(s), libm_round(s * 1e9), "{s:e}");
         }
