@@ -206,7 +206,8 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
                     });
                 }
             }
-            if last_instant != Some(t) {
+            // A lone client is always first: no rotation to keep.
+            if n > 1 && last_instant != Some(t) {
                 if last_instant.is_some() {
                     // `(first + 1) % n` without a division per instant.
                     first = if first + 1 == n { 0 } else { first + 1 };
