@@ -296,6 +296,37 @@ mod tests {
         assert!(adaptive.response_changes_admission());
     }
 
+    /// The built-ins that say they ignore replies do: told of every reply or of none, they give
+    /// the same answers (so a `Stack` may leave them out).
+    #[test]
+    fn layers_that_say_they_ignore_replies_answer_the_same_without_them() {
+        use crate::admission::Unlimited;
+        use crate::testing::reply;
+        let builds: [fn() -> Layer; 3] = [
+            bucket,
+            || Layer::TokenBucket(TokenBucket::new(Rate::new(7.5, SECOND).unwrap(), 3, true)),
+            || Layer::Unlimited(Unlimited),
+        ];
+        for build in builds {
+            let (mut told, mut untold) = (build(), build());
+            assert!(!told.hears_responses() && !told.response_may_change_admission());
+            let mut now = 0;
+            for id in 0..300u64 {
+                let mut r = req(id);
+                r.tokens = 1 + id % 3;
+                let answer = told.poll_admit(now, &r);
+                assert_eq!(answer, untold.poll_admit(now, &r), "request {id} at {now}");
+                if answer == Admit::Now {
+                    told.on_send(now, &r);
+                    untold.on_send(now, &r);
+                }
+                let status = [200, 429, 503][(id % 3) as usize];
+                told.on_response(now + 1, &reply(id, now, status));
+                now += 1 + (id * 48_271) % 200_000_000;
+            }
+        }
+    }
+
     /// A strategy that ignores replies but whose `At(t)` may move anyway (say, a bucket shared
     /// with something outside the stack) is still asked.
     #[test]
