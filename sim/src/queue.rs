@@ -5,9 +5,9 @@
 //! nothing is ever scheduled before the instant being processed. Time is cut into slots of
 //! 2^21 ns (about 2.1 ms); a wheel of 256 slots (about 0.54 s) holds the slots after the current
 //! one as unsorted vectors, with a bitmap of the occupied ones, and anything later waits in a
-//! binary heap. The slot being
-//! processed is kept sorted, so a push is an index computation and a `Vec::push`, a pop is a
-//! `Vec::pop`, and moving to the next slot is a bit scan and a sort of the few events in it.
+//! binary heap. The slot being processed is kept sorted, so a push is an index computation and a
+//! `Vec::push`, a pop is a `Vec::pop`, and moving to the next slot is a bit scan and a sort of
+//! the few events in it.
 //! Profiled against a binary heap and a radix heap on the bulk benchmark (BENCHMARKS.md); the
 //! slots' width against 2^20 and 2^23 ns for the same 0.54 s wheel ("Seventh pass").
 //!
