@@ -25,7 +25,7 @@ const CURVE: [f64; 20] = [
 const SERIES_BUCKETS: u64 = 1 << 21;
 
 /// The bucket width of the series: the smallest power of two in seconds that keeps `scopes`
-/// series of `horizon` within [`SERIES_BUCKETS`].
+/// series of `horizon` within `SERIES_BUCKETS`.
 pub fn series_step(horizon: Nanos, scopes: u64) -> Nanos {
     let seconds = horizon.div_ceil(SECOND).max(1);
     let mut step = 1u64;
