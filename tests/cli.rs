@@ -175,6 +175,25 @@ const MISTAKES: &[(&str, &str, &[&str])] = &[
         &["wrong-type.toml", "line 3", "expected u64"],
     ),
     (
+        "wrong-type-in-kind-table",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"exponential\", mean_ms = \"thirty\" }\n[[strategy]]\nname = \"s\"\n",
+        &[
+            "wrong-type-in-kind-table.toml",
+            "line 5",
+            "expected f64",
+            "in `mean_ms`",
+        ],
+    ),
+    (
+        "field-of-a-kind-without-fields",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\nadmission = [{ kind = \"unlimited\", permits = 3 }]\n",
+        &[
+            "field-of-a-kind-without-fields.toml",
+            "line 8",
+            "unknown field `permits`: kind `unlimited` takes no fields",
+        ],
+    ),
+    (
         "negative",
         "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\nadmission = [{ kind = \"semaphore\", permits = -1 }]\n",
         &["negative.toml", "line 8", "-1"],

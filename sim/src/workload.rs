@@ -28,35 +28,39 @@ fn one() -> u32 {
     1
 }
 
-/// `arrival = { kind = … }`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ArrivalSpec {
-    /// Everything ready at t = 0 (the default).
-    AtOnce,
-    /// A Poisson process per client.
-    Poisson {
-        /// Mean arrivals per second.
-        rate_per_s: f64,
-    },
+ratelab_strategies::kind_enum! {
+    /// `arrival = { kind = … }`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    #[serde(tag = "kind", rename_all = "snake_case")]
+    pub enum ArrivalSpec {
+        /// Everything ready at t = 0 (the default).
+        AtOnce,
+        /// A Poisson process per client.
+        Poisson {
+            /// Mean arrivals per second.
+            rate_per_s: f64,
+        },
+    }
 }
 
-/// `tokens = { kind = … }`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum TokensSpec {
-    /// Every request weighs `n` tokens.
-    Fixed {
-        /// Tokens per request.
-        n: u64,
-    },
-    /// Uniform in `min..=max` tokens.
-    Uniform {
-        /// Fewest tokens.
-        min: u64,
-        /// Most tokens.
-        max: u64,
-    },
+ratelab_strategies::kind_enum! {
+    /// `tokens = { kind = … }`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    #[serde(tag = "kind", rename_all = "snake_case")]
+    pub enum TokensSpec {
+        /// Every request weighs `n` tokens.
+        Fixed {
+            /// Tokens per request.
+            n: u64,
+        },
+        /// Uniform in `min..=max` tokens.
+        Uniform {
+            /// Fewest tokens.
+            min: u64,
+            /// Most tokens.
+            max: u64,
+        },
+    }
 }
 
 /// Most requests per client.

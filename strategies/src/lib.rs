@@ -24,6 +24,7 @@ pub mod draws;
 pub mod retry;
 pub mod spec;
 pub mod strategy;
+pub mod tagged;
 pub mod time;
 pub mod types;
 

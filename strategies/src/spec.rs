@@ -152,59 +152,61 @@ impl RateSpec {
     }
 }
 
-/// One admission layer of a `[[strategy]]`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum AdmissionSpec {
-    /// Everything at once.
-    Unlimited,
-    /// One at a time, `delay_ms` after each reply.
-    FixedDelay {
-        /// Pause after each reply, ms.
-        delay_ms: f64,
-    },
-    /// At most `permits` in flight.
-    Semaphore {
-        /// Concurrent attempts allowed.
-        permits: u32,
-    },
-    /// Token bucket, starts full.
-    TokenBucket {
-        /// Refill rate per second (or give `rate_per_min`).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        rate_per_s: Option<f64>,
-        /// Refill rate per minute (or give `rate_per_s`).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        rate_per_min: Option<f64>,
-        /// Capacity in tokens.
-        burst: u64,
-        /// What a request costs.
-        #[serde(default)]
-        unit: Unit,
-    },
-    /// Sends exactly `1/rate_per_s` apart.
-    LeakyBucket {
-        /// Sends per second.
-        rate_per_s: f64,
-    },
-    /// Adaptive concurrency window.
-    Aimd {
-        /// Starting window.
-        #[serde(default = "aimd_initial")]
-        initial: f64,
-        /// Smallest window (at least 1).
-        #[serde(default = "aimd_min")]
-        min: f64,
-        /// Largest window.
-        #[serde(default = "aimd_max")]
-        max: f64,
-        /// Growth per round trip of successes.
-        #[serde(default = "aimd_increase")]
-        increase: f64,
-        /// Factor applied on a 429.
-        #[serde(default = "aimd_decrease")]
-        decrease: f64,
-    },
+crate::kind_enum! {
+    /// One admission layer of a `[[strategy]]`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    #[serde(tag = "kind", rename_all = "snake_case")]
+    pub enum AdmissionSpec {
+        /// Everything at once.
+        Unlimited,
+        /// One at a time, `delay_ms` after each reply.
+        FixedDelay {
+            /// Pause after each reply, ms.
+            delay_ms: f64,
+        },
+        /// At most `permits` in flight.
+        Semaphore {
+            /// Concurrent attempts allowed.
+            permits: u32,
+        },
+        /// Token bucket, starts full.
+        TokenBucket {
+            /// Refill rate per second (or give `rate_per_min`).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            rate_per_s: Option<f64>,
+            /// Refill rate per minute (or give `rate_per_s`).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            rate_per_min: Option<f64>,
+            /// Capacity in tokens.
+            burst: u64,
+            /// What a request costs.
+            #[serde(default)]
+            unit: Unit,
+        },
+        /// Sends exactly `1/rate_per_s` apart.
+        LeakyBucket {
+            /// Sends per second.
+            rate_per_s: f64,
+        },
+        /// Adaptive concurrency window.
+        Aimd {
+            /// Starting window.
+            #[serde(default = "aimd_initial")]
+            initial: f64,
+            /// Smallest window (at least 1).
+            #[serde(default = "aimd_min")]
+            min: f64,
+            /// Largest window.
+            #[serde(default = "aimd_max")]
+            max: f64,
+            /// Growth per round trip of successes.
+            #[serde(default = "aimd_increase")]
+            increase: f64,
+            /// Factor applied on a 429.
+            #[serde(default = "aimd_decrease")]
+            decrease: f64,
+        },
+    }
 }
 
 fn aimd_initial() -> f64 {
@@ -346,51 +348,61 @@ fn retry_on(list: &[RetryOnSpec]) -> RetryOn {
 /// Jitter as written in TOML: the policy's own [`Jitter`].
 pub type JitterSpec = Jitter;
 
-/// The retry policy of a `[[strategy]]`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum RetrySpec {
-    /// Never retry: a failure is final (dead-lettered).
-    #[default]
-    None,
-    /// The same wait before every retry.
-    Fixed {
-        /// Wait before each retry, ms.
-        delay_ms: f64,
-        /// Attempts in all, the first included.
-        #[serde(default = "default_max_attempts")]
-        max_attempts: u32,
-        /// Wait at least the `Retry-After` the API sent.
-        #[serde(default)]
-        honor_retry_after: bool,
-        /// Failures retried.
-        #[serde(default = "retry_on_all")]
-        on: Vec<RetryOnSpec>,
-    },
-    /// Exponential backoff with jitter.
-    Exponential {
-        /// First ceiling, ms.
-        #[serde(default = "default_base_ms")]
-        base_ms: f64,
-        /// Largest ceiling, ms.
-        #[serde(default = "default_cap_ms")]
-        cap_ms: f64,
-        /// Growth per retry.
-        #[serde(default = "default_multiplier")]
-        multiplier: f64,
-        /// Randomisation.
-        #[serde(default)]
-        jitter: JitterSpec,
-        /// Attempts in all, the first included.
-        #[serde(default = "default_max_attempts")]
-        max_attempts: u32,
-        /// Wait at least the `Retry-After` the API sent.
-        #[serde(default)]
-        honor_retry_after: bool,
-        /// Failures retried.
-        #[serde(default = "retry_on_all")]
-        on: Vec<RetryOnSpec>,
-    },
+crate::kind_enum! {
+    /// The retry policy of a `[[strategy]]`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    #[serde(tag = "kind", rename_all = "snake_case")]
+    pub enum RetrySpec {
+        /// Never retry: a failure is final (dead-lettered).
+        None,
+        /// The same wait before every retry.
+        Fixed {
+            /// Wait before each retry, ms.
+            delay_ms: f64,
+            /// Attempts in all, the first included.
+            #[serde(default = "default_max_attempts")]
+            max_attempts: u32,
+            /// Wait at least the `Retry-After` the API sent.
+            #[serde(default)]
+            honor_retry_after: bool,
+            /// Failures retried.
+            #[serde(default = "retry_on_all")]
+            on: Vec<RetryOnSpec>,
+        },
+        /// Exponential backoff with jitter.
+        Exponential {
+            /// First ceiling, ms.
+            #[serde(default = "default_base_ms")]
+            base_ms: f64,
+            /// Largest ceiling, ms.
+            #[serde(default = "default_cap_ms")]
+            cap_ms: f64,
+            /// Growth per retry.
+            #[serde(default = "default_multiplier")]
+            multiplier: f64,
+            /// Randomisation.
+            #[serde(default)]
+            jitter: JitterSpec,
+            /// Attempts in all, the first included.
+            #[serde(default = "default_max_attempts")]
+            max_attempts: u32,
+            /// Wait at least the `Retry-After` the API sent.
+            #[serde(default)]
+            honor_retry_after: bool,
+            /// Failures retried.
+            #[serde(default = "retry_on_all")]
+            on: Vec<RetryOnSpec>,
+        },
+    }
+}
+
+// Not derived: `#[default]` on the variant would be copied into the twin `kind_enum!` declares,
+// which does not derive `Default`.
+#[allow(clippy::derivable_impls)]
+impl Default for RetrySpec {
+    fn default() -> Self {
+        RetrySpec::None
+    }
 }
 
 fn default_max_attempts() -> u32 {

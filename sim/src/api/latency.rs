@@ -3,7 +3,7 @@
 use ratelab_strategies::draws::{DrawCache, Draws, Purpose, unit_open};
 use ratelab_strategies::spec::{Checker, MAX_MS};
 use ratelab_strategies::time::{Nanos, ms_to_nanos};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::sampling;
 
@@ -14,50 +14,52 @@ fn is_zero(v: &f64) -> bool {
     *v == 0.0
 }
 
-/// `latency = { kind = …, … }` of `[api]`. Every kind also takes `per_token_ms` (default 0): extra
-/// time per token of the request.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum LatencySpec {
-    /// Always `ms`.
-    Fixed {
-        /// The latency, ms.
-        ms: f64,
-        /// Extra ms per token.
-        #[serde(default, skip_serializing_if = "is_zero")]
-        per_token_ms: f64,
-    },
-    /// Uniform in `[min_ms, max_ms]`.
-    Uniform {
-        /// Shortest, ms.
-        min_ms: f64,
-        /// Longest, ms.
-        max_ms: f64,
-        /// Extra ms per token.
-        #[serde(default, skip_serializing_if = "is_zero")]
-        per_token_ms: f64,
-    },
-    /// `offset_ms` plus an exponential with mean `mean_ms`.
-    Exponential {
-        /// Mean of the exponential part, ms.
-        mean_ms: f64,
-        /// Constant part, ms.
-        #[serde(default, skip_serializing_if = "is_zero")]
-        offset_ms: f64,
-        /// Extra ms per token.
-        #[serde(default, skip_serializing_if = "is_zero")]
-        per_token_ms: f64,
-    },
-    /// Log-normal given by its median and 99th percentile.
-    Lognormal {
-        /// Median, ms.
-        median_ms: f64,
-        /// 99th percentile, ms (at least the median).
-        p99_ms: f64,
-        /// Extra ms per token.
-        #[serde(default, skip_serializing_if = "is_zero")]
-        per_token_ms: f64,
-    },
+ratelab_strategies::kind_enum! {
+    /// `latency = { kind = …, … }` of `[api]`. Every kind also takes `per_token_ms` (default 0): extra
+    /// time per token of the request.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    #[serde(tag = "kind", rename_all = "snake_case")]
+    pub enum LatencySpec {
+        /// Always `ms`.
+        Fixed {
+            /// The latency, ms.
+            ms: f64,
+            /// Extra ms per token.
+            #[serde(default, skip_serializing_if = "is_zero")]
+            per_token_ms: f64,
+        },
+        /// Uniform in `[min_ms, max_ms]`.
+        Uniform {
+            /// Shortest, ms.
+            min_ms: f64,
+            /// Longest, ms.
+            max_ms: f64,
+            /// Extra ms per token.
+            #[serde(default, skip_serializing_if = "is_zero")]
+            per_token_ms: f64,
+        },
+        /// `offset_ms` plus an exponential with mean `mean_ms`.
+        Exponential {
+            /// Mean of the exponential part, ms.
+            mean_ms: f64,
+            /// Constant part, ms.
+            #[serde(default, skip_serializing_if = "is_zero")]
+            offset_ms: f64,
+            /// Extra ms per token.
+            #[serde(default, skip_serializing_if = "is_zero")]
+            per_token_ms: f64,
+        },
+        /// Log-normal given by its median and 99th percentile.
+        Lognormal {
+            /// Median, ms.
+            median_ms: f64,
+            /// 99th percentile, ms (at least the median).
+            p99_ms: f64,
+            /// Extra ms per token.
+            #[serde(default, skip_serializing_if = "is_zero")]
+            per_token_ms: f64,
+        },
+    }
 }
 
 impl LatencySpec {

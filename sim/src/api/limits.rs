@@ -6,51 +6,53 @@ use std::collections::{BinaryHeap, VecDeque};
 use ratelab_strategies::bucket::ExactBucket;
 use ratelab_strategies::spec::{Checker, RateSpec, Unit};
 use ratelab_strategies::time::{Nanos, secs_to_nanos};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// One entry of `[api] limits`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum LimitSpec {
-    /// A continuously refilled bucket that starts full.
-    TokenBucket {
-        /// Refill per second (or `rate_per_min`).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        rate_per_s: Option<f64>,
-        /// Refill per minute (or `rate_per_s`).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        rate_per_min: Option<f64>,
-        /// Capacity.
-        burst: u64,
-        /// What a request costs.
-        #[serde(default)]
-        unit: Unit,
-    },
-    /// At most `limit` per window; windows aligned to t = 0.
-    FixedWindow {
-        /// Allowed per window.
-        limit: u64,
-        /// Window length, s.
-        window_s: f64,
-        /// What a request costs.
-        #[serde(default)]
-        unit: Unit,
-    },
-    /// At most `limit` in any window of `window_s` (a true log).
-    SlidingWindow {
-        /// Allowed per window.
-        limit: u64,
-        /// Window length, s.
-        window_s: f64,
-        /// What a request costs.
-        #[serde(default)]
-        unit: Unit,
-    },
-    /// At most `max_in_flight` requests being served at once.
-    Concurrency {
-        /// Requests served at once.
-        max_in_flight: u32,
-    },
+ratelab_strategies::kind_enum! {
+    /// One entry of `[api] limits`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    #[serde(tag = "kind", rename_all = "snake_case")]
+    pub enum LimitSpec {
+        /// A continuously refilled bucket that starts full.
+        TokenBucket {
+            /// Refill per second (or `rate_per_min`).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            rate_per_s: Option<f64>,
+            /// Refill per minute (or `rate_per_s`).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            rate_per_min: Option<f64>,
+            /// Capacity.
+            burst: u64,
+            /// What a request costs.
+            #[serde(default)]
+            unit: Unit,
+        },
+        /// At most `limit` per window; windows aligned to t = 0.
+        FixedWindow {
+            /// Allowed per window.
+            limit: u64,
+            /// Window length, s.
+            window_s: f64,
+            /// What a request costs.
+            #[serde(default)]
+            unit: Unit,
+        },
+        /// At most `limit` in any window of `window_s` (a true log).
+        SlidingWindow {
+            /// Allowed per window.
+            limit: u64,
+            /// Window length, s.
+            window_s: f64,
+            /// What a request costs.
+            #[serde(default)]
+            unit: Unit,
+        },
+        /// At most `max_in_flight` requests being served at once.
+        Concurrency {
+            /// Requests served at once.
+            max_in_flight: u32,
+        },
+    }
 }
 
 /// Longest window accepted: one day.
