@@ -52,61 +52,44 @@ where
 /// apply to both directions.
 #[macro_export]
 macro_rules! kind_enum {
+    // The enum and its twin are written from the same tokens; the conversion between them
+    // needs the variants' and fields' names, so a second rule reads them.
     (
         $(#[$meta:meta])*
-        $vis:vis enum $name:ident {
-            $(
-                $(#[$variant_meta:meta])*
-                $variant:ident $({
-                    $(
-                        $(#[$field_meta:meta])*
-                        $field:ident : $ty:ty
-                    ),* $(,)?
-                })?
-            ),* $(,)?
-        }
+        $vis:vis enum $name:ident { $($body:tt)* }
     ) => {
         $(#[$meta])*
-        $vis enum $name {
-            $(
-                $(#[$variant_meta])*
-                $variant $({
-                    $(
-                        $(#[$field_meta])*
-                        $field: $ty
-                    ),*
-                })?
-            ),*
-        }
+        $vis enum $name { $($body)* }
 
         const _: () = {
             /// The externally tagged twin that `Deserialize` goes through.
             #[derive(::serde::Deserialize)]
             #[serde(rename_all = "snake_case", deny_unknown_fields)]
-            enum Twin {
-                $(
-                    $(#[$variant_meta])*
-                    $variant $({
-                        $(
-                            $(#[$field_meta])*
-                            $field: $ty
-                        ),*
-                    })?
-                ),*
-            }
+            enum Twin { $($body)* }
 
             impl<'de> ::serde::Deserialize<'de> for $name {
                 fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                    Ok(match $crate::tagged::untag::<Twin, D>(d)? {
-                        $(
-                            Twin::$variant $({ $($field),* })? => {
-                                $name::$variant $({ $($field),* })?
-                            }
-                        )*
-                    })
+                    let twin = $crate::tagged::untag::<Twin, D>(d)?;
+                    Ok($crate::kind_enum!(@convert twin, $name, $($body)*))
                 }
             }
         };
+    };
+    (
+        @convert $twin:ident, $name:ident,
+        $(
+            $(#[$variant_meta:meta])*
+            $variant:ident $({
+                $(
+                    $(#[$field_meta:meta])*
+                    $field:ident : $ty:ty
+                ),* $(,)?
+            })?
+        ),* $(,)?
+    ) => {
+        match $twin {
+            $(Twin::$variant $({ $($field),* })? => $name::$variant $({ $($field),* })?,)*
+        }
     };
 }
 
