@@ -185,6 +185,15 @@ const MISTAKES: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "unknown-kind-in-the-second-table",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\n[[strategy.admission]]\nkind = \"semaphore\"\npermits = 2\n[[strategy.admission]]\nkind = \"leaky\"\nrate_per_s = 3\n",
+        &[
+            "unknown-kind-in-the-second-table.toml",
+            "line 12",
+            "unknown variant `leaky`",
+        ],
+    ),
+    (
         "field-of-a-kind-without-fields",
         "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\nadmission = [{ kind = \"unlimited\", permits = 3 }]\n",
         &[

@@ -31,7 +31,6 @@ fn one() -> u32 {
 ratelab_strategies::kind_enum! {
     /// `arrival = { kind = … }`.
     #[derive(Clone, Debug, PartialEq, Serialize)]
-    #[serde(tag = "kind", rename_all = "snake_case")]
     pub enum ArrivalSpec {
         /// Everything ready at t = 0 (the default).
         AtOnce,
@@ -46,7 +45,6 @@ ratelab_strategies::kind_enum! {
 ratelab_strategies::kind_enum! {
     /// `tokens = { kind = … }`.
     #[derive(Clone, Debug, PartialEq, Serialize)]
-    #[serde(tag = "kind", rename_all = "snake_case")]
     pub enum TokensSpec {
         /// Every request weighs `n` tokens.
         Fixed {

@@ -155,7 +155,6 @@ impl RateSpec {
 crate::kind_enum! {
     /// One admission layer of a `[[strategy]]`.
     #[derive(Clone, Debug, PartialEq, Serialize)]
-    #[serde(tag = "kind", rename_all = "snake_case")]
     pub enum AdmissionSpec {
         /// Everything at once.
         Unlimited,
@@ -351,7 +350,6 @@ pub type JitterSpec = Jitter;
 crate::kind_enum! {
     /// The retry policy of a `[[strategy]]`.
     #[derive(Clone, Debug, PartialEq, Serialize)]
-    #[serde(tag = "kind", rename_all = "snake_case")]
     pub enum RetrySpec {
         /// Never retry: a failure is final (dead-lettered).
         None,

@@ -4,79 +4,136 @@
 //! serde reads an internally tagged enum (`#[serde(tag = "kind")]`) by buffering the table, and a
 //! value of the wrong type inside it is then reported without its field: "invalid type: string
 //! "x", expected f64". [`kind_enum!`](crate::kind_enum) declares such an enum once and gives it
-//! a `Deserialize` that goes through an externally tagged twin of the same variants, so the error
-//! reads "invalid type: string "x", expected f64 in `offset_ms`". Serialization is unchanged.
+//! a `Deserialize` that reads `kind` in place (an unknown kind is reported at its value) and the
+//! other fields through an externally tagged twin of the same variants, so that the error reads
+//! "invalid type: string "x", expected f64 in `offset_ms`". Serialization is unchanged.
 
-use serde::Deserialize;
-use serde::de::{DeserializeOwned, Deserializer, Error};
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{
+    DeserializeOwned, DeserializeSeed, Deserializer, Error, IntoDeserializer, MapAccess, Visitor,
+};
+use serde::{Deserialize, Serialize};
 
 /// Reads a `{ kind = "…", fields… }` table as `T`, the externally tagged twin of a `kind`-tagged
-/// enum (`{ "…" = { fields… } }`). Used by [`kind_enum!`](crate::kind_enum).
+/// enum (`{ "…" = { fields… } }`); `Tag` is the enum of its kinds alone. Used by
+/// [`kind_enum!`](crate::kind_enum).
 #[doc(hidden)]
-pub fn untag<'de, T, D>(deserializer: D) -> Result<T, D::Error>
+pub fn untag<'de, Tag, T, D>(deserializer: D) -> Result<T, D::Error>
 where
+    Tag: DeserializeOwned + Serialize,
     T: DeserializeOwned,
     D: Deserializer<'de>,
 {
-    let mut fields = toml::Table::deserialize(deserializer)?;
-    let kind = match fields.remove("kind") {
-        Some(toml::Value::String(kind)) => kind,
-        Some(other) => {
-            return Err(D::Error::custom(format!(
-                "invalid type: {}, expected a string\nin `kind`",
-                other.type_str()
-            )));
-        }
-        None => return Err(D::Error::missing_field("kind")),
+    let read = deserializer.deserialize_map(KindTable::<Tag>(PhantomData))?;
+    let tag = read.kind.ok_or_else(|| D::Error::missing_field("kind"))?;
+    let kind = match toml::Value::try_from(&tag) {
+        Ok(toml::Value::String(kind)) => kind,
+        _ => return Err(D::Error::custom("a kind that is not a name")),
     };
-    let first_field = fields.keys().next().cloned();
-    let twin = toml::Table::from_iter([(kind.clone(), toml::Value::Table(fields))]);
-    T::deserialize(toml::Value::Table(twin)).map_err(|e| {
+    let twin = toml::Table::from_iter([(kind.clone(), toml::Value::Table(read.fields))]);
+    T::deserialize(toml::Value::Table(twin)).map_err(|e| match &read.given[..] {
         // A kind without fields (`unlimited`) given some: toml's own words are "expected empty
         // table".
-        match first_field {
-            Some(field) if e.message() == "expected empty table" => D::Error::custom(format!(
-                "unknown field `{field}`: kind `{kind}` takes no fields"
-            )),
-            _ => D::Error::custom(e.to_string().trim_end()),
-        }
+        [field] if e.message() == "expected empty table" => D::Error::custom(format!(
+            "unknown field `{field}`: kind `{kind}` takes no fields"
+        )),
+        [_, ..] if e.message() == "expected empty table" => D::Error::custom(format!(
+            "unknown fields `{}`: kind `{kind}` takes no fields",
+            read.given.join("`, `")
+        )),
+        // toml puts the field on a line of its own ("…\nin `mean_ms`"): one line here, as the
+        // outer error (toml's or serde_json's) adds its position after it.
+        _ => D::Error::custom(e.to_string().trim_end().replace('\n', " ")),
     })
 }
 
-/// Declares an enum written in scenario files as a `kind`-tagged table.
+/// What [`untag`] reads from the table: the kind (checked where it is written) and the rest.
+struct KindTableRead<Tag> {
+    kind: Option<Tag>,
+    fields: toml::Table,
+    /// Every field but `kind`, `null` ones included.
+    given: Vec<String>,
+}
+
+struct KindTable<Tag>(PhantomData<Tag>);
+
+impl<'de, Tag: Deserialize<'de>> Visitor<'de> for KindTable<Tag> {
+    type Value = KindTableRead<Tag>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a table with a `kind`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut read = KindTableRead {
+            kind: None,
+            fields: toml::Table::new(),
+            given: Vec::new(),
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "kind" {
+                if read.kind.is_some() {
+                    return Err(A::Error::duplicate_field("kind"));
+                }
+                read.kind = Some(map.next_value_seed(KindName(PhantomData))?);
+                continue;
+            }
+            // A JSON `null` is a field left out, as serde reads it into an `Option`.
+            let value: Option<toml::Value> = map.next_value()?;
+            if read.fields.contains_key(&key) {
+                return Err(A::Error::custom(format!("duplicate field `{key}`")));
+            }
+            read.given.push(key.clone());
+            if let Some(value) = value {
+                read.fields.insert(key, value);
+            }
+        }
+        Ok(read)
+    }
+}
+
+/// Reads the value of `kind` as one of `Tag`'s names (errors then point at the value).
+struct KindName<Tag>(PhantomData<Tag>);
+
+impl<'de, Tag: Deserialize<'de>> DeserializeSeed<'de> for KindName<Tag> {
+    type Value = Tag;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Tag, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de, Tag: Deserialize<'de>> Visitor<'de> for KindName<Tag> {
+    type Value = Tag;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("the name of a kind")
+    }
+
+    fn visit_str<E: Error>(self, name: &str) -> Result<Tag, E> {
+        Tag::deserialize(name.to_owned().into_deserializer())
+    }
+}
+
+/// Declares an enum written in scenario files as a `kind`-tagged table:
+/// `{ kind = "snake_case_variant", fields… }`.
 ///
-/// Write the enum as usual, with its derives (all but `Deserialize`) and
-/// `#[serde(tag = "kind", rename_all = "snake_case")]` for serialization; the macro adds a
-/// `Deserialize` that rejects unknown fields and names the field of a value of the wrong type.
-/// Variants are unit variants or struct variants; their fields' `#[serde(...)]` attributes
-/// apply to both directions.
+/// Write the enum as usual with its derives, all but `Deserialize` (and no `#[serde(tag)]` or
+/// `#[serde(rename_all)]`: the macro adds `tag = "kind", rename_all = "snake_case"` for
+/// serialization). It adds a `Deserialize` that rejects unknown fields, reports an unknown kind
+/// where it is written and names the field of a value of the wrong type. Variants are unit
+/// variants or struct variants; the variants' and fields' `#[serde(...)]` attributes apply to
+/// both directions. Not supported: tuple variants, and `#[default]` or `#[cfg]` on a variant (the
+/// attributes are copied to the enum's twin, which derives neither). The calling crate must
+/// depend on `serde`.
 #[macro_export]
 macro_rules! kind_enum {
-    // The enum and its twin are written from the same tokens; the conversion between them
-    // needs the variants' and fields' names, so a second rule reads them.
+    // The twin, the kinds and the conversion: the raw variants for the twin, then the same
+    // tokens again, read for the names.
     (
-        $(#[$meta:meta])*
-        $vis:vis enum $name:ident { $($body:tt)* }
-    ) => {
-        $(#[$meta])*
-        $vis enum $name { $($body)* }
-
-        const _: () = {
-            /// The externally tagged twin that `Deserialize` goes through.
-            #[derive(::serde::Deserialize)]
-            #[serde(rename_all = "snake_case", deny_unknown_fields)]
-            enum Twin { $($body)* }
-
-            impl<'de> ::serde::Deserialize<'de> for $name {
-                fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                    let twin = $crate::tagged::untag::<Twin, D>(d)?;
-                    Ok($crate::kind_enum!(@convert twin, $name, $($body)*))
-                }
-            }
-        };
-    };
-    (
-        @convert $twin:ident, $name:ident,
+        @deserialize $name:ident { $($body:tt)* }
         $(
             $(#[$variant_meta:meta])*
             $variant:ident $({
@@ -87,9 +144,44 @@ macro_rules! kind_enum {
             })?
         ),* $(,)?
     ) => {
-        match $twin {
-            $(Twin::$variant $({ $($field),* })? => $name::$variant $({ $($field),* })?,)*
-        }
+        const _: () = {
+            /// The externally tagged twin that `Deserialize` goes through.
+            #[derive(::serde::Deserialize)]
+            #[serde(rename_all = "snake_case", deny_unknown_fields)]
+            enum __KindEnumTwin { $($body)* }
+
+            /// The kinds alone, read where `kind` is written.
+            #[derive(::serde::Deserialize, ::serde::Serialize)]
+            #[serde(rename_all = "snake_case")]
+            enum __KindEnumTag {
+                $($(#[$variant_meta])* $variant,)*
+            }
+
+            impl<'de> ::serde::Deserialize<'de> for $name {
+                fn deserialize<D: ::serde::Deserializer<'de>>(
+                    d: D,
+                ) -> ::core::result::Result<Self, D::Error> {
+                    let twin = $crate::tagged::untag::<__KindEnumTag, __KindEnumTwin, D>(d)?;
+                    ::core::result::Result::Ok(match twin {
+                        $(
+                            __KindEnumTwin::$variant $({ $($field),* })? => {
+                                $name::$variant $({ $($field),* })?
+                            }
+                        )*
+                    })
+                }
+            }
+        };
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident { $($body:tt)* }
+    ) => {
+        $(#[$meta])*
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        $vis enum $name { $($body)* }
+
+        $crate::kind_enum!(@deserialize $name { $($body)* } $($body)*);
     };
 }
 
@@ -103,7 +195,6 @@ mod tests {
 
     crate::kind_enum! {
         #[derive(Debug, PartialEq, Serialize)]
-        #[serde(tag = "kind", rename_all = "snake_case")]
         enum Shape {
             Nothing,
             Round {
@@ -143,13 +234,33 @@ mod tests {
         assert_eq!(serde_json::from_str::<Shape>(json).unwrap(), round);
     }
 
+    /// JSON as `report` reads it: `kind` anywhere, and `null` for a field left out.
+    #[test]
+    fn reads_json_with_nulls() {
+        let shape: Shape =
+            serde_json::from_str(r#"{"radius_ms":1.5,"sides":null,"kind":"round"}"#).unwrap();
+        assert_eq!(
+            shape,
+            Shape::Round {
+                radius_ms: 1.5,
+                sides: 2
+            }
+        );
+        let e = serde_json::from_str::<Shape>(r#"{"kind":"round","radius_ms":"x"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("invalid type: string \"x\", expected f64 in `radius_ms`"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn an_error_names_the_field_and_the_table() {
         let wrong_type = error(r#"shape = { kind = "round", radius_ms = "x" }"#);
-        assert!(wrong_type.contains("line 1"), "{wrong_type}");
         assert!(
-            wrong_type.contains("invalid type: string \"x\", expected f64")
-                && wrong_type.contains("in `radius_ms`"),
+            wrong_type.contains("line 1, column 9")
+                && wrong_type.contains("invalid type: string \"x\", expected f64 in `radius_ms`"),
             "{wrong_type}"
         );
         let unknown = error(r#"shape = { kind = "round", radius_ms = 1, colour = 2 }"#);
@@ -159,18 +270,34 @@ mod tests {
             unit_with_field.contains("unknown field `radius_ms`: kind `nothing` takes no fields"),
             "{unit_with_field}"
         );
+        let unit_with_fields = error(r#"shape = { kind = "nothing", radius_ms = 1, colour = 2 }"#);
+        assert!(
+            unit_with_fields
+                .contains("unknown fields `colour`, `radius_ms`: kind `nothing` takes no fields"),
+            "{unit_with_fields}"
+        );
+        // An unknown or mistyped kind is shown where it is written (column 18 is its value).
         let unknown_kind = error(r#"shape = { kind = "square" }"#);
         assert!(
-            unknown_kind.contains("unknown variant `square`, expected `nothing` or `round`"),
+            unknown_kind.contains("column 18")
+                && unknown_kind.contains("unknown variant `square`, expected `nothing` or `round`"),
             "{unknown_kind}"
         );
-        assert!(error(r#"shape = { radius_ms = 1 }"#).contains("missing field `kind`"));
         let kind_type = error(r#"shape = { kind = 3 }"#);
         assert!(
-            kind_type.contains("invalid type: integer, expected a string\nin `kind`"),
+            kind_type.contains("column 18")
+                && kind_type.contains("invalid type: integer `3`, expected the name of a kind"),
             "{kind_type}"
         );
+        assert!(error(r#"shape = { radius_ms = 1 }"#).contains("missing field `kind`"));
+        let twice = error(r#"shape = { kind = "round", radius_ms = 1, kind = "round" }"#);
+        assert!(twice.contains("kind"), "{twice}");
         let missing = error(r#"shape = { kind = "round" }"#);
         assert!(missing.contains("missing field `radius_ms`"), "{missing}");
+        let not_a_table = error(r#"shape = "round""#);
+        assert!(
+            not_a_table.contains("expected a table with a `kind`"),
+            "{not_a_table}"
+        );
     }
 }

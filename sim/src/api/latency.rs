@@ -18,7 +18,6 @@ ratelab_strategies::kind_enum! {
     /// `latency = { kind = …, … }` of `[api]`. Every kind also takes `per_token_ms` (default 0): extra
     /// time per token of the request.
     #[derive(Clone, Debug, PartialEq, Serialize)]
-    #[serde(tag = "kind", rename_all = "snake_case")]
     pub enum LatencySpec {
         /// Always `ms`.
         Fixed {

@@ -11,7 +11,6 @@ use serde::Serialize;
 ratelab_strategies::kind_enum! {
     /// One entry of `[api] limits`.
     #[derive(Clone, Debug, PartialEq, Serialize)]
-    #[serde(tag = "kind", rename_all = "snake_case")]
     pub enum LimitSpec {
         /// A continuously refilled bucket that starts full.
         TokenBucket {
