@@ -194,6 +194,15 @@ const MISTAKES: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "wrong-type-in-the-second-limit",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlimits = [\n  { kind = \"concurrency\", max_in_flight = 2 },\n  { kind = \"token_bucket\", rate_per_s = 1, burst = \"x\" },\n]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\n",
+        &[
+            "wrong-type-in-the-second-limit.toml",
+            "line 7",
+            "expected u64 in `burst`",
+        ],
+    ),
+    (
         "field-of-a-kind-without-fields",
         "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\nadmission = [{ kind = \"unlimited\", permits = 3 }]\n",
         &[

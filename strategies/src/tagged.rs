@@ -26,71 +26,67 @@ where
     T: DeserializeOwned,
     D: Deserializer<'de>,
 {
-    let read = deserializer.deserialize_map(KindTable::<Tag>(PhantomData))?;
-    let tag = read.kind.ok_or_else(|| D::Error::missing_field("kind"))?;
-    let kind = match toml::Value::try_from(&tag) {
-        Ok(toml::Value::String(kind)) => kind,
-        _ => return Err(D::Error::custom("a kind that is not a name")),
-    };
-    let twin = toml::Table::from_iter([(kind.clone(), toml::Value::Table(read.fields))]);
-    T::deserialize(toml::Value::Table(twin)).map_err(|e| match &read.given[..] {
-        // A kind without fields (`unlimited`) given some: toml's own words are "expected empty
-        // table".
-        [field] if e.message() == "expected empty table" => D::Error::custom(format!(
-            "unknown field `{field}`: kind `{kind}` takes no fields"
-        )),
-        [_, ..] if e.message() == "expected empty table" => D::Error::custom(format!(
-            "unknown fields `{}`: kind `{kind}` takes no fields",
-            read.given.join("`, `")
-        )),
-        // toml puts the field on a line of its own ("…\nin `mean_ms`"): one line here, as the
-        // outer error (toml's or serde_json's) adds its position after it.
-        _ => D::Error::custom(e.to_string().trim_end().replace('\n', " ")),
-    })
+    deserializer.deserialize_map(KindTable::<Tag, T>(PhantomData))
 }
 
-/// What [`untag`] reads from the table: the kind (checked where it is written) and the rest.
-struct KindTableRead<Tag> {
-    kind: Option<Tag>,
-    fields: toml::Table,
-    /// Every field but `kind`, `null` ones included.
-    given: Vec<String>,
-}
+/// The visitor of [`untag`]. Everything, the twin's errors included, is decided inside
+/// `visit_map`, so that toml and serde_json report an error at the table it is about.
+struct KindTable<Tag, T>(PhantomData<(Tag, T)>);
 
-struct KindTable<Tag>(PhantomData<Tag>);
-
-impl<'de, Tag: Deserialize<'de>> Visitor<'de> for KindTable<Tag> {
-    type Value = KindTableRead<Tag>;
+impl<'de, Tag, T> Visitor<'de> for KindTable<Tag, T>
+where
+    Tag: DeserializeOwned + Serialize,
+    T: DeserializeOwned,
+{
+    type Value = T;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a table with a `kind`")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut read = KindTableRead {
-            kind: None,
-            fields: toml::Table::new(),
-            given: Vec::new(),
-        };
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let mut tag: Option<Tag> = None;
+        let mut fields = toml::Table::new();
+        // Every field but `kind`, in the order given, `null` ones included.
+        let mut given: Vec<String> = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
             if key == "kind" {
-                if read.kind.is_some() {
+                if tag.is_some() {
                     return Err(A::Error::duplicate_field("kind"));
                 }
-                read.kind = Some(map.next_value_seed(KindName(PhantomData))?);
+                tag = Some(map.next_value_seed(KindName(PhantomData))?);
                 continue;
             }
-            // A JSON `null` is a field left out, as serde reads it into an `Option`.
-            let value: Option<toml::Value> = map.next_value()?;
-            if read.fields.contains_key(&key) {
+            if given.contains(&key) {
                 return Err(A::Error::custom(format!("duplicate field `{key}`")));
             }
-            read.given.push(key.clone());
-            if let Some(value) = value {
-                read.fields.insert(key, value);
+            // A JSON `null` is a field left out, as serde reads it into an `Option`.
+            if let Some(value) = map.next_value::<Option<toml::Value>>()? {
+                fields.insert(key.clone(), value);
             }
+            given.push(key);
         }
-        Ok(read)
+        let tag = tag.ok_or_else(|| A::Error::missing_field("kind"))?;
+        let kind = match toml::Value::try_from(&tag) {
+            Ok(toml::Value::String(kind)) => kind,
+            _ => return Err(A::Error::custom("a kind that is not a name")),
+        };
+        let twin = toml::Table::from_iter([(kind.clone(), toml::Value::Table(fields))]);
+        T::deserialize(toml::Value::Table(twin)).map_err(|e| {
+            // toml puts the field on a line of its own ("…\nin `mean_ms`"): one line here, as
+            // the outer error (toml's or serde_json's) adds its position after it.
+            let message = e.to_string().trim_end().replace('\n', " ");
+            // A kind without fields (`unlimited`) given some: toml's own words, with no field
+            // after them (a nested table's would say "in `…`").
+            if message == "expected empty table" && !given.is_empty() {
+                let s = if given.len() > 1 { "s" } else { "" };
+                return A::Error::custom(format!(
+                    "unknown field{s} `{}`: kind `{kind}` takes no fields",
+                    given.join("`, `")
+                ));
+            }
+            A::Error::custom(message)
+        })
     }
 }
 
@@ -120,14 +116,15 @@ impl<'de, Tag: Deserialize<'de>> Visitor<'de> for KindName<Tag> {
 /// Declares an enum written in scenario files as a `kind`-tagged table:
 /// `{ kind = "snake_case_variant", fields… }`.
 ///
-/// Write the enum as usual with its derives, all but `Deserialize` (and no `#[serde(tag)]` or
-/// `#[serde(rename_all)]`: the macro adds `tag = "kind", rename_all = "snake_case"` for
-/// serialization). It adds a `Deserialize` that rejects unknown fields, reports an unknown kind
-/// where it is written and names the field of a value of the wrong type. Variants are unit
+/// Write the enum as usual with its derives, `Serialize` among them and `Deserialize` not (nor
+/// `#[serde(tag)]` or `#[serde(rename_all)]`: the macro adds `tag = "kind", rename_all =
+/// "snake_case"`). It adds a `Deserialize` that rejects unknown fields, reports an unknown kind
+/// where it is written and names the field of a value of the wrong type. A JSON `null` counts as
+/// a field left out (and so is not checked against the fields the kind has). Variants are unit
 /// variants or struct variants; the variants' and fields' `#[serde(...)]` attributes apply to
-/// both directions. Not supported: tuple variants, and `#[default]` or `#[cfg]` on a variant (the
-/// attributes are copied to the enum's twin, which derives neither). The calling crate must
-/// depend on `serde`.
+/// both directions. Not supported: tuple variants, `#[default]` on a variant (the attributes are
+/// copied to the enum's twin, which does not derive `Default`) and `#[cfg]` on a variant (the
+/// generated conversion names every variant). The calling crate must depend on `serde`.
 #[macro_export]
 macro_rules! kind_enum {
     // The twin, the kinds and the conversion: the raw variants for the twin, then the same
@@ -193,6 +190,14 @@ mod tests {
         2
     }
 
+    #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Edge {
+        #[default]
+        Smooth,
+        Rough,
+    }
+
     crate::kind_enum! {
         #[derive(Debug, PartialEq, Serialize)]
         enum Shape {
@@ -201,6 +206,8 @@ mod tests {
                 radius_ms: f64,
                 #[serde(default = "two")]
                 sides: u32,
+                #[serde(default)]
+                edge: Edge,
             },
         }
     }
@@ -221,6 +228,7 @@ mod tests {
         let round = Shape::Round {
             radius_ms: 1.5,
             sides: 2,
+            edge: Edge::Smooth,
         };
         assert_eq!(doc.shape, round);
         assert_eq!(
@@ -229,7 +237,7 @@ mod tests {
                 .shape,
             Shape::Nothing
         );
-        let json = r#"{"kind":"round","radius_ms":1.5,"sides":2}"#;
+        let json = r#"{"kind":"round","radius_ms":1.5,"sides":2,"edge":"smooth"}"#;
         assert_eq!(serde_json::to_string(&round).unwrap(), json);
         assert_eq!(serde_json::from_str::<Shape>(json).unwrap(), round);
     }
@@ -243,8 +251,24 @@ mod tests {
             shape,
             Shape::Round {
                 radius_ms: 1.5,
-                sides: 2
+                sides: 2,
+                edge: Edge::Smooth,
             }
+        );
+        let twice =
+            serde_json::from_str::<Shape>(r#"{"kind":"round","radius_ms":1,"kind":"round"}"#);
+        assert!(
+            twice
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate field `kind`")
+        );
+        let twice = serde_json::from_str::<Shape>(r#"{"kind":"round","sides":null,"sides":3}"#);
+        assert!(
+            twice
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate field `sides`")
         );
         let e = serde_json::from_str::<Shape>(r#"{"kind":"round","radius_ms":"x"}"#)
             .unwrap_err()
@@ -290,8 +314,12 @@ mod tests {
             "{kind_type}"
         );
         assert!(error(r#"shape = { radius_ms = 1 }"#).contains("missing field `kind`"));
-        let twice = error(r#"shape = { kind = "round", radius_ms = 1, kind = "round" }"#);
-        assert!(twice.contains("kind"), "{twice}");
+        // An error of a nested value is not taken for fields given to a kind without fields.
+        let nested = error(r#"shape = { kind = "round", radius_ms = 1, edge = { rough = 1 } }"#);
+        assert!(
+            nested.contains("in `edge`") && !nested.contains("takes no fields"),
+            "{nested}"
+        );
         let missing = error(r#"shape = { kind = "round" }"#);
         assert!(missing.contains("missing field `radius_ms`"), "{missing}");
         let not_a_table = error(r#"shape = "round""#);
