@@ -14,15 +14,14 @@ use std::marker::PhantomData;
 use serde::de::{
     DeserializeOwned, DeserializeSeed, Deserializer, Error, IntoDeserializer, MapAccess, Visitor,
 };
-use serde::{Deserialize, Serialize};
 
 /// Reads a `{ kind = "…", fields… }` table as `T`, the externally tagged twin of a `kind`-tagged
-/// enum (`{ "…" = { fields… } }`); `Tag` is the enum of its kinds alone. Used by
-/// [`kind_enum!`](crate::kind_enum).
+/// enum (`{ "…" = { fields… } }`); `Tag` is the enum of its kinds alone, which checks `kind`
+/// where it is written. Used by [`kind_enum!`](crate::kind_enum).
 #[doc(hidden)]
 pub fn untag<'de, Tag, T, D>(deserializer: D) -> Result<T, D::Error>
 where
-    Tag: DeserializeOwned + Serialize,
+    Tag: DeserializeOwned,
     T: DeserializeOwned,
     D: Deserializer<'de>,
 {
@@ -35,7 +34,7 @@ struct KindTable<Tag, T>(PhantomData<(Tag, T)>);
 
 impl<'de, Tag, T> Visitor<'de> for KindTable<Tag, T>
 where
-    Tag: DeserializeOwned + Serialize,
+    Tag: DeserializeOwned,
     T: DeserializeOwned,
 {
     type Value = T;
@@ -45,16 +44,16 @@ where
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
-        let mut tag: Option<Tag> = None;
+        let mut kind: Option<String> = None;
         let mut fields = toml::Table::new();
         // Every field but `kind`, in the order given, `null` ones included.
         let mut given: Vec<String> = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
             if key == "kind" {
-                if tag.is_some() {
+                if kind.is_some() {
                     return Err(A::Error::duplicate_field("kind"));
                 }
-                tag = Some(map.next_value_seed(KindName(PhantomData))?);
+                kind = Some(map.next_value_seed(KindName::<Tag>(PhantomData))?);
                 continue;
             }
             if given.contains(&key) {
@@ -66,11 +65,7 @@ where
             }
             given.push(key);
         }
-        let tag = tag.ok_or_else(|| A::Error::missing_field("kind"))?;
-        let kind = match toml::Value::try_from(&tag) {
-            Ok(toml::Value::String(kind)) => kind,
-            _ => return Err(A::Error::custom("a kind that is not a name")),
-        };
+        let kind = kind.ok_or_else(|| A::Error::missing_field("kind"))?;
         let twin = toml::Table::from_iter([(kind.clone(), toml::Value::Table(fields))]);
         T::deserialize(toml::Value::Table(twin)).map_err(|e| {
             // toml puts the field on a line of its own ("…\nin `mean_ms`"): one line here, as
@@ -90,26 +85,28 @@ where
     }
 }
 
-/// Reads the value of `kind` as one of `Tag`'s names (errors then point at the value).
+/// Reads the value of `kind`, a string that must name one of `Tag`'s variants: checked here, so
+/// that an error points at the value.
 struct KindName<Tag>(PhantomData<Tag>);
 
-impl<'de, Tag: Deserialize<'de>> DeserializeSeed<'de> for KindName<Tag> {
-    type Value = Tag;
+impl<'de, Tag: DeserializeOwned> DeserializeSeed<'de> for KindName<Tag> {
+    type Value = String;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Tag, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<String, D::Error> {
         deserializer.deserialize_str(self)
     }
 }
 
-impl<'de, Tag: Deserialize<'de>> Visitor<'de> for KindName<Tag> {
-    type Value = Tag;
+impl<'de, Tag: DeserializeOwned> Visitor<'de> for KindName<Tag> {
+    type Value = String;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("the name of a kind")
     }
 
-    fn visit_str<E: Error>(self, name: &str) -> Result<Tag, E> {
-        Tag::deserialize(name.to_owned().into_deserializer())
+    fn visit_str<E: Error>(self, name: &str) -> Result<String, E> {
+        Tag::deserialize(name.into_deserializer())?;
+        Ok(name.to_owned())
     }
 }
 
@@ -148,7 +145,7 @@ macro_rules! kind_enum {
             enum __KindEnumTwin { $($body)* }
 
             /// The kinds alone, read where `kind` is written.
-            #[derive(::serde::Deserialize, ::serde::Serialize)]
+            #[derive(::serde::Deserialize)]
             #[serde(rename_all = "snake_case")]
             enum __KindEnumTag {
                 $($(#[$variant_meta])* $variant,)*
