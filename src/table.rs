@@ -1,6 +1,7 @@
 //! The comparison table `ratelab run` prints.
 
 use ratelab_reports::format;
+use ratelab_sim::result::StopReason;
 use ratelab_sim::{RunOutput, StrategyResult};
 
 /// Seconds as a short human string: 850ms, 12.3s, 9m58s, 2h05m.
@@ -131,10 +132,46 @@ pub fn render(out: &RunOutput) -> String {
         text.push_str(&line(r));
         text.push('\n');
     }
-    if out.results.iter().any(|r| !r.finished) {
-        text.push_str(
-            "\n+ not finished: the horizon came first; \"pending\" requests were not final.\n",
+    text.push_str(&unfinished_notes(out));
+    text
+}
+
+/// One line for each way a strategy of the table did not finish (its makespan has a `+`).
+fn unfinished_notes(out: &RunOutput) -> String {
+    let names = |stop: StopReason| {
+        out.results
+            .iter()
+            .filter(|r| !r.finished && r.stop == stop)
+            .map(|r| r.strategy.as_str())
+            .collect::<Vec<_>>()
+    };
+    let mut notes = String::new();
+    if !names(StopReason::Horizon).is_empty() {
+        notes.push_str(
+            "+ not finished: the horizon came first; \"pending\" requests were not final.\n",
         );
     }
-    text
+    let stalled = names(StopReason::Stalled);
+    if !stalled.is_empty() {
+        notes.push_str(&format!(
+            "+ stalled ({}): requests were pending but nothing was left to happen (a strategy \
+             that never admits them).\n",
+            stalled.join(", ")
+        ));
+    }
+    let held = names(StopReason::MemoryLimit);
+    if !held.is_empty() {
+        notes.push_str(&format!(
+            "+ stopped at the memory limit ({}): more than max_requests_held = {} requests would \
+             have been in flight or waiting to retry at once. Pace the strategy, send fewer \
+             requests, or raise max_requests_held (about 150 bytes each).\n",
+            held.join(", "),
+            out.scenario.max_requests_held
+        ));
+    }
+    if notes.is_empty() {
+        notes
+    } else {
+        format!("\n{notes}")
+    }
 }

@@ -290,6 +290,15 @@ const MISTAKES: &[(&str, &str, &[&str])] = &[
         "name = \"x\"\n[workload]\nrequests = 1\nclients = 0\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\n",
         &["clients.toml", "workload.clients", "1..=10000"],
     ),
+    (
+        "held-zero",
+        "name = \"x\"\nmax_requests_held = 0\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\n",
+        &[
+            "held-zero.toml",
+            "max_requests_held",
+            "must be in 1..=1000000000 (got 0)",
+        ],
+    ),
 ];
 
 #[test]
@@ -305,6 +314,36 @@ fn every_kind_of_mistake_names_file_field_and_range_with_exit_code_2() {
             assert!(err.contains(needle), "{name}: `{needle}` not in:\n{err}");
         }
     }
+}
+
+#[test]
+fn a_run_that_would_hold_too_many_requests_stops_and_the_table_says_why() {
+    let path = write(
+        "held.toml",
+        "name = \"held\"\nmax_requests_held = 100\n[workload]\nrequests = 1000\n[api]\n\
+         latency = { kind = \"fixed\", ms = 10 }\n[[strategy]]\nname = \"all-at-once\"\n\
+         [[strategy]]\nname = \"semaphore-10\"\n\
+         admission = [{ kind = \"semaphore\", permits = 10 }]\n",
+    );
+    let out = ratelab(&["run", path.to_str().unwrap(), "--json", "-"]);
+    assert_eq!(out.status.code(), Some(0));
+    let table = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        table.contains(
+            "+ stopped at the memory limit (all-at-once): more than max_requests_held = 100"
+        ),
+        "{table}"
+    );
+    assert!(!table.contains("horizon came first"), "{table}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = json["results"].as_array().unwrap();
+    assert_eq!(results[0]["stop"], "memory_limit");
+    assert_eq!(results[0]["attempts"], 100);
+    assert_eq!(results[0]["in_flight_at_horizon"], 1000);
+    // The other strategy is not held back by the first one's stop.
+    assert_eq!(results[1]["stop"], "all_final");
+    assert_eq!(results[1]["succeeded"], 1000);
+    assert_eq!(json["scenario"]["max_requests_held"], 100);
 }
 
 #[test]

@@ -341,7 +341,8 @@ fn columns(out: &RunOutput) -> Vec<Column> {
         ),
         col(
             "makespan",
-            "time of the last final state; + : not finished, the horizon came first",
+            "time of the last final state; + : not finished (the horizon came first, the run \
+             stalled, or it met its memory limit: see What happened)",
             false,
             Among::MostSucceeded,
             &|r| {
@@ -495,7 +496,7 @@ fn summary(h: &mut String, out: &RunOutput) {
          success, queueing, backoff and retries included. ",
     );
     if out.results.iter().any(|r| !r.finished) {
-        h.push_str("+ : not finished, the horizon came first. ");
+        h.push_str("+ : not finished (see What happened). ");
     }
     h.push_str("Hover a column heading for its definition.</p>\n</section>\n");
 }

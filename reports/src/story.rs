@@ -121,6 +121,12 @@ pub(crate) fn line(out: &RunOutput, r: &StrategyResult) -> String {
                 "stalled after {}: work was pending but nothing was left to happen",
                 duration(r.makespan_s)
             ),
+            StopReason::MemoryLimit => format!(
+                "stopped after {}: it would have held more than {} requests at once (in flight or \
+                 waiting to retry), the scenario's max_requests_held",
+                duration(r.makespan_s),
+                count(out.scenario.max_requests_held)
+            ),
             _ => format!(
                 "not finished: the {} horizon came first",
                 duration(r.makespan_s)

@@ -101,6 +101,12 @@ struct Engine<'a, S, R> {
     wakes: BinaryHeap<Reverse<(Nanos, u32)>>,
     flights: Vec<Flight>,
     free_slots: Vec<u32>,
+    /// Retries waiting in the clients' queues, all clients together.
+    retries_waiting: u64,
+    /// `scenario.max_requests_held`: slab slots plus retries waiting may not go beyond it.
+    max_held: u64,
+    /// The run met `max_held`: it stops at the current instant.
+    held_too_many: bool,
     dirty: Vec<u32>,
     rec: Recorder,
     now: Nanos,
@@ -143,6 +149,9 @@ pub fn simulate<S: Strategy, R: RetryPolicy>(
         wakes: BinaryHeap::new(),
         flights: Vec::new(),
         free_slots: Vec::new(),
+        retries_waiting: 0,
+        max_held: scenario.max_requests_held,
+        held_too_many: false,
         dirty: Vec::new(),
         rec: Recorder::new(wl.clients, wl.requests, horizon),
         now: 0,
@@ -160,7 +169,11 @@ pub fn simulate<S: Strategy, R: RetryPolicy>(
             None => engine.schedule_wake(c, 0),
         }
     }
-    let stop = engine.run(&mut progress);
+    let mut stop = engine.run(&mut progress);
+    // Stopped by the limit (at the instant it was met), unless everything still ended there.
+    if engine.held_too_many && stop != StopReason::AllFinal {
+        stop = StopReason::MemoryLimit;
+    }
     engine.into_result(name, stop)
 }
 
@@ -344,12 +357,17 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             };
             match cl.setup.strategy.poll_admit(now, &info) {
                 Admit::Now => {
+                    let Some(slot) = self.free_slots.pop().or_else(|| self.new_slot()) else {
+                        self.stop_held_too_many();
+                        break;
+                    };
+                    let cl = &mut self.clients[c as usize];
                     cl.setup.strategy.on_send(now, &info);
-                    cl.take_head(due.is_some());
-                    self.send(info, ready_at);
+                    cl.take_head(due.is_some(), &mut self.retries_waiting);
+                    self.send(info, ready_at, slot);
                 }
                 Admit::Reject => {
-                    cl.take_head(due.is_some());
+                    cl.take_head(due.is_some(), &mut self.retries_waiting);
                     self.rec.rejected(c, now);
                 }
                 Admit::At(t) => {
@@ -372,7 +390,27 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
         }
     }
 
-    fn send(&mut self, info: RequestInfo, ready_at: Nanos) {
+    /// A new slab slot for an attempt, unless one more request held would pass the limit.
+    #[cold]
+    fn new_slot(&mut self) -> Option<u32> {
+        if self.flights.len() as u64 + self.retries_waiting >= self.max_held {
+            return None;
+        }
+        let empty = RequestInfo {
+            client: 0,
+            id: 0,
+            attempt: 0,
+            tokens: 0,
+        };
+        self.flights.push(Flight {
+            ready_at: 0,
+            response: Response::new(empty, 0, 0, 0),
+        });
+        Some((self.flights.len() - 1) as u32)
+    }
+
+    /// Sends the attempt `info` into the slab slot `slot` (free, or new).
+    fn send(&mut self, info: RequestInfo, ready_at: Nanos, slot: u32) {
         let now = self.now;
         let reply = self.api.handle(now, &info);
         let timeout = self.clients[info.client as usize].setup.timeout;
@@ -385,17 +423,7 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
                 reply.to_response(info, now),
             ),
         };
-        let flight = Flight { ready_at, response };
-        let slot = match self.free_slots.pop() {
-            Some(s) => {
-                self.flights[s as usize] = flight;
-                s
-            }
-            None => {
-                self.flights.push(flight);
-                (self.flights.len() - 1) as u32
-            }
-        };
+        self.flights[slot as usize] = Flight { ready_at, response };
         self.queue.push(at, Event::Reply(slot));
         self.rec.sent(info.client, now);
     }
@@ -408,8 +436,11 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             flights,
             clients,
             rec,
+            retries_waiting,
+            max_held,
             ..
         } = self;
+        let mut too_many = false;
         let Flight { ready_at, response } = &flights[slot as usize];
         let req = response.request;
         let c = req.client;
@@ -426,12 +457,25 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
                 ready_at: *ready_at,
                 tokens: req.tokens,
             }));
+            *retries_waiting += 1;
+            too_many = flights.len() as u64 + *retries_waiting > *max_held;
         } else {
             rec.gave_up(now, response);
         }
         if !cl.reply_changes_nothing(now) {
             self.mark_dirty(c);
         }
+        if too_many {
+            self.stop_held_too_many();
+        }
+    }
+
+    /// The run holds as many requests as it may: it ends at the current instant (what is due
+    /// now is still applied), as at a horizon.
+    #[cold]
+    fn stop_held_too_many(&mut self) {
+        self.held_too_many = true;
+        self.horizon = self.now;
     }
 
     fn into_result(self, name: &str, stop: StopReason) -> StrategyResult {
@@ -460,10 +504,12 @@ impl<S: Strategy, R> Client<S, R> {
 }
 
 impl<S, R> Client<S, R> {
-    /// Removes the request that was just sent or rejected from the head of its queue.
-    fn take_head(&mut self, retry: bool) {
+    /// Removes the request that was just sent or rejected from the head of its queue (a retry:
+    /// one less in `retries_waiting`, the count over all clients).
+    fn take_head(&mut self, retry: bool, retries_waiting: &mut u64) {
         if retry {
             self.retries.pop();
+            *retries_waiting -= 1;
         } else {
             self.next_fresh += 1;
             self.ready_times.pop_front();

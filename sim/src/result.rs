@@ -46,6 +46,9 @@ pub enum StopReason {
     Horizon,
     /// Nothing was left to happen but work was pending (a strategy that never admits).
     Stalled,
+    /// The run would have held more requests at once (in flight or waiting to retry) than the
+    /// scenario's `max_requests_held`: it stopped at that instant.
+    MemoryLimit,
 }
 
 /// The outcome of one strategy.

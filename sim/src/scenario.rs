@@ -29,6 +29,14 @@ pub struct Scenario {
     /// A run stops here if work is still pending, s of virtual time (default 3600).
     #[serde(default = "default_horizon_s")]
     pub horizon_s: f64,
+    /// Most requests the simulator holds at once, in flight or waiting to retry (default
+    /// 10 000 000: 1.3 GB with all of them in flight). A run that would need more stops there, with
+    /// [`crate::result::StopReason::MemoryLimit`], instead of exhausting the machine's memory.
+    #[serde(
+        default = "default_max_requests_held",
+        skip_serializing_if = "is_default_max_requests_held"
+    )]
+    pub max_requests_held: u64,
     /// What is sent.
     pub workload: WorkloadSpec,
     /// Who answers.
@@ -43,6 +51,16 @@ fn default_seed() -> u64 {
 }
 fn default_horizon_s() -> f64 {
     3600.0
+}
+/// Default of [`Scenario::max_requests_held`].
+pub const DEFAULT_MAX_REQUESTS_HELD: u64 = 10_000_000;
+/// Highest [`Scenario::max_requests_held`] accepted.
+pub const MAX_REQUESTS_HELD: u64 = 1_000_000_000;
+fn default_max_requests_held() -> u64 {
+    DEFAULT_MAX_REQUESTS_HELD
+}
+fn is_default_max_requests_held(n: &u64) -> bool {
+    *n == DEFAULT_MAX_REQUESTS_HELD
 }
 
 /// Why a scenario could not be used.
@@ -140,6 +158,12 @@ impl Scenario {
             c.fail("name", "must not be empty");
         }
         c.positive("horizon_s", self.horizon_s, 0.0, MAX_HORIZON_S);
+        c.integer(
+            "max_requests_held",
+            self.max_requests_held,
+            1,
+            MAX_REQUESTS_HELD,
+        );
         self.workload.check(&mut c.nested("workload"));
         self.api.check(&mut c.nested("api"));
         if self.strategies.is_empty() {

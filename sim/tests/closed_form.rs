@@ -8,6 +8,7 @@ use ratelab_sim::ratelab_strategies::spec::StrategySpec;
 use ratelab_sim::ratelab_strategies::{
     Admit, Draws, Nanos, RequestInfo, Response, Strategy, time::SECOND,
 };
+use ratelab_sim::result::StopReason;
 use ratelab_sim::{ClientSetup, Scenario, StrategyResult, run_scenario, simulate};
 
 fn scenario(text: &str) -> Scenario {
@@ -380,4 +381,58 @@ fn a_reply_due_with_a_wake_up_is_applied_before_the_admission() {
         (r.succeeded, r.dead_lettered, r.rejected_by_breaker),
         (1, 1, 1)
     );
+}
+
+#[test]
+fn a_run_that_would_hold_too_many_requests_stops_at_the_memory_limit() {
+    // Everything at once: 100 slots in flight at t = 0, then the 101st send is refused.
+    let sc = scenario(
+        r#"
+        name = "all-at-once"
+        max_requests_held = 100
+        [workload]
+        requests = 1000
+        [api]
+        latency = { kind = "fixed", ms = 200 }
+        [[strategy]]
+        name = "unlimited"
+        "#,
+    );
+    let r = &run_scenario(&sc, sc.seed, None).results[0];
+    assert_eq!(r.stop, StopReason::MemoryLimit);
+    assert!(!r.finished);
+    assert_eq!(r.attempts, 100);
+    assert_eq!(r.succeeded, 0);
+    assert_eq!(r.in_flight_at_horizon, 1000);
+    assert_eq!(r.makespan_s, 0.0);
+}
+
+#[test]
+fn retries_waiting_count_towards_the_memory_limit() {
+    // Two permits, and every attempt after the first is a 429 retried an hour later: each 10 ms
+    // round adds two retries waiting. Before the round at 250 ms, 2 slots + 47 retries are held;
+    // its second 429 makes 2 + 49 > 50, and the run stops there, after that instant's
+    // admissions (two more sends, into the slots just freed: no more memory).
+    let sc = scenario(
+        r#"
+        name = "retries-pile-up"
+        max_requests_held = 50
+        [workload]
+        requests = 1000
+        [api]
+        limits = [{ kind = "token_bucket", rate_per_min = 0.001, burst = 1 }]
+        latency = { kind = "fixed", ms = 10 }
+        rejected_latency_ms = 10
+        [[strategy]]
+        name = "semaphore-2"
+        admission = [{ kind = "semaphore", permits = 2 }]
+        retry = { kind = "fixed", delay_ms = 3600000, max_attempts = 2 }
+        "#,
+    );
+    let r = &run_scenario(&sc, sc.seed, None).results[0];
+    assert_eq!(r.stop, StopReason::MemoryLimit);
+    assert_eq!(r.makespan_s, 0.25);
+    assert_eq!(r.attempts, 52);
+    assert_eq!(r.succeeded, 1);
+    assert_eq!(r.in_flight_at_horizon, 999);
 }

@@ -12,7 +12,8 @@ use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use ratelab_sim::api::{ApiSpec, BanSpec};
 use ratelab_sim::api::{ErrorsSpec, LatencySpec, LimitSpec};
-use ratelab_sim::scenario::Scenario;
+use ratelab_sim::result::StopReason;
+use ratelab_sim::scenario::{DEFAULT_MAX_REQUESTS_HELD, Scenario};
 use ratelab_sim::workload::{ArrivalSpec, TokensSpec, WorkloadSpec};
 use ratelab_sim::{ClientSetup, StrategyResult, simulate};
 use ratelab_strategies::breaker::BreakerState;
@@ -365,16 +366,21 @@ pub fn scenario(
         workload_spec(max_requests, max_clients),
         api_spec(),
         strategies,
+        // Mostly the default; sometimes low enough for a run to stop at it.
+        prop_oneof![3 => Just(DEFAULT_MAX_REQUESTS_HELD), 1 => 1..=100u64],
     )
         .prop_map(
-            |(seed, horizon_s, (name, description), workload, api, strategies)| Scenario {
-                name,
-                description,
-                seed,
-                horizon_s,
-                workload,
-                api,
-                strategies,
+            |(seed, horizon_s, (name, description), workload, api, strategies, max_held)| {
+                Scenario {
+                    name,
+                    description,
+                    seed,
+                    horizon_s,
+                    max_requests_held: max_held,
+                    workload,
+                    api,
+                    strategies,
+                }
             },
         )
 }
@@ -999,6 +1005,9 @@ pub fn check_run(
     let rejected_latency = ms_to_nanos(sc.api.rejected_latency_ms);
 
     let mut last_t = 0;
+    let (mut in_flight, mut peak_in_flight) = (0u64, 0u64);
+    // (an instant, the most requests held at it, counting what was held on entering it).
+    let mut held_instant: (Nanos, u64) = (0, 0);
     let mut sent: BTreeMap<(u32, u64, u32), Nanos> = BTreeMap::new();
     let mut flying: BTreeSet<(u32, u64, u32)> = BTreeSet::new();
     let mut due: BTreeMap<(u32, u64, u32), Nanos> = BTreeMap::new();
@@ -1234,6 +1243,27 @@ pub fn check_run(
                 }
             }
         }
+        // What the engine holds: a slot for each attempt that was ever in flight at once (its
+        // slab only grows) and the retries waiting. It may pass `max_requests_held` only at the
+        // instant the run stops there.
+        match ev {
+            Ev::Send { .. } => in_flight += 1,
+            Ev::Response { .. } => in_flight -= 1,
+            _ => {}
+        }
+        peak_in_flight = peak_in_flight.max(in_flight);
+        let held = peak_in_flight + due.len() as u64;
+        if t > held_instant.0 {
+            ensure!(
+                held_instant.1 <= sc.max_requests_held,
+                "{} requests held at {}, over max_requests_held = {}, and the run went on",
+                held_instant.1,
+                held_instant.0,
+                sc.max_requests_held
+            );
+            held_instant = (t, held_instant.1.max(held));
+        }
+        held_instant.1 = held_instant.1.max(held);
     }
 
     // Conservation, by our own tally and by the result's.
@@ -1345,12 +1375,30 @@ pub fn check_run(
         );
     }
 
-    check_metrics(sc, res, &send_times, &replies, &final_log)?;
+    // When the run ended: its last final state, the instant it met its memory limit, or the
+    // horizon.
     let end = if res.finished {
         final_log.iter().map(|f| f.0).max().unwrap_or(0)
+    } else if res.stop == StopReason::MemoryLimit {
+        // The run stopped at its last instant, where it held (or would have held) too many.
+        ensure!(
+            held_instant.0 == last_t && held_instant.1 >= sc.max_requests_held,
+            "stopped at the memory limit at {last_t} holding at most {} of {}",
+            held_instant.1,
+            sc.max_requests_held
+        );
+        last_t
     } else {
+        ensure!(
+            held_instant.1 <= sc.max_requests_held,
+            "{} requests held at {}, over max_requests_held = {}",
+            held_instant.1,
+            held_instant.0,
+            sc.max_requests_held
+        );
         horizon
     };
+    check_metrics(res, &send_times, &replies, &final_log, end)?;
     check_in_flight(
         "series.in_flight",
         &res.series.in_flight,
@@ -1384,11 +1432,11 @@ pub fn check_run(
 /// The result's metrics against the calls observed: per-second series, attempts histograms,
 /// dead letters, status counts, makespan, goodput and the end-to-end latency summary.
 fn check_metrics(
-    sc: &Scenario,
     res: &StrategyResult,
     send_times: &[Nanos],
     replies: &[(Nanos, u32, Response)],
     final_log: &[(Nanos, u32, u32, Final, Nanos)],
+    end: Nanos,
 ) -> Result<(), String> {
     use ratelab_strategies::Outcome;
     let per_second = |times: &mut dyn Iterator<Item = Nanos>| {
@@ -1407,7 +1455,7 @@ fn check_metrics(
         v[..n].to_vec()
     };
     ensure!(
-        !matches!(res.stop, ratelab_sim::result::StopReason::Stalled),
+        !matches!(res.stop, StopReason::Stalled),
         "the run stalled: work pending and nothing left to happen"
     );
     let sends = per_second(&mut send_times.iter().copied());
@@ -1504,9 +1552,7 @@ fn check_metrics(
         res.dead_letter.first.len()
     );
 
-    let horizon = sc.horizon();
-    let last_final = final_log.iter().map(|f| f.0).max().unwrap_or(0);
-    let makespan = if res.finished { last_final } else { horizon };
+    let makespan = end;
     ensure!(
         res.makespan_s == makespan as f64 / 1e9,
         "makespan_s {} but {} (finished {})",
