@@ -52,6 +52,20 @@ pub fn prepare_outputs(
     csv: Option<&Path>,
 ) -> Result<(), ExitCode> {
     let json = json.filter(|p| *p != Path::new("-"));
+    if let Some(dash) = report.filter(|p| *p == Path::new("-")) {
+        return Err(cannot_place(
+            dash,
+            "a report is a file (standard output takes only `--json -`); name one, e.g. report.html",
+        ));
+    }
+    if let (Some(j), Some(r)) = (json, report)
+        && std::path::absolute(j).ok() == std::path::absolute(r).ok()
+    {
+        return Err(cannot_place(
+            r,
+            "the JSON result is written to the same file",
+        ));
+    }
     // (the folder to create, the output it is for)
     let mut folders: Vec<(&Path, &Path)> = Vec::new();
     for path in [json, report].into_iter().flatten() {
@@ -125,6 +139,9 @@ fn write_report(out: &RunOutput, options: &ReportOptions, dest: &Path) -> Result
 
 /// `ratelab report RESULTS.json -o FILE.html [--scenario PATH]`.
 pub fn report(results: &Path, output: &Path, scenario: Option<PathBuf>) -> ExitCode {
+    if std::path::absolute(results).ok() == std::path::absolute(output).ok() {
+        return cannot_place(output, "it is the JSON result being read");
+    }
     if let Err(code) = prepare_outputs(None, Some(output), None) {
         return code;
     }

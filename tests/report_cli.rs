@@ -210,3 +210,51 @@ fn outputs_go_into_new_folders_and_an_impossible_one_fails_before_the_run() {
         );
     }
 }
+
+#[test]
+fn an_output_that_would_clobber_another_is_refused_before_the_run() {
+    let dir = scratch("clobber");
+    let sc = "scenarios/seed-semaphore.toml";
+    // `-` means standard output for the JSON only.
+    let dash = ratelab(&dir, &["run", sc, "-q", "--report", "-"]);
+    assert_eq!(dash.status.code(), Some(1));
+    assert!(
+        stderr(&dash).contains("a report is a file"),
+        "{}",
+        stderr(&dash)
+    );
+    assert!(!dir.join("-").exists());
+    // The JSON and the report in one file: one would overwrite the other.
+    let same = ratelab(
+        &dir,
+        &[
+            "run",
+            sc,
+            "-q",
+            "--json",
+            "out.json",
+            "--report",
+            "./out.json",
+        ],
+    );
+    assert_eq!(same.status.code(), Some(1));
+    assert!(
+        stderr(&same).contains("the JSON result is written to the same file"),
+        "{}",
+        stderr(&same)
+    );
+    assert!(!dir.join("out.json").exists());
+    // A report drawn over the result it is drawn from.
+    let run = ratelab(&dir, &["run", sc, "-q", "--json", "r.json"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let before = std::fs::read(dir.join("r.json")).unwrap();
+    let over = ratelab(&dir, &["report", "r.json", "-o", "r.json"]);
+    assert_eq!(over.status.code(), Some(1));
+    assert!(
+        stderr(&over).contains("it is the JSON result being read"),
+        "{}",
+        stderr(&over)
+    );
+    assert_eq!(std::fs::read(dir.join("r.json")).unwrap(), before);
+    let _ = std::fs::remove_dir_all(&dir);
+}
