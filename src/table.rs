@@ -16,9 +16,19 @@ pub fn number(x: f64) -> String {
 
 fn share(r: &StrategyResult, capacity: Option<f64>) -> String {
     match capacity {
-        Some(c) if c > 0.0 => format!("{:.0}%", 100.0 * r.goodput_rps / c),
+        Some(c) if c > 0.0 => format!("{:.0}%{}", 100.0 * r.goodput_rps / c, gave_up_mark(r)),
         _ => "-".into(),
     }
+}
+
+/// A finished run in which most requests did not succeed: its goodput counts a few successes
+/// over a makespan that giving up cut short, and can look better than it is.
+fn gave_up(r: &StrategyResult) -> bool {
+    r.finished && r.succeeded * 2 < r.requests
+}
+
+fn gave_up_mark(r: &StrategyResult) -> &'static str {
+    if gave_up(r) { "*" } else { "" }
 }
 
 /// 429s per attempt.
@@ -73,7 +83,7 @@ pub fn render(out: &RunOutput) -> String {
                     duration(r.makespan_s),
                     if r.finished { "" } else { "+" }
                 ),
-                format!("{:.2}", r.goodput_rps),
+                format!("{:.2}{}", r.goodput_rps, gave_up_mark(r)),
                 share(r, out.api_capacity_rps),
                 latency(r, r.latency_s.p50),
                 latency(r, r.latency_s.p99),
@@ -132,12 +142,13 @@ pub fn render(out: &RunOutput) -> String {
         text.push_str(&line(r));
         text.push('\n');
     }
-    text.push_str(&unfinished_notes(out));
+    text.push_str(&notes(out));
     text
 }
 
-/// One line for each way a strategy of the table did not finish (its makespan has a `+`).
-fn unfinished_notes(out: &RunOutput) -> String {
+/// One line for a goodput marked `*`, one for 413s (the table has no column for them), and one
+/// for each way a strategy of the table did not finish (its makespan has a `+`).
+fn notes(out: &RunOutput) -> String {
     let names = |stop: StopReason| {
         out.results
             .iter()
@@ -146,6 +157,25 @@ fn unfinished_notes(out: &RunOutput) -> String {
             .collect::<Vec<_>>()
     };
     let mut notes = String::new();
+    if out.results.iter().any(gave_up) {
+        notes.push_str(
+            "* most requests did not succeed: a run that gives up ends early, and its goodput \
+             flatters it; read it with ok and dead.\n",
+        );
+    }
+    let too_heavy: Vec<String> = out
+        .results
+        .iter()
+        .filter(|r| r.http_413 > 0)
+        .map(|r| format!("{} {}", r.strategy, r.http_413))
+        .collect();
+    if !too_heavy.is_empty() {
+        notes.push_str(&format!(
+            "413s ({}): requests heavier than a limit's burst, which the API can never serve; \
+             they are dead-lettered, and no retry helps.\n",
+            too_heavy.join(", ")
+        ));
+    }
     if !names(StopReason::Horizon).is_empty() {
         notes.push_str(
             "+ not finished: the horizon came first; \"pending\" requests were not final.\n",

@@ -347,6 +347,38 @@ fn a_run_that_would_hold_too_many_requests_stops_and_the_table_says_why() {
 }
 
 #[test]
+fn the_table_flags_a_goodput_that_giving_up_flatters_and_explains_413s() {
+    // Requests of 1 to 20 tokens against a bucket of 10: the heavy ones are 413s; the others
+    // mostly run out of attempts against 10 tokens/s.
+    let path = write(
+        "heavy.toml",
+        "name = \"heavy\"\n[workload]\nrequests = 100\n\
+         tokens = { kind = \"uniform\", min = 1, max = 20 }\n[api]\n\
+         limits = [{ kind = \"token_bucket\", rate_per_s = 10, burst = 10, unit = \"tokens\" }]\n\
+         latency = { kind = \"fixed\", ms = 10 }\n[[strategy]]\nname = \"a\"\n\
+         retry = { kind = \"exponential\", base_ms = 100, max_attempts = 3 }\n",
+    );
+    let out = ratelab(&["run", path.to_str().unwrap(), "--json", "-"]);
+    assert_eq!(out.status.code(), Some(0));
+    let table = String::from_utf8_lossy(&out.stderr);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &json["results"][0];
+    assert!(r["succeeded"].as_u64().unwrap() < 50, "{table}");
+    let row = table.lines().find(|l| l.starts_with("a ")).unwrap();
+    let goodput = format!("{:.2}*", r["goodput_rps"].as_f64().unwrap());
+    assert!(row.contains(&goodput), "{row}");
+    assert!(table.contains("* most requests did not succeed"), "{table}");
+    let n413 = r["http_413"].as_u64().unwrap();
+    assert!(n413 > 0);
+    assert!(
+        table.contains(&format!(
+            "413s (a {n413}): requests heavier than a limit's burst"
+        )),
+        "{table}"
+    );
+}
+
+#[test]
 fn a_missing_file_is_an_error_not_a_panic() {
     let out = ratelab(&["run", "scenarios/no-such-file.toml"]);
     assert_eq!(out.status.code(), Some(2));
