@@ -321,6 +321,10 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
     /// Sends what the client's strategy admits at `now`: due retries first, then fresh work;
     /// then schedules the client's wake-up.
     fn admit(&mut self, c: u32) {
+        // Stopped at the memory limit: nothing more goes out (replies due now still come in).
+        if self.held_too_many {
+            return;
+        }
         let now = self.now;
         let mut wake_at = None;
         self.clients[c as usize].blocked_until = None;
@@ -357,7 +361,8 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             };
             match cl.setup.strategy.poll_admit(now, &info) {
                 Admit::Now => {
-                    let Some(slot) = self.free_slots.pop().or_else(|| self.new_slot()) else {
+                    let retry = due.is_some();
+                    let Some(slot) = self.free_slots.pop().or_else(|| self.new_slot(retry)) else {
                         self.stop_held_too_many();
                         break;
                     };
@@ -390,10 +395,12 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
         }
     }
 
-    /// A new slab slot for an attempt, unless one more request held would pass the limit.
+    /// A new slab slot for an attempt, unless the requests held would then be more than the
+    /// limit (a retry being sent leaves the retries waiting: it holds no more than before).
     #[cold]
-    fn new_slot(&mut self) -> Option<u32> {
-        if self.flights.len() as u64 + self.retries_waiting >= self.max_held {
+    fn new_slot(&mut self, retry: bool) -> Option<u32> {
+        let held = self.flights.len() as u64 + 1 + self.retries_waiting - u64::from(retry);
+        if held > self.max_held {
             return None;
         }
         let empty = RequestInfo {
@@ -479,6 +486,14 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
     }
 
     fn into_result(self, name: &str, stop: StopReason) -> StrategyResult {
+        debug_assert_eq!(
+            self.retries_waiting,
+            self.clients
+                .iter()
+                .map(|c| c.retries.len() as u64)
+                .sum::<u64>(),
+            "retries_waiting is the count of every client's retries"
+        );
         let end = if stop == StopReason::Horizon {
             self.horizon
         } else {

@@ -432,3 +432,38 @@ fn fixed_window_allows_a_double_burst_across_a_boundary() {
     }
     assert!(l.wait(SECOND + 2, 1) > 0);
 }
+
+/// The memory limit to the request around retries: Poisson arrivals into a slow API that
+/// answers many 429s, with a limit a run meets, over many seeds. A retry that takes a new slot
+/// holds no more than before, so it is sent even at the limit; a send that would hold more is
+/// refused and stops the run (checked by `check_run`).
+#[test]
+fn the_memory_limit_is_exact_around_retries() {
+    let sc = Scenario::parse(
+        r#"
+        name = "held"
+        max_requests_held = 12
+        horizon_s = 60
+        [workload]
+        requests = 200
+        arrival = { kind = "poisson", rate_per_s = 40 }
+        [api]
+        limits = [{ kind = "token_bucket", rate_per_s = 10, burst = 5 }]
+        latency = { kind = "exponential", mean_ms = 150 }
+        rejected_latency_ms = 20
+        [[strategy]]
+        name = "unpaced"
+        retry = { kind = "exponential", base_ms = 50, cap_ms = 400, max_attempts = 6 }
+        "#,
+        "held.toml".as_ref(),
+    )
+    .unwrap();
+    let mut stops = 0;
+    for seed in 0..200 {
+        let (res, log) = run_recorded(&sc, &sc.strategies[0], seed);
+        check_run(&sc, &sc.strategies[0], seed, &res, &log)
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        stops += u32::from(res.stop == ratelab_sim::result::StopReason::MemoryLimit);
+    }
+    assert!(stops > 100, "the limit stopped only {stops} of 200 runs");
+}

@@ -366,8 +366,8 @@ pub fn scenario(
         workload_spec(max_requests, max_clients),
         api_spec(),
         strategies,
-        // Mostly the default; sometimes low enough for a run to stop at it.
-        prop_oneof![3 => Just(DEFAULT_MAX_REQUESTS_HELD), 1 => 1..=100u64],
+        // Mostly the default; sometimes low enough for a run to stop at it, often right at it.
+        prop_oneof![4 => Just(DEFAULT_MAX_REQUESTS_HELD), 1 => 1..=6u64, 1 => 1..=100u64],
     )
         .prop_map(
             |(seed, horizon_s, (name, description), workload, api, strategies, max_held)| {
@@ -1005,9 +1005,17 @@ pub fn check_run(
     let rejected_latency = ms_to_nanos(sc.api.rejected_latency_ms);
 
     let mut last_t = 0;
+    // What the engine holds: a slab slot for each attempt ever in flight at once (the slab only
+    // grows) plus the retries waiting (`due`). A send that needs a new slot is refused when the
+    // requests held would then be more than `max_requests_held`, and a retry that makes them
+    // more stops the run; either way nothing more is polled or sent, and the run ends with that
+    // instant.
+    let max_held = sc.max_requests_held;
     let (mut in_flight, mut peak_in_flight) = (0u64, 0u64);
-    // (an instant, the most requests held at it, counting what was held on entering it).
-    let mut held_instant: (Nanos, u64) = (0, 0);
+    // A poll answered `Now` whose send has not been seen yet.
+    let mut admitted_now: Option<RequestInfo> = None;
+    // When the limit stopped the run.
+    let mut held_stop: Option<Nanos> = None;
     let mut sent: BTreeMap<(u32, u64, u32), Nanos> = BTreeMap::new();
     let mut flying: BTreeSet<(u32, u64, u32)> = BTreeSet::new();
     let mut due: BTreeMap<(u32, u64, u32), Nanos> = BTreeMap::new();
@@ -1035,8 +1043,30 @@ pub fn check_run(
         })
         .collect();
 
+    // A poll answered `Now` and not sent: the engine refused it for want of memory.
+    let refused = |req: RequestInfo, in_flight: u64, peak: u64, waiting: u64| {
+        let held = peak + 1 + waiting - u64::from(req.attempt > 1);
+        ensure!(
+            in_flight == peak && held > max_held,
+            "{req:?} admitted but not sent, holding {peak} slots ({in_flight} in flight) and \
+             {waiting} retries of max_requests_held = {max_held}"
+        );
+        Ok(())
+    };
     for ev in log {
         let t = ev.t();
+        if let Some(req) = admitted_now.take()
+            && !matches!(ev, Ev::Send { req: sent, .. } if *sent == req)
+        {
+            refused(req, in_flight, peak_in_flight, due.len() as u64)?;
+            held_stop = Some(last_t);
+        }
+        if let Some(at) = held_stop {
+            ensure!(
+                t == at && !matches!(ev, Ev::Poll { .. } | Ev::Send { .. }),
+                "{ev:?} after the memory limit stopped the run at {at}"
+            );
+        }
         ensure!(
             t >= last_t,
             "virtual time went backwards: {t} after {last_t} ({ev:?})"
@@ -1243,27 +1273,30 @@ pub fn check_run(
                 }
             }
         }
-        // What the engine holds: a slot for each attempt that was ever in flight at once (its
-        // slab only grows) and the retries waiting. It may pass `max_requests_held` only at the
-        // instant the run stops there.
         match ev {
+            Ev::Poll {
+                req,
+                admit: Admit::Now,
+                ..
+            } => admitted_now = Some(*req),
             Ev::Send { .. } => in_flight += 1,
             Ev::Response { .. } => in_flight -= 1,
             _ => {}
         }
         peak_in_flight = peak_in_flight.max(in_flight);
-        let held = peak_in_flight + due.len() as u64;
-        if t > held_instant.0 {
+        if peak_in_flight + due.len() as u64 > max_held && held_stop.is_none() {
+            // Only a retry can make it more, and it stops the run.
             ensure!(
-                held_instant.1 <= sc.max_requests_held,
-                "{} requests held at {}, over max_requests_held = {}, and the run went on",
-                held_instant.1,
-                held_instant.0,
-                sc.max_requests_held
+                matches!(ev, Ev::Retry { at: Some(_), .. }),
+                "{} requests held after {ev:?}, over max_requests_held = {max_held}",
+                peak_in_flight + due.len() as u64
             );
-            held_instant = (t, held_instant.1.max(held));
+            held_stop = Some(t);
         }
-        held_instant.1 = held_instant.1.max(held);
+    }
+    if let Some(req) = admitted_now {
+        refused(req, in_flight, peak_in_flight, due.len() as u64)?;
+        held_stop = Some(last_t);
     }
 
     // Conservation, by our own tally and by the result's.
@@ -1379,25 +1412,26 @@ pub fn check_run(
     // horizon.
     let end = if res.finished {
         final_log.iter().map(|f| f.0).max().unwrap_or(0)
-    } else if res.stop == StopReason::MemoryLimit {
-        // The run stopped at its last instant, where it held (or would have held) too many.
+    } else if let Some(at) = held_stop {
         ensure!(
-            held_instant.0 == last_t && held_instant.1 >= sc.max_requests_held,
-            "stopped at the memory limit at {last_t} holding at most {} of {}",
-            held_instant.1,
-            sc.max_requests_held
+            res.stop == StopReason::MemoryLimit,
+            "the memory limit stopped the run at {at}, but the result says {:?}",
+            res.stop
         );
-        last_t
+        at
     } else {
-        ensure!(
-            held_instant.1 <= sc.max_requests_held,
-            "{} requests held at {}, over max_requests_held = {}",
-            held_instant.1,
-            held_instant.0,
-            sc.max_requests_held
-        );
         horizon
     };
+    ensure!(
+        (res.stop == StopReason::MemoryLimit) == (held_stop.is_some() && !res.finished),
+        "stop {:?}, but the memory limit {} the run",
+        res.stop,
+        if held_stop.is_some() {
+            "stopped"
+        } else {
+            "never stopped"
+        }
+    );
     check_metrics(res, &send_times, &replies, &final_log, end)?;
     check_in_flight(
         "series.in_flight",
