@@ -43,9 +43,10 @@ pub fn load(path: Option<&Path>) -> Result<(Scenario, ReportOptions), String> {
 
 /// Makes sure the outputs a run was asked for can be placed before it starts (a long run must
 /// not end in "cannot write"): a file path (`--json`, `-` being standard output, `--report`)
-/// must not be a folder, the `--csv` path must not be a file, and no path may run through a
-/// file. Only when all pass are the missing folders created. Exit status 1, with the path, when
-/// one fails. (Permissions are found out when writing.)
+/// must not be a folder, the `--csv` path must not be a file, no path may run through a file,
+/// `--report` is not `-`, and no two outputs are the same path (one would overwrite the other).
+/// Only when all pass are the missing folders created. Exit status 1, with the path, when one
+/// fails. (Permissions are found out when writing.)
 pub fn prepare_outputs(
     json: Option<&Path>,
     report: Option<&Path>,
@@ -55,16 +56,22 @@ pub fn prepare_outputs(
     if let Some(dash) = report.filter(|p| *p == Path::new("-")) {
         return Err(cannot_place(
             dash,
-            "a report is a file (standard output takes only `--json -`); name one, e.g. report.html",
+            "a report is a file, not standard output; name one, e.g. report.html",
         ));
     }
-    if let (Some(j), Some(r)) = (json, report)
-        && std::path::absolute(j).ok() == std::path::absolute(r).ok()
-    {
-        return Err(cannot_place(
-            r,
-            "the JSON result is written to the same file",
-        ));
+    let outputs = [
+        (json, "the JSON result"),
+        (report, "the report"),
+        (csv, "the CSV folder"),
+    ];
+    for (i, &(a, _)) in outputs.iter().enumerate() {
+        for &(b, what) in &outputs[i + 1..] {
+            if let (Some(a), Some(b)) = (a, b)
+                && same_path(a, b)
+            {
+                return Err(cannot_place(b, &format!("{what} goes there too")));
+            }
+        }
     }
     // (the folder to create, the output it is for)
     let mut folders: Vec<(&Path, &Path)> = Vec::new();
@@ -91,6 +98,39 @@ pub fn prepare_outputs(
         std::fs::create_dir_all(folder).map_err(|e| cannot_place(path, &e.to_string()))?;
     }
     Ok(())
+}
+
+/// Whether two paths name the same file: compared as the system resolves them (links, `..`)
+/// where they exist, and, below the deepest folder that exists, by their remaining components.
+/// Paths that cannot be resolved at all are not taken for the same.
+pub fn same_path(a: &Path, b: &Path) -> bool {
+    matches!((resolved(a), resolved(b)), (Some(a), Some(b)) if a == b)
+}
+
+/// `path` with its deepest existing ancestor canonicalized and the rest appended as written
+/// (`.` left out, `..` taking off the last component).
+fn resolved(path: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(path).ok()?;
+    let mut rest = Vec::new();
+    let mut base = absolute.as_path();
+    let canonical = loop {
+        if let Ok(c) = base.canonicalize() {
+            break c;
+        }
+        rest.push(base.file_name()?.to_owned());
+        base = base.parent()?;
+    };
+    let mut out = canonical;
+    for part in rest.iter().rev() {
+        match part.to_str() {
+            Some(".") => {}
+            Some("..") => {
+                out.pop();
+            }
+            _ => out.push(part),
+        }
+    }
+    Some(out)
 }
 
 fn cannot_place(path: &Path, why: &str) -> ExitCode {
@@ -139,7 +179,7 @@ fn write_report(out: &RunOutput, options: &ReportOptions, dest: &Path) -> Result
 
 /// `ratelab report RESULTS.json -o FILE.html [--scenario PATH]`.
 pub fn report(results: &Path, output: &Path, scenario: Option<PathBuf>) -> ExitCode {
-    if std::path::absolute(results).ok() == std::path::absolute(output).ok() {
+    if same_path(results, output) {
         return cannot_place(output, "it is the JSON result being read");
     }
     if let Err(code) = prepare_outputs(None, Some(output), None) {

@@ -239,16 +239,27 @@ fn an_output_that_would_clobber_another_is_refused_before_the_run() {
     );
     assert_eq!(same.status.code(), Some(1));
     assert!(
-        stderr(&same).contains("the JSON result is written to the same file"),
+        stderr(&same).contains("./out.json: cannot write there: the report goes there too"),
         "{}",
         stderr(&same)
     );
     assert!(!dir.join("out.json").exists());
+    // The same file by another way there, and the CSV folder where the JSON goes.
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    for args in [
+        ["--json", "sub/../b.json", "--report", "b.json"],
+        ["--json", "x", "--csv", "x"],
+    ] {
+        let out = ratelab(&dir, &[&["run", sc, "-q"][..], &args[..]].concat());
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&out).contains("goes there too"), "{}", stderr(&out));
+    }
+    assert!(!dir.join("b.json").exists() && !dir.join("x").exists());
     // A report drawn over the result it is drawn from.
     let run = ratelab(&dir, &["run", sc, "-q", "--json", "r.json"]);
     assert!(run.status.success(), "{}", stderr(&run));
     let before = std::fs::read(dir.join("r.json")).unwrap();
-    let over = ratelab(&dir, &["report", "r.json", "-o", "r.json"]);
+    let over = ratelab(&dir, &["report", "r.json", "-o", "sub/../r.json"]);
     assert_eq!(over.status.code(), Some(1));
     assert!(
         stderr(&over).contains("it is the JSON result being read"),
