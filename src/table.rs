@@ -21,10 +21,11 @@ fn share(r: &StrategyResult, capacity: Option<f64>) -> String {
     }
 }
 
-/// A finished run in which most requests did not succeed: its goodput counts a few successes
-/// over a makespan that giving up cut short, and can look better than it is.
+/// A finished run in which some but fewer than half of the requests succeeded: its goodput
+/// counts a few successes over a makespan that giving up cut short, and can look better than it
+/// is.
 fn gave_up(r: &StrategyResult) -> bool {
-    r.finished && r.succeeded * 2 < r.requests
+    r.finished && r.succeeded > 0 && r.succeeded * 2 < r.requests
 }
 
 fn gave_up_mark(r: &StrategyResult) -> &'static str {
@@ -194,7 +195,7 @@ fn notes(out: &RunOutput) -> String {
         notes.push_str(&format!(
             "+ stopped at the memory limit ({}): more than max_requests_held = {} requests would \
              have been in flight or waiting to retry at once. Pace the strategy, send fewer \
-             requests, or raise max_requests_held (about 150 bytes each).\n",
+             requests, or raise max_requests_held (about 130 bytes each).\n",
             held.join(", "),
             out.scenario.max_requests_held
         ));

@@ -308,7 +308,8 @@ fn columns(out: &RunOutput) -> Vec<Column> {
     cols.extend([
         col(
             "in flight at horizon",
-            "requests not final when the horizon came: queued, waiting to retry or awaiting a reply",
+            "requests not final when the run stopped (at the horizon or the memory limit): queued, \
+             waiting to retry or awaiting a reply",
             false,
             Among::All,
             &|r| cell(r.in_flight_at_horizon as f64, count(r.in_flight_at_horizon)),
