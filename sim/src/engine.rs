@@ -227,8 +227,9 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
                 }
                 last_instant = Some(t);
             }
-            // About half the instants are replies that leave every client as it was.
-            if self.dirty.is_empty() {
+            // About half the instants are replies that leave every client as it was. Once the
+            // memory limit stopped the run, no one is asked (what was due now still came in).
+            if self.dirty.is_empty() || self.held_too_many {
                 continue;
             }
             let mut dirty = std::mem::take(&mut self.dirty);
@@ -321,10 +322,6 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
     /// Sends what the client's strategy admits at `now`: due retries first, then fresh work;
     /// then schedules the client's wake-up.
     fn admit(&mut self, c: u32) {
-        // Stopped at the memory limit: nothing more goes out (replies due now still come in).
-        if self.held_too_many {
-            return;
-        }
         let now = self.now;
         let mut wake_at = None;
         self.clients[c as usize].blocked_until = None;
@@ -361,12 +358,26 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             };
             match cl.setup.strategy.poll_admit(now, &info) {
                 Admit::Now => {
-                    let retry = due.is_some();
-                    let Some(slot) = self.free_slots.pop().or_else(|| self.new_slot(retry)) else {
-                        self.stop_held_too_many();
-                        break;
+                    let slot = match self.free_slots.pop() {
+                        Some(slot) => slot,
+                        None => {
+                            // Held after this send: one more slot, and one retry less if it is one.
+                            let held = self.flights.len() as u64 + 1 + self.retries_waiting
+                                - u64::from(due.is_some());
+                            match new_slot(
+                                &mut self.flights,
+                                held,
+                                self.max_held,
+                                self.held_too_many,
+                            ) {
+                                Some(slot) => slot,
+                                None => {
+                                    self.stop_held_too_many();
+                                    break;
+                                }
+                            }
+                        }
                     };
-                    let cl = &mut self.clients[c as usize];
                     cl.setup.strategy.on_send(now, &info);
                     cl.take_head(due.is_some(), &mut self.retries_waiting);
                     self.send(info, ready_at, slot);
@@ -393,27 +404,6 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
         if let Some(t) = wake {
             self.schedule_wake(c, t);
         }
-    }
-
-    /// A new slab slot for an attempt, unless the requests held would then be more than the
-    /// limit (a retry being sent leaves the retries waiting: it holds no more than before).
-    #[cold]
-    fn new_slot(&mut self, retry: bool) -> Option<u32> {
-        let held = self.flights.len() as u64 + 1 + self.retries_waiting - u64::from(retry);
-        if held > self.max_held {
-            return None;
-        }
-        let empty = RequestInfo {
-            client: 0,
-            id: 0,
-            attempt: 0,
-            tokens: 0,
-        };
-        self.flights.push(Flight {
-            ready_at: 0,
-            response: Response::new(empty, 0, 0, 0),
-        });
-        Some((self.flights.len() - 1) as u32)
     }
 
     /// Sends the attempt `info` into the slab slot `slot` (free, or new).
@@ -478,7 +468,9 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
     }
 
     /// The run holds as many requests as it may: it ends at the current instant (what is due
-    /// now is still applied), as at a horizon.
+    /// now is still applied), as at a horizon, and nothing more is sent: the main loop asks no
+    /// one after this instant's events, and a client still being asked now gets no new slot
+    /// (there is no free one: a send is refused only when there is none).
     #[cold]
     fn stop_held_too_many(&mut self) {
         self.held_too_many = true;
@@ -501,6 +493,26 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
         };
         self.rec.into_result(name, stop, end, self.events)
     }
+}
+
+/// A new slot at the end of the slab, unless the run was `stopped` or `held` (the requests held
+/// once it is taken) would be more than `max_held`.
+#[cold]
+fn new_slot(flights: &mut Vec<Flight>, held: u64, max_held: u64, stopped: bool) -> Option<u32> {
+    if stopped || held > max_held {
+        return None;
+    }
+    let empty = RequestInfo {
+        client: 0,
+        id: 0,
+        attempt: 0,
+        tokens: 0,
+    };
+    flights.push(Flight {
+        ready_at: 0,
+        response: Response::new(empty, 0, 0, 0),
+    });
+    Some((flights.len() - 1) as u32)
 }
 
 impl<S: Strategy, R> Client<S, R> {

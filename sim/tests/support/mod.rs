@@ -1008,8 +1008,8 @@ pub fn check_run(
     // What the engine holds: a slab slot for each attempt ever in flight at once (the slab only
     // grows) plus the retries waiting (`due`). A send that needs a new slot is refused when the
     // requests held would then be more than `max_requests_held`, and a retry that makes them
-    // more stops the run; either way nothing more is polled or sent, and the run ends with that
-    // instant.
+    // more stops the run; either way nothing more is sent (a client still being asked at that
+    // instant is refused), and the run ends with that instant.
     let max_held = sc.max_requests_held;
     let (mut in_flight, mut peak_in_flight) = (0u64, 0u64);
     // A poll answered `Now` whose send has not been seen yet.
@@ -1057,13 +1057,14 @@ pub fn check_run(
         let t = ev.t();
         if let Some(req) = admitted_now.take()
             && !matches!(ev, Ev::Send { req: sent, .. } if *sent == req)
+            && held_stop.is_none()
         {
             refused(req, in_flight, peak_in_flight, due.len() as u64)?;
             held_stop = Some(last_t);
         }
         if let Some(at) = held_stop {
             ensure!(
-                t == at && !matches!(ev, Ev::Poll { .. } | Ev::Send { .. }),
+                t == at && !matches!(ev, Ev::Send { .. }),
                 "{ev:?} after the memory limit stopped the run at {at}"
             );
         }
@@ -1294,7 +1295,9 @@ pub fn check_run(
             held_stop = Some(t);
         }
     }
-    if let Some(req) = admitted_now {
+    if let Some(req) = admitted_now
+        && held_stop.is_none()
+    {
         refused(req, in_flight, peak_in_flight, due.len() as u64)?;
         held_stop = Some(last_t);
     }
