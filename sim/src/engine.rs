@@ -358,25 +358,15 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             };
             match cl.setup.strategy.poll_admit(now, &info) {
                 Admit::Now => {
-                    let slot = match self.free_slots.pop() {
-                        Some(slot) => slot,
-                        None => {
-                            // Held after this send: one more slot, and one retry less if it is one.
-                            let held = self.flights.len() as u64 + 1 + self.retries_waiting
-                                - u64::from(due.is_some());
-                            match new_slot(
-                                &mut self.flights,
-                                held,
-                                self.max_held,
-                                self.held_too_many,
-                            ) {
-                                Some(slot) => slot,
-                                None => {
-                                    self.stop_held_too_many();
-                                    break;
-                                }
-                            }
-                        }
+                    // A free slot, or a new one if the requests held then (one more slot, and
+                    // one retry less if this is one) stay within the limit.
+                    let Some(slot) = self.free_slots.pop().or_else(|| {
+                        let held = self.flights.len() as u64 + 1 + self.retries_waiting
+                            - u64::from(due.is_some());
+                        new_slot(&mut self.flights, held, self.max_held, self.held_too_many)
+                    }) else {
+                        self.stop_held_too_many();
+                        break;
                     };
                     cl.setup.strategy.on_send(now, &info);
                     cl.take_head(due.is_some(), &mut self.retries_waiting);
