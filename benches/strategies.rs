@@ -20,7 +20,8 @@ use governor::{Quota, RateLimiter};
 use ratelab_strategies::admission::{Aimd, FixedDelay, Semaphore, TokenBucket, Unlimited};
 use ratelab_strategies::breaker::Breaker;
 use ratelab_strategies::bucket::Rate;
-use ratelab_strategies::retry::{Backoff, Jitter, Retry, RetryOn, RetryPolicy};
+use ratelab_strategies::kind;
+use ratelab_strategies::retry::{RetryPolicy, RetrySpec};
 use ratelab_strategies::time::{MS, SECOND};
 use ratelab_strategies::{Admit, Draws, Layer, Nanos, RequestInfo, Response, Stack, Strategy};
 
@@ -130,22 +131,35 @@ fn token_bucket_vs_governor(c: &mut Criterion) {
 fn retry_policies(c: &mut Criterion) {
     let mut group = c.benchmark_group("retry");
     group.throughput(Throughput::Elements(1));
-    let expo = |jitter| Backoff::Exponential {
-        base: 50 * MS,
-        cap: 5 * SECOND,
-        multiplier: 2.0,
-        jitter,
-    };
+    let expo = "kind = \"exponential\", base_ms = 50, cap_ms = 5000, max_attempts = 10, \
+                honor_retry_after = true";
     let policies = [
-        ("none", Backoff::Never),
-        ("fixed", Backoff::Fixed { delay: 100 * MS }),
-        ("exponential_no_jitter", expo(Jitter::None)),
-        ("exponential_full", expo(Jitter::Full)),
-        ("exponential_equal", expo(Jitter::Equal)),
-        ("exponential_decorrelated", expo(Jitter::Decorrelated)),
+        ("none", r#"{ kind = "none" }"#.to_string()),
+        (
+            "fixed",
+            r#"{ kind = "fixed", delay_ms = 100, max_attempts = 10, honor_retry_after = true }"#
+                .to_string(),
+        ),
+        (
+            "exponential_no_jitter",
+            format!("{{ {expo}, jitter = \"none\" }}"),
+        ),
+        (
+            "exponential_full",
+            format!("{{ {expo}, jitter = \"full\" }}"),
+        ),
+        (
+            "exponential_equal",
+            format!("{{ {expo}, jitter = \"equal\" }}"),
+        ),
+        (
+            "exponential_decorrelated",
+            format!("{{ {expo}, jitter = \"decorrelated\" }}"),
+        ),
     ];
-    for (name, backoff) in policies {
-        let mut retry = Retry::new(backoff, RetryOn::ALL, 10, true, Draws::new(42));
+    for (name, table) in policies {
+        let spec: RetrySpec = kind::parse(&table).expect("a valid retry table");
+        let mut retry = spec.build(Draws::new(42));
         let mut id = 0u64;
         group.bench_function(name, |b| {
             b.iter(|| {

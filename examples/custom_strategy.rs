@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use ratelab::sim::{ClientSetup, Scenario, output, run_scenario, simulate};
 use ratelab::strategies::{
-    Admit, Draws, Nanos, Outcome, RequestInfo, Response, Strategy, spec::RetrySpec,
+    Admit, Draws, Hints, Nanos, Outcome, RequestInfo, Response, RetrySpec, Strategy,
 };
 
 /// At most `permits` in flight; after a 429, nothing is sent until its `Retry-After` has passed.
@@ -42,6 +42,12 @@ impl Strategy for PauseOn429 {
             let pause = resp.retry_after.unwrap_or(1_000_000_000);
             self.paused_until = self.paused_until.max(now + pause);
         }
+    }
+
+    /// Optional: what the driver may leave out. This one hears replies (they move its pause)
+    /// but reads none of the `x-ratelimit-*` headers, so the simulator need not compute them.
+    fn hints(&self) -> Hints {
+        Hints::HEARS_REPLIES
     }
 }
 

@@ -1,95 +1,39 @@
-//! The tokio driver: the sans-IO strategies of `ratelab-strategies`, unchanged, on real time.
+//! The tokio driver: one client's [`ClientCore`] — the same strategies, retry policies and
+//! client-loop rules the simulator runs — on real time.
 //!
-//! A [`Limiter`] is one client's strategy stack, retry policy and timeout behind an
-//! `Arc<Mutex<…>>`; it is cheap to clone and shared by every task of that client. Time is the
-//! nanoseconds elapsed since the limiter's start ([`tokio::time::Instant`], so tests can pause
-//! it). [`Limiter::call`] does what the simulator's client loop does for one request:
+//! A [`Limiter`] is one client's core behind an `Arc<Mutex<…>>`; it is cheap to clone and
+//! shared by every task of that client. Time is the nanoseconds elapsed since the limiter's
+//! start ([`tokio::time::Instant`], so tests can pause it). [`Limiter::call`] runs one request:
 //!
-//! 1. admission: fresh requests queue in order (retries that are due go first, as in the
-//!    simulator); only the head of the queue asks `poll_admit`. `Now` → `on_send` and send;
-//!    `At(t)` → sleep until t (or until something completes); `WhenSomethingCompletes` → wait
-//!    until a reply arrives; `Reject` → [`CallError::RejectedByBreaker`];
+//! 1. admission: each waiting call holds a ticket in the client's backlog, due retries (by due
+//!    time) before fresh requests (by ready time and id), as in the simulator; only the head of
+//!    the backlog asks [`ClientCore::poll_transmit`]. Send → the strategy commits and the user's
+//!    future is called; blocked → sleep until [`ClientCore::poll_timeout`] or until something
+//!    completes; rejected → [`CallError::RejectedByBreaker`];
 //! 2. the user's future runs, under the client timeout when there is one;
-//! 3. its status and headers become a typed [`Response`] ([`crate::headers`]), the stack is told
-//!    (`on_response`) and every waiter is woken;
-//! 4. a failure is retried when the policy says so (`RetryPolicy::retry_at`), after a sleep.
+//! 3. its status and headers become a typed [`Response`] ([`crate::headers`]) and
+//!    [`ClientCore::handle_reply`] tells the strategy and, for a failure, the retry policy;
+//!    every waiter is woken;
+//! 4. a retry sleeps until it is due, then takes a retry ticket.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use http::HeaderMap;
+use ratelab_strategies::client::{Backlog, ClientCore, Head, Transmit, Verdict};
 use ratelab_strategies::spec::{BuiltStrategy, StrategySpec};
 use ratelab_strategies::time::Nanos;
 use ratelab_strategies::{
-    Admit, Draws, Outcome, RequestInfo, Response, Retry, RetryPolicy, Stack, Strategy,
+    Draws, Outcome, RequestInfo, Response, Retry, RetryPolicy, Stack, Strategy,
 };
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::clock::{nanos_since, sleep_until};
+use crate::errors::{CallError, Failure};
 use crate::headers::response_from_parts;
-
-/// What the driver needs from a reply: its status and headers. Implemented for
-/// `http::Response<B>` (hyper, the hyper-util client, axum…) and `http::response::Parts`; wrap
-/// anything else (e.g. a `reqwest::Response`) in [`Inspected`].
-pub trait HttpReply {
-    /// The HTTP status code.
-    fn status_code(&self) -> u16;
-    /// The reply's headers.
-    fn header_map(&self) -> &HeaderMap;
-}
-
-impl<B> HttpReply for http::Response<B> {
-    fn status_code(&self) -> u16 {
-        self.status().as_u16()
-    }
-    fn header_map(&self) -> &HeaderMap {
-        self.headers()
-    }
-}
-
-impl HttpReply for http::response::Parts {
-    fn status_code(&self) -> u16 {
-        self.status.as_u16()
-    }
-    fn header_map(&self) -> &HeaderMap {
-        &self.headers
-    }
-}
-
-/// A value of any type with the status and headers the driver reads, e.g.
-/// `Inspected::new(r.status().as_u16(), r.headers().clone(), r)` for a `reqwest::Response`.
-#[derive(Clone, Debug)]
-pub struct Inspected<T> {
-    /// HTTP status.
-    pub status: u16,
-    /// Headers.
-    pub headers: HeaderMap,
-    /// Whatever the caller wants back.
-    pub value: T,
-}
-
-impl<T> Inspected<T> {
-    /// Wraps `value` with its status and headers.
-    pub fn new(status: u16, headers: HeaderMap, value: T) -> Self {
-        Inspected {
-            status,
-            headers,
-            value,
-        }
-    }
-}
-
-impl<T> HttpReply for Inspected<T> {
-    fn status_code(&self) -> u16 {
-        self.status
-    }
-    fn header_map(&self) -> &HeaderMap {
-        &self.headers
-    }
-}
+use crate::reply::HttpReply;
 
 /// The attempt the user's closure is asked to send: put these in the request (e.g. as the
 /// `x-request-id`, `x-attempt` and `x-tokens` headers of `ratelab serve`).
@@ -103,58 +47,6 @@ pub struct Attempt {
     pub attempt: u32,
     /// The request's weight in tokens.
     pub tokens: u64,
-}
-
-/// Why a call did not succeed.
-#[derive(Debug)]
-pub enum CallError<T, E> {
-    /// An open breaker with `on_open = "fail"` refused it; nothing was sent for this attempt.
-    RejectedByBreaker {
-        /// Attempts sent before the refusal.
-        attempts: u32,
-    },
-    /// The last attempt failed and the policy does not retry it (out of attempts, or a failure
-    /// it does not cover).
-    GaveUp {
-        /// Attempts sent.
-        attempts: u32,
-        /// How the last attempt ended.
-        last: Failure<T, E>,
-    },
-}
-
-/// How a failed attempt ended.
-#[derive(Debug)]
-pub enum Failure<T, E> {
-    /// A reply that was not 2xx (429, 5xx, 413…).
-    Reply(T),
-    /// The user's future returned an error (counted as a server error: retried like a 5xx).
-    Error(E),
-    /// The client timeout passed.
-    Timeout,
-}
-
-impl<T: HttpReply, E: fmt::Display> fmt::Display for CallError<T, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CallError::RejectedByBreaker { attempts } => {
-                write!(f, "rejected by the open breaker after {attempts} attempts")
-            }
-            CallError::GaveUp { attempts, last } => {
-                write!(f, "gave up after {attempts} attempts: ")?;
-                match last {
-                    Failure::Reply(r) => write!(f, "HTTP {}", r.status_code()),
-                    Failure::Error(e) => write!(f, "{e}"),
-                    Failure::Timeout => write!(f, "timeout"),
-                }
-            }
-        }
-    }
-}
-
-impl<T: HttpReply + fmt::Debug, E: fmt::Display + fmt::Debug> std::error::Error
-    for CallError<T, E>
-{
 }
 
 /// Told what a limiter does, e.g. to record metrics (the `live` command feeds
@@ -173,8 +65,8 @@ pub trait Observer: Send + Sync {
     fn rejected(&self, _now: Nanos, _req: &RequestInfo) {}
 }
 
-/// Queue position: due retries (class 0, by due time) before fresh requests (class 1, by ready
-/// time and id), as in the simulator.
+/// Position in the backlog: due retries (class 0, by due time) before fresh requests (class 1,
+/// by ready time and id), as in the simulator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Ticket {
     class: u8,
@@ -183,10 +75,43 @@ struct Ticket {
     seq: u64,
 }
 
+/// A call waiting for admission.
+struct Waiting {
+    head: Head,
+    notify: Arc<Notify>,
+}
+
+/// The client's backlog: one ticket per waiting call. A retry takes its ticket only once it is
+/// due (its call sleeps until then), so every ticket is ready.
+#[derive(Default)]
+struct Tickets(BTreeMap<Ticket, Waiting>);
+
+impl Backlog for Tickets {
+    fn head(&mut self, _now: Nanos) -> Option<Head> {
+        self.0.values().next().map(|w| w.head)
+    }
+    fn remove(&mut self, head: &Head) {
+        if self.0.values().next().is_some_and(|w| w.head == *head) {
+            self.0.pop_first();
+        }
+    }
+    fn earliest_retry(&self) -> Option<Nanos> {
+        None
+    }
+}
+
+impl Tickets {
+    /// Lets the call at the head try again.
+    fn wake_head(&self) {
+        if let Some(w) = self.0.values().next() {
+            w.notify.notify_one();
+        }
+    }
+}
+
 struct State<S, R> {
-    strategy: S,
-    retry: R,
-    queue: BTreeMap<Ticket, Arc<Notify>>,
+    core: ClientCore<S, R>,
+    tickets: Tickets,
     seq: u64,
     next_id: u64,
     /// The latest time the state machines were told: they never see time go backwards.
@@ -197,12 +122,6 @@ impl<S, R> State<S, R> {
     fn tick(&mut self, now: Nanos) -> Nanos {
         self.clock = self.clock.max(now);
         self.clock
-    }
-
-    fn wake_head(&self) {
-        if let Some(n) = self.queue.values().next() {
-            n.notify_one();
-        }
     }
 }
 
@@ -293,9 +212,8 @@ where
                 timeout,
                 spin: options.spin,
                 state: Mutex::new(State {
-                    strategy,
-                    retry,
-                    queue: BTreeMap::new(),
+                    core: ClientCore::new(strategy, retry, timeout),
+                    tickets: Tickets::default(),
                     seq: 0,
                     next_id: 0,
                     clock: 0,
@@ -349,22 +267,26 @@ where
         T: HttpReply,
     {
         let ready = self.now();
-        let mut attempt = 1u32;
-        let mut ticket = (1u8, ready);
-        loop {
-            let info = RequestInfo {
+        let mut head = Head {
+            info: RequestInfo {
                 client: self.inner.client,
                 id,
-                attempt,
+                attempt: 1,
                 tokens,
-            };
-            let Some(sent_at) = self.admit(&info, ticket).await else {
+            },
+            ready_at: ready,
+            retry: false,
+        };
+        let mut due = ready;
+        loop {
+            let info = head.info;
+            let Some(sent_at) = self.admit(head, due).await else {
                 let now = self.now();
                 if let Some(o) = &self.inner.observer {
                     o.rejected(now, &info);
                 }
                 return Err(CallError::RejectedByBreaker {
-                    attempts: attempt - 1,
+                    attempts: info.attempt - 1,
                 });
             };
             if let Some(o) = &self.inner.observer {
@@ -379,13 +301,12 @@ where
                 sent_at,
                 armed: true,
             };
-            let a = Attempt {
+            let fut = f(Attempt {
                 client: info.client,
                 id,
-                attempt,
+                attempt: info.attempt,
                 tokens,
-            };
-            let fut = f(a);
+            });
             let result = match self.inner.timeout {
                 Some(limit) => {
                     let deadline = self.inner.start + Duration::from_nanos(sent_at + limit);
@@ -394,84 +315,77 @@ where
                 None => Some(fut.await),
             };
             let now = self.now();
-            let (response, last) = match result {
-                None => (
-                    Response::timeout(info, sent_at, now.saturating_sub(sent_at)),
-                    Failure::Timeout,
-                ),
-                Some(Ok(reply)) => (
-                    response_from_parts(
+            let waited = now.saturating_sub(sent_at);
+            let (response, failure) = match result {
+                Some(Ok(reply)) => {
+                    let response = response_from_parts(
                         info,
                         sent_at,
                         now,
                         reply.status_code(),
                         reply.header_map(),
-                    ),
-                    Failure::Reply(reply),
-                ),
+                    );
+                    if response.outcome == Outcome::Success {
+                        in_flight.armed = false;
+                        self.record_reply(now, &response);
+                        if let Some(o) = &self.inner.observer {
+                            o.succeeded(now, &info, now.saturating_sub(ready));
+                        }
+                        return Ok(reply);
+                    }
+                    (response, Failure::Reply(reply))
+                }
                 Some(Err(e)) => {
-                    let mut r = Response::new(info, sent_at, 0, now.saturating_sub(sent_at));
+                    let mut r = Response::new(info, sent_at, 0, waited);
                     r.outcome = Outcome::ServerError;
                     (r, Failure::Error(e))
                 }
+                None => (Response::timeout(info, sent_at, waited), Failure::Timeout),
             };
             in_flight.armed = false;
-            let retry_at = self.record_reply(now, &response, true);
-            if response.outcome == Outcome::Success {
-                if let Some(o) = &self.inner.observer {
-                    o.succeeded(now, &info, now.saturating_sub(ready));
-                }
-                return match last {
-                    Failure::Reply(reply) => Ok(reply),
-                    // A success always comes with a reply.
-                    Failure::Error(e) => Err(CallError::GaveUp {
-                        attempts: attempt,
-                        last: Failure::Error(e),
-                    }),
-                    Failure::Timeout => Err(CallError::GaveUp {
-                        attempts: attempt,
-                        last: Failure::Timeout,
-                    }),
-                };
-            }
-            let Some(due) = retry_at else {
+            let Verdict::RetryAt(retry_due) = self.record_reply(now, &response) else {
                 if let Some(o) = &self.inner.observer {
                     o.gave_up(now, &response);
                 }
                 return Err(CallError::GaveUp {
-                    attempts: attempt,
-                    last,
+                    attempts: info.attempt,
+                    last: failure,
                 });
             };
-            let due = due.max(now);
-            if due > now {
+            if retry_due > now {
                 sleep_until(
-                    self.inner.start + Duration::from_nanos(due),
+                    self.inner.start + Duration::from_nanos(retry_due),
                     self.inner.spin,
                 )
                 .await;
             }
-            attempt += 1;
-            ticket = (0, due);
+            head.info.attempt += 1;
+            head.retry = true;
+            due = retry_due;
         }
     }
 
-    /// Waits until the strategy admits `info`; the send time, or `None` when it is rejected.
-    async fn admit(&self, info: &RequestInfo, (class, at): (u8, Nanos)) -> Option<Nanos> {
+    /// Waits until the core sends `head` (its backlog position: a retry's due time, a fresh
+    /// request's ready time); the send time, or `None` when it is rejected.
+    async fn admit(&self, head: Head, at: Nanos) -> Option<Nanos> {
         let notify = Arc::new(Notify::new());
         let ticket = {
             let mut st = self.lock();
             st.seq += 1;
             let ticket = Ticket {
-                class,
+                class: u8::from(!head.retry),
                 at,
-                id: info.id,
+                id: head.info.id,
                 seq: st.seq,
             };
-            st.queue.insert(ticket, Arc::clone(&notify));
+            let waiting = Waiting {
+                head,
+                notify: Arc::clone(&notify),
+            };
+            st.tickets.0.insert(ticket, waiting);
             ticket
         };
-        // Leaves the queue however this future ends (admitted, rejected or dropped).
+        // Leaves the backlog however this future ends (admitted, rejected or dropped).
         let _guard = TicketGuard {
             limiter: self,
             ticket,
@@ -485,19 +399,27 @@ where
             }
             let next = {
                 let mut st = self.lock();
-                if st.queue.keys().next() != Some(&ticket) {
+                if st.tickets.0.keys().next() != Some(&ticket) {
                     Next::Wait
                 } else {
                     let now = st.tick(self.now());
-                    match st.strategy.poll_admit(now, info) {
-                        Admit::Now => {
-                            st.strategy.on_send(now, info);
+                    let State { core, tickets, .. } = &mut *st;
+                    let head = tickets.head(now);
+                    match core.poll_transmit(now, &head) {
+                        Transmit::Send(h) => {
+                            core.on_sent(now, tickets, h);
+                            tickets.wake_head();
                             Next::Sent(now)
                         }
-                        Admit::Reject => Next::Rejected,
-                        // An answer in the past would spin: ask again a little later.
-                        Admit::At(t) => Next::Sleep(t.max(now + 1)),
-                        Admit::WhenSomethingCompletes => Next::Wait,
+                        Transmit::Rejected(h) => {
+                            core.on_rejected(tickets, h);
+                            tickets.wake_head();
+                            Next::Rejected
+                        }
+                        Transmit::Blocked => match core.poll_timeout(now, tickets) {
+                            Some(t) => Next::Sleep(t),
+                            None => Next::Wait,
+                        },
                     }
                 }
             };
@@ -519,26 +441,21 @@ where
 }
 
 impl<S: Strategy, R: RetryPolicy> Limiter<S, R> {
-    /// Gives the reply of an attempt to the strategy (and, with `ask_retry`, a failure to the
-    /// retry policy, whose answer it returns), lets the head of the queue try again, and tells
-    /// the observer: the one way a reply is recorded, whether it came or the call was dropped.
-    fn record_reply(&self, now: Nanos, response: &Response, ask_retry: bool) -> Option<Nanos> {
-        let retry_at = {
+    /// Gives the reply of an attempt to the core (the strategy, and for a failure the retry
+    /// policy, whose verdict it returns), lets the head of the backlog try again, and tells the
+    /// observer.
+    fn record_reply(&self, now: Nanos, response: &Response) -> Verdict {
+        let verdict = {
             let mut st = self.lock();
             let now = st.tick(now);
-            st.strategy.on_response(now, response);
-            let retry_at = if ask_retry && response.outcome != Outcome::Success {
-                st.retry.retry_at(now, response)
-            } else {
-                None
-            };
-            st.wake_head();
-            retry_at
+            let verdict = st.core.handle_reply(now, response);
+            st.tickets.wake_head();
+            verdict
         };
         if let Some(o) = &self.inner.observer {
             o.replied(now, response);
         }
-        retry_at
+        verdict
     }
 }
 
@@ -555,12 +472,21 @@ struct InFlightGuard<'a, S: Strategy, R: RetryPolicy> {
 
 impl<S: Strategy, R: RetryPolicy> Drop for InFlightGuard<'_, S, R> {
     fn drop(&mut self) {
-        if self.armed {
-            let now = nanos_since(self.limiter.inner.start);
-            let waited = now.saturating_sub(self.sent_at);
-            let response = Response::timeout(self.info, self.sent_at, waited);
+        if !self.armed {
+            return;
+        }
+        let limiter = self.limiter;
+        let now = nanos_since(limiter.inner.start);
+        let response = Response::timeout(self.info, self.sent_at, now.saturating_sub(self.sent_at));
+        {
+            let mut st = limiter.lock();
+            let now = st.tick(now);
             // Nothing will retry a dropped call: the policy is not asked.
-            self.limiter.record_reply(now, &response, false);
+            st.core.handle_abandoned(now, &response);
+            st.tickets.wake_head();
+        }
+        if let Some(o) = &limiter.inner.observer {
+            o.replied(now, &response);
         }
     }
 }
@@ -573,10 +499,10 @@ struct TicketGuard<'a, S, R> {
 impl<S, R> Drop for TicketGuard<'_, S, R> {
     fn drop(&mut self) {
         let mut st = self.limiter.lock();
-        let was_head = st.queue.keys().next() == Some(&self.ticket);
-        st.queue.remove(&self.ticket);
+        let was_head = st.tickets.0.keys().next() == Some(&self.ticket);
+        st.tickets.0.remove(&self.ticket);
         if was_head {
-            st.wake_head();
+            st.tickets.wake_head();
         }
     }
 }
@@ -596,33 +522,4 @@ pub struct Options {
     /// millisecond resolution and wakes up to a millisecond or two late. Keep it zero under
     /// `tokio::time::pause`: a paused clock does not advance while a task spins.
     pub spin: Duration,
-}
-
-/// Sleeps until `deadline` (not at all when it has passed). With a non-zero `spin` it sleeps on
-/// tokio's timer (millisecond resolution, typically 1–2 ms late) only until `spin` before the
-/// deadline and then yields to the scheduler until the deadline has passed: waits are then accurate to the scheduler's
-/// latency (tens of microseconds on an idle machine) at the price of a busy task during the last
-/// `spin` of each wait.
-pub async fn sleep_until(deadline: Instant, spin: Duration) {
-    // tokio's timer would wait for its next millisecond tick even for a deadline that has passed.
-    if deadline <= Instant::now() {
-        return;
-    }
-    if spin.is_zero() {
-        tokio::time::sleep_until(deadline).await;
-        return;
-    }
-    if let Some(coarse) = deadline.checked_sub(spin)
-        && coarse > Instant::now()
-    {
-        tokio::time::sleep_until(coarse).await;
-    }
-    while Instant::now() < deadline {
-        tokio::task::yield_now().await;
-    }
-}
-
-/// Nanoseconds from `start` to now, saturating.
-pub fn nanos_since(start: Instant) -> Nanos {
-    u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use http::{HeaderMap, HeaderValue};
 use ratelab_sim::api::Reply;
 use ratelab_strategies::time::{Nanos, SECOND};
-use ratelab_strategies::{Outcome, RequestInfo, Response};
+use ratelab_strategies::{RequestInfo, Response};
 
 /// Request header naming the client (0-based; default 0).
 pub const CLIENT: &str = "x-ratelimit-client";
@@ -45,17 +45,14 @@ pub fn response_from_parts(
     status: u16,
     headers: &HeaderMap,
 ) -> Response {
-    Response {
-        request,
-        sent_at,
-        status,
-        outcome: Outcome::from_status(status),
-        latency: now.saturating_sub(sent_at),
-        retry_after: header_str(headers, "retry-after")
-            .and_then(|v| parse_retry_after(v, SystemTime::now())),
-        remaining: header_str(headers, REMAINING_REQUESTS).and_then(parse_count),
-        reset: header_str(headers, RESET_REQUESTS).and_then(parse_duration),
-    }
+    let mut r = Response::new(request, sent_at, status, now.saturating_sub(sent_at));
+    r.retry_after =
+        header_str(headers, "retry-after").and_then(|v| parse_retry_after(v, SystemTime::now()));
+    r.remaining_requests = header_str(headers, REMAINING_REQUESTS).and_then(parse_count);
+    r.reset_requests = header_str(headers, RESET_REQUESTS).and_then(parse_duration);
+    r.remaining_tokens = header_str(headers, REMAINING_TOKENS).and_then(parse_count);
+    r.reset_tokens = header_str(headers, RESET_TOKENS).and_then(parse_duration);
+    r
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -181,6 +178,7 @@ pub fn reply_headers(reply: &Reply, headers: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ratelab_strategies::Outcome;
     use std::time::Duration;
 
     #[test]
@@ -234,14 +232,23 @@ mod tests {
         let r = response_from_parts(req, 10, 25, 429, &h);
         assert_eq!(r.outcome, Outcome::RateLimited);
         assert_eq!(r.latency, 15);
-        assert_eq!((r.retry_after, r.remaining, r.reset), (None, None, None));
+        assert_eq!(
+            (r.retry_after, r.remaining_requests, r.reset_requests),
+            (None, None, None)
+        );
         h.insert("retry-after", HeaderValue::from_static("2"));
         h.insert(REMAINING_REQUESTS, HeaderValue::from_static("0"));
         h.insert(RESET_REQUESTS, HeaderValue::from_static("250ms"));
+        h.insert(REMAINING_TOKENS, HeaderValue::from_static("1200"));
+        h.insert(RESET_TOKENS, HeaderValue::from_static("6m0s"));
         let r = response_from_parts(req, 10, 25, 429, &h);
         assert_eq!(
-            (r.retry_after, r.remaining, r.reset),
+            (r.retry_after, r.remaining_requests, r.reset_requests),
             (Some(2 * SECOND), Some(0), Some(250_000_000))
+        );
+        assert_eq!(
+            (r.remaining_tokens, r.reset_tokens),
+            (Some(1200), Some(360 * SECOND))
         );
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! The only part of ratelab with real clocks and sockets:
 //!
-//! - [`Limiter`] ([`driver`]): the sans-IO strategies of `ratelab-strategies`, unchanged, driven
-//!   by tokio on real time: admission, the user's request, the reply's status and headers
-//!   ([`headers`]), retries;
+//! - [`Limiter`] ([`driver`]): the sans-IO strategies of `ratelab-strategies` and the client
+//!   loop's rules (`ClientCore`), unchanged, driven by tokio on real time: admission, the user's
+//!   request, the reply's status and headers ([`reply`], [`headers`]), retries, errors
+//!   ([`errors`]), precise waits ([`clock`]);
 //! - [`server`]: a scenario's `[api]` model over HTTP (`ratelab serve`), the same
 //!   `ratelab_sim::api::ApiModel` the simulator runs;
 //! - [`run`]: a scenario's strategies against a real endpoint (`ratelab live`), recorded into
@@ -14,21 +15,16 @@
 //!
 //! ```no_run
 //! use ratelab_live::Limiter;
-//! use ratelab_strategies::spec::{AdmissionSpec, RetrySpec, StrategySpec};
+//! use ratelab_strategies::spec::StrategySpec;
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let spec = StrategySpec {
-//!     name: "paced".into(),
-//!     admission: vec![AdmissionSpec::TokenBucket {
-//!         rate_per_s: Some(10.0), rate_per_min: None, burst: 10, unit: Default::default(),
-//!     }],
-//!     retry: RetrySpec::Exponential {
-//!         base_ms: 1000.0, cap_ms: 60_000.0, multiplier: 2.0, jitter: Default::default(),
-//!         max_attempts: 5, honor_retry_after: true, on: vec![],
-//!     },
-//!     breaker: None,
-//!     timeout_ms: Some(30_000.0),
-//! };
+//! // A `[[strategy]]` table, as in a scenario file.
+//! let spec: StrategySpec = toml::from_str(r#"
+//!     name = "paced"
+//!     admission = [{ kind = "token_bucket", rate_per_s = 10, burst = 10 }]
+//!     retry = { kind = "exponential", honor_retry_after = true }
+//!     timeout_ms = 30000
+//! "#)?;
 //! let limiter = Limiter::from_spec(&spec, 42);
 //! let target = ratelab_live::client::Target::new("http://127.0.0.1:8080/v1/analyze")?;
 //! let reply = limiter.call(|attempt| target.send(attempt)).await?;
@@ -39,14 +35,19 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod clock;
 pub mod driver;
+pub mod errors;
 pub mod fidelity;
 pub mod headers;
+pub mod reply;
 pub mod run;
 pub mod scale;
 pub mod server;
 
-pub use driver::{Attempt, CallError, Failure, HttpReply, Inspected, Limiter, Observer, Options};
+pub use driver::{Attempt, Limiter, Observer, Options};
+pub use errors::{CallError, Failure};
+pub use reply::{HttpReply, Inspected};
 pub use run::{Endpoint, run_scenario_live, run_strategy_live};
 pub use scale::{ScaleExt, Scaled};
 pub use server::{MockApi, Server};

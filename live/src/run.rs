@@ -16,7 +16,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::client::Target;
-use crate::driver::{Limiter, Observer, Options, nanos_since};
+use crate::clock::nanos_since;
+use crate::driver::{Limiter, Observer, Options};
 use crate::server::{MockApi, Server};
 
 /// Feeds a [`Recorder`] from the limiters of one run and counts driver events.
@@ -71,7 +72,7 @@ pub enum Endpoint {
 }
 
 /// Runs one strategy of `scenario` live against `target`, with waits made precise by `spin`
-/// ([`crate::driver::sleep_until`]); `progress` is called about five times a second. Requests
+/// ([`crate::clock::sleep_until`]); `progress` is called about five times a second. Requests
 /// become ready as the workload says (all at once, or Poisson arrivals on real time); the run
 /// stops when every request is final or at the horizon.
 pub async fn run_strategy_live(
@@ -117,7 +118,7 @@ pub async fn run_strategy_live(
             let target = target.clone();
             tasks.spawn(async move {
                 if ready > 0 {
-                    crate::driver::sleep_until(start + Duration::from_nanos(ready), spin).await;
+                    crate::clock::sleep_until(start + Duration::from_nanos(ready), spin).await;
                 }
                 let _ = limiter
                     .call_request(id, tokens, |a| {
@@ -177,7 +178,7 @@ pub async fn run_strategy_live(
 /// `[api]` is started once on 127.0.0.1 on an ephemeral port and its model reset before each
 /// strategy, after up to [`WARM_CONNECTIONS`] connections have been opened to it.
 /// `spin` makes the driver's (and the in-process server's) waits precise, see
-/// [`crate::driver::sleep_until`]. `progress` is told the strategy's index with each report.
+/// [`crate::clock::sleep_until`]. `progress` is told the strategy's index with each report.
 pub async fn run_scenario_live(
     scenario: &Scenario,
     seed: u64,

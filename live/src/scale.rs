@@ -1,9 +1,6 @@
 //! Speeding a scenario up for a live run: rates × K, latencies, delays and windows ÷ K.
 
 use ratelab_sim::Scenario;
-use ratelab_sim::api::{BanSpec, LatencySpec, LimitSpec};
-use ratelab_sim::workload::ArrivalSpec;
-use ratelab_strategies::spec::{AdmissionSpec, BreakerSpec, RetrySpec};
 
 /// A scenario sped up by [`ScaleExt::scaled`], with what could not be scaled.
 #[derive(Clone, Debug)]
@@ -37,155 +34,19 @@ impl ScaleExt for Scenario {
             ));
         }
         let mut s = self.clone();
-        let rate = |r: &mut Option<f64>| {
-            if let Some(r) = r {
-                *r *= k;
-            }
-        };
         s.horizon_s /= k;
         if k != 1.0 {
             s.description = format!("{} (time scaled {k}x faster)", s.description);
         }
-        if let Some(ArrivalSpec::Poisson { rate_per_s }) = &mut s.workload.arrival {
-            *rate_per_s *= k;
-        }
-        for l in &mut s.api.limits {
-            match l {
-                // Every field of the enum specs (limits, latency, admission, retry, breaker, ban) is
-                // named, so that a new time field there cannot go unscaled unnoticed; the
-                // top-level fields (horizon, rejected latency, timeout, arrivals) are scaled by
-                // name above and below.
-                LimitSpec::TokenBucket {
-                    rate_per_s,
-                    rate_per_min,
-                    burst: _,
-                    unit: _,
-                } => {
-                    rate(rate_per_s);
-                    rate(rate_per_min);
-                }
-                LimitSpec::FixedWindow {
-                    window_s,
-                    limit: _,
-                    unit: _,
-                }
-                | LimitSpec::SlidingWindow {
-                    window_s,
-                    limit: _,
-                    unit: _,
-                } => *window_s /= k,
-                LimitSpec::Concurrency { max_in_flight: _ } => {}
-            }
-        }
-        match &mut s.api.latency {
-            LatencySpec::Fixed { ms, per_token_ms } => {
-                *ms /= k;
-                *per_token_ms /= k;
-            }
-            LatencySpec::Uniform {
-                min_ms,
-                max_ms,
-                per_token_ms,
-            } => {
-                *min_ms /= k;
-                *max_ms /= k;
-                *per_token_ms /= k;
-            }
-            LatencySpec::Exponential {
-                mean_ms,
-                offset_ms,
-                per_token_ms,
-            } => {
-                *mean_ms /= k;
-                *offset_ms /= k;
-                *per_token_ms /= k;
-            }
-            LatencySpec::Lognormal {
-                median_ms,
-                p99_ms,
-                per_token_ms,
-            } => {
-                *median_ms /= k;
-                *p99_ms /= k;
-                *per_token_ms /= k;
-            }
-        }
-        s.api.rejected_latency_ms /= k;
-        if let Some(BanSpec {
-            after_429: _,
-            within_s,
-            duration_s,
-        }) = &mut s.api.ban
-        {
-            *within_s /= k;
-            *duration_s /= k;
-        }
+        // Each kind scales its own fields (its module's `Kind::scale`), so a new kind's time
+        // fields cannot go unscaled unnoticed.
+        s.workload.scale(k);
+        s.api.scale(k);
         let mut honours_retry_after = Vec::new();
         for st in &mut s.strategies {
-            for a in &mut st.admission {
-                match a {
-                    AdmissionSpec::FixedDelay { delay_ms } => *delay_ms /= k,
-                    AdmissionSpec::TokenBucket {
-                        rate_per_s,
-                        rate_per_min,
-                        burst: _,
-                        unit: _,
-                    } => {
-                        rate(rate_per_s);
-                        rate(rate_per_min);
-                    }
-                    AdmissionSpec::LeakyBucket { rate_per_s } => *rate_per_s *= k,
-                    AdmissionSpec::Unlimited
-                    | AdmissionSpec::Semaphore { permits: _ }
-                    | AdmissionSpec::Aimd {
-                        initial: _,
-                        min: _,
-                        max: _,
-                        increase: _,
-                        decrease: _,
-                    } => {}
-                }
-            }
-            match &mut st.retry {
-                RetrySpec::None => {}
-                RetrySpec::Fixed {
-                    delay_ms,
-                    honor_retry_after,
-                    max_attempts: _,
-                    on: _,
-                } => {
-                    *delay_ms /= k;
-                    if *honor_retry_after {
-                        honours_retry_after.push(st.name.clone());
-                    }
-                }
-                RetrySpec::Exponential {
-                    base_ms,
-                    cap_ms,
-                    honor_retry_after,
-                    multiplier: _,
-                    jitter: _,
-                    max_attempts: _,
-                    on: _,
-                } => {
-                    *base_ms /= k;
-                    *cap_ms /= k;
-                    if *honor_retry_after {
-                        honours_retry_after.push(st.name.clone());
-                    }
-                }
-            }
-            if let Some(BreakerSpec {
-                open_ms,
-                consecutive_failures: _,
-                half_open_probes: _,
-                on_open: _,
-            }) = &mut st.breaker
-            {
-                *open_ms /= k;
-            }
-            if let Some(t) = &mut st.timeout_ms {
-                *t /= k;
+            st.scale(k);
+            if st.retry.honours_retry_after() {
+                honours_retry_after.push(st.name.clone());
             }
         }
         let mut notes = Vec::new();
@@ -286,16 +147,7 @@ mod tests {
             }
             let scaled = s.scaled(10.0).unwrap().scenario;
             for (spec, fast) in s.strategies.iter().zip(&scaled.strategies) {
-                let honours = match &spec.retry {
-                    RetrySpec::Fixed {
-                        honor_retry_after, ..
-                    }
-                    | RetrySpec::Exponential {
-                        honor_retry_after, ..
-                    } => *honor_retry_after,
-                    RetrySpec::None => false,
-                };
-                if honours && s.api.retry_after {
+                if spec.retry.honours_retry_after() && s.api.retry_after {
                     continue;
                 }
                 let a = ratelab_sim::run_strategy(&s, spec, s.seed, None);

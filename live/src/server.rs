@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::driver::nanos_since;
+use crate::clock::nanos_since;
 use crate::headers::{ATTEMPT, CLIENT, REQUEST_ID, TOKENS, reply_headers};
 
 /// The model and its clock.
@@ -69,7 +69,7 @@ impl MockApi {
     }
 
     /// Answers at the reply's latency within the scheduler's latency instead of tokio's
-    /// millisecond timer (see [`crate::driver::sleep_until`]); zero (the default) uses the timer.
+    /// millisecond timer (see [`crate::clock::sleep_until`]); zero (the default) uses the timer.
     pub fn with_spin(mut self, spin: Duration) -> Self {
         self.spin = spin;
         self
@@ -216,7 +216,7 @@ async fn handle(
     let answer = api.answer(req.headers());
     drop(req);
     if let Some(at) = answer.deliver_at {
-        crate::driver::sleep_until(at, api.spin).await;
+        crate::clock::sleep_until(at, api.spin).await;
     }
     let mut resp = Response::new(Full::new(Bytes::from(answer.body)));
     *resp.status_mut() =

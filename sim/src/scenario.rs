@@ -4,7 +4,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use ratelab_strategies::spec::{Checker, Invalid, StrategySpec};
+use ratelab_strategies::config::{Checker, Invalid};
+use ratelab_strategies::spec::StrategySpec;
 use ratelab_strategies::time::{Nanos, secs_to_nanos};
 use serde::{Deserialize, Serialize};
 

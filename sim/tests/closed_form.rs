@@ -321,8 +321,10 @@ fn rate_limit_headers_reach_a_strategy_that_reads_them_and_change_nothing_else()
         name = "headers"
         [workload]
         requests = 30
+        tokens = { kind = "uniform", min = 1, max = 9 }
         [api]
-        limits = [{ kind = "token_bucket", rate_per_s = 10, burst = 5 }]
+        limits = [{ kind = "token_bucket", rate_per_s = 10, burst = 5 },
+                  { kind = "token_bucket", rate_per_s = 40, burst = 60, unit = "tokens" }]
         latency = { kind = "fixed", ms = 50 }
         [[strategy]]
         name = "semaphore-3"
@@ -330,15 +332,26 @@ fn rate_limit_headers_reach_a_strategy_that_reads_them_and_change_nothing_else()
         retry = { kind = "exponential", base_ms = 100, cap_ms = 1000, max_attempts = 20 }
         "#,
     );
-    // `Recording` keeps the default `reads_rate_limit_headers() == true`: it gets the headers.
+    // `Recording` keeps the default hints (it reads the headers): it gets them, for requests
+    // and for tokens, with each limit's capacity.
     let (with, logs) = recorded(&sc);
     let log = logs[0].borrow();
     assert!(!log.replies.is_empty());
-    assert!(
-        log.replies
-            .iter()
-            .all(|(_, r)| r.remaining.is_some() && r.reset.is_some())
-    );
+    for (_, r) in &log.replies {
+        assert!(
+            r.remaining_requests.is_some() && r.reset_requests.is_some(),
+            "{r:?}"
+        );
+        assert!(
+            r.remaining_tokens.is_some() && r.reset_tokens.is_some(),
+            "{r:?}"
+        );
+        assert_eq!(
+            (r.limit_requests, r.limit_tokens),
+            (Some(5), Some(60)),
+            "{r:?}"
+        );
+    }
     // The built-in stack reads none, so the engine leaves them out: the result is the same.
     let without = &run_scenario(&sc, sc.seed, None).results[0];
     assert_eq!(
@@ -410,9 +423,10 @@ fn a_run_that_would_hold_too_many_requests_stops_at_the_memory_limit() {
 #[test]
 fn retries_waiting_count_towards_the_memory_limit() {
     // Two permits, and every attempt after the first is a 429 retried an hour later: each 10 ms
-    // round adds two retries waiting. Before the round at 250 ms, 2 slots + 47 retries are held;
-    // its second 429 makes 2 + 49 > 50, and the run stops there: nothing more is sent, not even
-    // into the slots just freed.
+    // round turns the two replies into retries waiting (the requests held do not change) and
+    // sends two fresh requests (two more held). After the round at 10·k ms, 2k + 1 requests are
+    // held (request 0 succeeded at 10 ms): at 250 ms the first fresh send makes 50, the second
+    // would make 51 > 50, and the run stops there: nothing more is sent.
     let sc = scenario(
         r#"
         name = "retries-pile-up"
@@ -432,7 +446,38 @@ fn retries_waiting_count_towards_the_memory_limit() {
     let r = &run_scenario(&sc, sc.seed, None).results[0];
     assert_eq!(r.stop, StopReason::MemoryLimit);
     assert_eq!(r.makespan_s, 0.25);
-    assert_eq!(r.attempts, 50);
+    assert_eq!(r.attempts, 51);
     assert_eq!(r.succeeded, 1);
     assert_eq!(r.in_flight_at_horizon, 999);
+}
+
+#[test]
+fn the_memory_limit_counts_requests_not_the_slots_they_once_used() {
+    // 1000 requests sent at once against 10/s, each retried twice a second apart: at most the
+    // 1000 requests themselves are ever held (in flight, then waiting to retry), so a limit of
+    // 1000 lets the run finish, and 999 stops it at the 1000th send.
+    let text = |max_held: u64| {
+        format!(
+            r#"
+            name = "retries-after-a-burst"
+            max_requests_held = {max_held}
+            [workload]
+            requests = 1000
+            [api]
+            limits = [{{ kind = "token_bucket", rate_per_s = 10, burst = 10 }}]
+            latency = {{ kind = "fixed", ms = 100 }}
+            [[strategy]]
+            name = "unlimited+fixed-retry"
+            retry = {{ kind = "fixed", delay_ms = 1000, max_attempts = 3 }}
+            "#
+        )
+    };
+    let r = &run_scenario(&scenario(&text(1000)), 1, None).results[0];
+    assert_eq!(r.stop, StopReason::AllFinal);
+    assert!(r.finished);
+    assert_eq!(r.succeeded + r.dead_lettered, 1000);
+    assert_eq!(r.succeeded, 30, "10 per round of three");
+    let r = &run_scenario(&scenario(&text(999)), 1, None).results[0];
+    assert_eq!(r.stop, StopReason::MemoryLimit);
+    assert_eq!((r.attempts, r.makespan_s), (999, 0.0));
 }

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use ratelab_sim::api::{ApiSpec, LatencySpec, LimitSpec, retry_after_secs};
+use ratelab_sim::api::limits::FixedWindowLimitConfig;
+use ratelab_sim::api::{ApiSpec, LatencySpec, Limit, LimitSpec, retry_after_secs};
 use ratelab_sim::{Scenario, run_scenario, run_strategy};
 use ratelab_strategies::draws::{DrawCache, Purpose, unit_open};
 use ratelab_strategies::time::{Nanos, SECOND, ms_to_nanos, secs_to_nanos};
@@ -241,11 +242,11 @@ proptest! {
             let again = spec.sampler().sample_cached(&mut cache, c, id, a, tokens);
             prop_assert_eq!(first[i], again);
             let ms = first[i] as f64 / 1e6;
-            let (lo, hi, per_token) = match spec {
-                LatencySpec::Fixed { ms, per_token_ms } => (ms, ms, per_token_ms),
-                LatencySpec::Uniform { min_ms, max_ms, per_token_ms } => (min_ms, max_ms, per_token_ms),
-                LatencySpec::Exponential { offset_ms, per_token_ms, .. } => (offset_ms, f64::INFINITY, per_token_ms),
-                LatencySpec::Lognormal { per_token_ms, .. } => (0.0, f64::INFINITY, per_token_ms),
+            let (lo, hi, per_token) = match &spec {
+                LatencySpec::Fixed(f) => (f.ms, f.ms, f.per_token_ms),
+                LatencySpec::Uniform(u) => (u.min_ms, u.max_ms, u.per_token_ms),
+                LatencySpec::Exponential(e) => (e.offset_ms, f64::INFINITY, e.per_token_ms),
+                LatencySpec::Lognormal(l) => (0.0, f64::INFINITY, l.per_token_ms),
             };
             let extra = per_token * tokens as f64;
             let hi = hi.min(86_400_000.0) + extra;
@@ -420,11 +421,11 @@ proptest! {
 /// the next: the property above checks aligned windows only, as documented.
 #[test]
 fn fixed_window_allows_a_double_burst_across_a_boundary() {
-    let spec = LimitSpec::FixedWindow {
+    let spec = LimitSpec::FixedWindow(FixedWindowLimitConfig {
         limit: 2,
         window_s: 1.0,
         unit: Default::default(),
-    };
+    });
     let mut l = spec.build();
     for t in [SECOND - 2, SECOND - 1, SECOND, SECOND + 1] {
         assert_eq!(l.wait(t, 1), 0);
@@ -434,8 +435,8 @@ fn fixed_window_allows_a_double_burst_across_a_boundary() {
 }
 
 /// The memory limit to the request around retries: Poisson arrivals into a slow API that
-/// answers many 429s, with a limit a run meets, over many seeds. A retry that takes a new slot
-/// holds no more than before, so it is sent even at the limit; a send that would hold more is
+/// answers many 429s, with a limit a run meets, over many seeds. A retry holds no more than the
+/// attempt it follows, so it is sent even at the limit; a fresh send that would hold more is
 /// refused and stops the run (checked by `check_run`).
 #[test]
 fn the_memory_limit_is_exact_around_retries() {

@@ -1,6 +1,98 @@
-//! A circuit breaker on consecutive failures, as a sans-IO state machine.
+//! A circuit breaker on consecutive failures: the `breaker` table of a `[[strategy]]`
+//! ([`BreakerSpec`]) and its sans-IO state machine ([`Breaker`]).
 
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Checker, MAX_MS};
+use crate::kind::{FieldDoc, KindDoc};
+use crate::strategy::Hints;
+use crate::time::ms_to_nanos;
 use crate::{Admit, Nanos, RequestInfo, Response, Strategy};
+
+/// What an open breaker does to admission.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnOpen {
+    /// Admission waits until the breaker half-opens.
+    #[default]
+    Wait,
+    /// Requests are rejected at once (final state `rejected_by_breaker`).
+    Fail,
+}
+
+/// The optional `breaker` of a `[[strategy]]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerSpec {
+    /// Consecutive failures that open it.
+    #[serde(default = "default_consecutive_failures")]
+    pub consecutive_failures: u32,
+    /// How long it stays open, ms.
+    #[serde(default = "default_open_ms")]
+    pub open_ms: f64,
+    /// Probes let through when half-open.
+    #[serde(default = "default_probes")]
+    pub half_open_probes: u32,
+    /// Wait or fail fast while open.
+    #[serde(default)]
+    pub on_open: OnOpen,
+}
+
+fn default_consecutive_failures() -> u32 {
+    5
+}
+fn default_open_ms() -> f64 {
+    30_000.0
+}
+fn default_probes() -> u32 {
+    1
+}
+
+impl BreakerSpec {
+    /// What `ratelab list` says of the breaker table.
+    pub const DOC: KindDoc = KindDoc {
+        about: "opens after consecutive 429/5xx/timeouts",
+        fields: &[
+            FieldDoc::default("consecutive_failures", "5"),
+            FieldDoc::default("open_ms", "30000"),
+            FieldDoc::default("half_open_probes", "1"),
+            FieldDoc::default("on_open", "\"wait\""),
+        ],
+        example: r#"{ consecutive_failures = 3, open_ms = 10000 }"#,
+    };
+
+    /// Checks every field.
+    pub fn check(&self, c: &mut Checker) {
+        c.integer(
+            "consecutive_failures",
+            u64::from(self.consecutive_failures),
+            1,
+            1_000_000,
+        );
+        c.number("open_ms", self.open_ms, 0.0, MAX_MS);
+        c.integer(
+            "half_open_probes",
+            u64::from(self.half_open_probes),
+            1,
+            1_000_000,
+        );
+    }
+
+    /// The same breaker `k` times faster: the open time ÷ k.
+    pub fn scale(&mut self, k: f64) {
+        self.open_ms /= k;
+    }
+
+    /// The state machine.
+    pub fn build(&self) -> Breaker {
+        Breaker::new(
+            self.consecutive_failures,
+            ms_to_nanos(self.open_ms),
+            self.half_open_probes,
+            self.on_open == OnOpen::Fail,
+        )
+    }
+}
 
 /// Where the breaker is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +231,11 @@ impl Strategy for Breaker {
             }
             BreakerState::Open { .. } => {}
         }
+    }
+
+    /// Replies move it between its states: they may change admission. No headers read.
+    fn hints(&self) -> Hints {
+        Hints::HEARS_REPLIES
     }
 }
 

@@ -1,7 +1,6 @@
 //! The `Strategy` trait and `Stack`, the composition of admission layers.
 
-use crate::admission::{Aimd, FixedDelay, Semaphore, TokenBucket, Unlimited};
-use crate::breaker::Breaker;
+use crate::admission::Layer;
 use crate::time::Nanos;
 use crate::types::{Admit, RequestInfo, Response};
 
@@ -16,13 +15,6 @@ pub trait Strategy {
     fn on_send(&mut self, now: Nanos, req: &RequestInfo);
     /// A reply (or the client's own timeout) for an attempt sent earlier arrived at `now`.
     fn on_response(&mut self, now: Nanos, resp: &Response);
-    /// Does this strategy read a reply's rate-limit headers ([`Response::remaining`],
-    /// [`Response::reset`])? A driver may leave them out (`None`) when no strategy of a client
-    /// reads them, which spares computing them. The default is `true`: a strategy that does not
-    /// say otherwise always gets them.
-    fn reads_rate_limit_headers(&self) -> bool {
-        true
-    }
     /// Asked right after [`Strategy::on_response`]: could that reply have made `poll_admit`
     /// answer differently? A driver whose last answer for a request was `At(t)` may, when this
     /// says no, not ask again about it until `t` (or an earlier wake of its own). So answer
@@ -33,86 +25,50 @@ pub trait Strategy {
     fn response_changes_admission(&self) -> bool {
         true
     }
-    /// Does this strategy hear replies? Answer `false` only when [`Strategy::on_response`] does
-    /// nothing (a token bucket's): a caller such as [`Stack`] may then leave the call out. The
-    /// answer must not change over the strategy's life (a `Stack` asks once, when the layer is
-    /// added). The default, `true`, is always correct.
-    fn hears_responses(&self) -> bool {
-        true
-    }
-    /// Can [`Strategy::response_changes_admission`] ever answer `true`? Answer `false` only when
-    /// it never does (a semaphore's, a token bucket's): a caller such as [`Stack`] may then leave
-    /// the question out. The answer must not change over the strategy's life (a `Stack` asks
-    /// once, when the layer is added). The default, `true`, is always correct.
-    fn response_may_change_admission(&self) -> bool {
-        true
+    /// What a driver may leave out for this strategy (see [`Hints`]). The answer must not change
+    /// over the strategy's life: a [`Stack`] asks once, when the layer is added, and a driver
+    /// once per run. The default, [`Hints::CONSERVATIVE`], is always correct.
+    fn hints(&self) -> Hints {
+        Hints::CONSERVATIVE
     }
 }
 
-/// One layer of a [`Stack`]: the built-ins as an enum (no dynamic dispatch on the hot path) and
-/// users' own strategies behind the open trait.
-#[repr(u8)]
-pub enum Layer {
-    /// Admit everything at once.
-    Unlimited(Unlimited),
-    /// One at a time, a pause after each reply.
-    FixedDelay(FixedDelay),
-    /// At most `permits` in flight.
-    Semaphore(Semaphore),
-    /// A token bucket (a leaky bucket is one with a burst of one).
-    TokenBucket(TokenBucket),
-    /// An adaptive concurrency window.
-    Aimd(Aimd),
-    /// A circuit breaker.
-    Breaker(Breaker),
-    /// A user's own strategy.
-    Custom(Box<dyn Strategy + Send>),
+/// What a strategy declares about itself, so that a driver can spare work that would change
+/// nothing. Every `false` is a promise; `true` is always correct.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hints {
+    /// It reads a reply's rate-limit headers ([`Response::remaining_requests`] and the other
+    /// `x-ratelimit-*` values; `Retry-After` is always sent). A driver may leave them out
+    /// (`None`) when no strategy of a client reads them, which spares computing them.
+    pub reads_rate_limit_headers: bool,
+    /// [`Strategy::on_response`] does something: with `false` a caller such as [`Stack`] may
+    /// leave the call out.
+    pub hears_responses: bool,
+    /// [`Strategy::response_changes_admission`] can ever answer `true`: with `false` a caller
+    /// such as [`Stack`] may leave the question out.
+    pub response_may_change_admission: bool,
 }
 
-macro_rules! each_layer {
-    ($self:expr, $s:ident => $body:expr) => {
-        match $self {
-            Layer::Unlimited($s) => $body,
-            Layer::FixedDelay($s) => $body,
-            Layer::Semaphore($s) => $body,
-            Layer::TokenBucket($s) => $body,
-            Layer::Aimd($s) => $body,
-            Layer::Breaker($s) => $body,
-            Layer::Custom($s) => $body,
-        }
+impl Hints {
+    /// Reads headers, hears replies, and a reply may change admission: always correct, the
+    /// default for a strategy that says nothing.
+    pub const CONSERVATIVE: Hints = Hints {
+        reads_rate_limit_headers: true,
+        hears_responses: true,
+        response_may_change_admission: true,
     };
-}
-
-impl Strategy for Layer {
-    #[inline]
-    fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
-        each_layer!(self, s => s.poll_admit(now, req))
-    }
-    #[inline]
-    fn on_send(&mut self, now: Nanos, req: &RequestInfo) {
-        each_layer!(self, s => s.on_send(now, req))
-    }
-    #[inline]
-    fn on_response(&mut self, now: Nanos, resp: &Response) {
-        each_layer!(self, s => s.on_response(now, resp))
-    }
-    fn reads_rate_limit_headers(&self) -> bool {
-        match self {
-            // None of the built-ins looks at `remaining`/`reset`.
-            Layer::Custom(s) => s.reads_rate_limit_headers(),
-            _ => false,
-        }
-    }
-    #[inline]
-    fn response_changes_admission(&self) -> bool {
-        each_layer!(self, s => s.response_changes_admission())
-    }
-    fn hears_responses(&self) -> bool {
-        each_layer!(self, s => s.hears_responses())
-    }
-    fn response_may_change_admission(&self) -> bool {
-        each_layer!(self, s => s.response_may_change_admission())
-    }
+    /// Ignores replies altogether (a token bucket): no headers, nothing heard, nothing changed.
+    pub const IGNORES_REPLIES: Hints = Hints {
+        reads_rate_limit_headers: false,
+        hears_responses: false,
+        response_may_change_admission: false,
+    };
+    /// Hears replies, which may change admission, but reads no rate-limit headers.
+    pub const HEARS_REPLIES: Hints = Hints {
+        reads_rate_limit_headers: false,
+        hears_responses: true,
+        response_may_change_admission: true,
+    };
 }
 
 /// Layers that must all admit, like tower layers around one service.
@@ -120,15 +76,27 @@ impl Strategy for Layer {
 /// The stack admits when every layer says `Now`; a `Reject` from any layer rejects; otherwise it
 /// answers the latest `At` (no layer admits before its own) or, failing that,
 /// `WhenSomethingCompletes`.
-#[derive(Default)]
 pub struct Stack {
     layers: Vec<Layer>,
-    /// Indices of the layers that hear replies ([`Strategy::hears_responses`]), in order: only
+    /// Indices of the layers that hear replies ([`Hints::hears_responses`]), in order: only
     /// they are told of a reply.
-    hearers: Vec<usize>,
+    listening: Vec<usize>,
     /// Indices of the layers whose admission a reply may change
-    /// ([`Strategy::response_may_change_admission`]): only they are asked whether it did.
-    changers: Vec<usize>,
+    /// ([`Hints::response_may_change_admission`]): only they are asked whether it did.
+    reply_sensitive: Vec<usize>,
+    /// The layers' hints together.
+    hints: Hints,
+}
+
+impl Default for Stack {
+    fn default() -> Self {
+        Stack {
+            layers: Vec::new(),
+            listening: Vec::new(),
+            reply_sensitive: Vec::new(),
+            hints: Hints::IGNORES_REPLIES,
+        }
+    }
 }
 
 impl Stack {
@@ -143,12 +111,16 @@ impl Stack {
 
     /// Adds a layer at the end.
     pub fn push(&mut self, layer: Layer) {
-        if layer.hears_responses() {
-            self.hearers.push(self.layers.len());
+        let hints = layer.hints();
+        if hints.hears_responses {
+            self.listening.push(self.layers.len());
         }
-        if layer.response_may_change_admission() {
-            self.changers.push(self.layers.len());
+        if hints.response_may_change_admission {
+            self.reply_sensitive.push(self.layers.len());
         }
+        self.hints.reads_rate_limit_headers |= hints.reads_rate_limit_headers;
+        self.hints.hears_responses |= hints.hears_responses;
+        self.hints.response_may_change_admission |= hints.response_may_change_admission;
         self.layers.push(layer);
     }
 
@@ -179,7 +151,7 @@ impl Strategy for Stack {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn on_send(&mut self, now: Nanos, req: &RequestInfo) {
         for layer in &mut self.layers {
             layer.on_send(now, req);
@@ -189,28 +161,20 @@ impl Strategy for Stack {
     #[inline]
     fn on_response(&mut self, now: Nanos, resp: &Response) {
         // In the layers' order, as before the layers that ignore replies were left out.
-        for &i in &self.hearers {
+        for &i in &self.listening {
             self.layers[i].on_response(now, resp);
         }
     }
 
-    fn reads_rate_limit_headers(&self) -> bool {
-        self.layers.iter().any(Layer::reads_rate_limit_headers)
-    }
-
     #[inline]
     fn response_changes_admission(&self) -> bool {
-        self.changers
+        self.reply_sensitive
             .iter()
             .any(|&i| self.layers[i].response_changes_admission())
     }
 
-    fn hears_responses(&self) -> bool {
-        !self.hearers.is_empty()
-    }
-
-    fn response_may_change_admission(&self) -> bool {
-        !self.changers.is_empty()
+    fn hints(&self) -> Hints {
+        self.hints
     }
 }
 
@@ -224,17 +188,11 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
     fn on_response(&mut self, now: Nanos, resp: &Response) {
         (**self).on_response(now, resp)
     }
-    fn reads_rate_limit_headers(&self) -> bool {
-        (**self).reads_rate_limit_headers()
-    }
     fn response_changes_admission(&self) -> bool {
         (**self).response_changes_admission()
     }
-    fn hears_responses(&self) -> bool {
-        (**self).hears_responses()
-    }
-    fn response_may_change_admission(&self) -> bool {
-        (**self).response_may_change_admission()
+    fn hints(&self) -> Hints {
+        (**self).hints()
     }
 }
 
@@ -263,7 +221,7 @@ mod tests {
         ]);
         stack.push(bucket());
         stack.push(Layer::Semaphore(Semaphore::new(1)));
-        assert_eq!(stack.hearers, vec![0, 2, 4]);
+        assert_eq!(stack.listening, vec![0, 2, 4]);
         assert_eq!(stack.poll_admit(0, &req(0)), Admit::Now);
         stack.on_send(0, &req(0));
         assert_eq!(stack.poll_admit(0, &req(1)), Admit::WhenSomethingCompletes);
@@ -279,20 +237,20 @@ mod tests {
     #[test]
     fn only_layers_whose_admission_a_reply_may_change_are_asked_whether_it_did() {
         let quiet = Stack::new(vec![bucket(), Layer::Semaphore(Semaphore::new(4))]);
-        assert!(quiet.hears_responses());
-        assert!(!quiet.response_may_change_admission());
+        assert!(quiet.hints().hears_responses);
+        assert!(!quiet.hints().response_may_change_admission);
         assert!(!quiet.response_changes_admission());
-        assert!(!Stack::new(vec![bucket()]).hears_responses());
+        assert!(!Stack::new(vec![bucket()]).hints().hears_responses);
         let adaptive = Stack::new(vec![
             bucket(),
             Layer::Semaphore(Semaphore::new(4)),
             Layer::Aimd(Aimd::new(4.0, 1.0, 100.0, 1.0, 0.5)),
         ]);
         assert_eq!(
-            (adaptive.hearers.clone(), adaptive.changers.clone()),
+            (adaptive.listening.clone(), adaptive.reply_sensitive.clone()),
             (vec![1, 2], vec![2])
         );
-        assert!(adaptive.response_may_change_admission());
+        assert!(adaptive.hints().response_may_change_admission);
         assert!(adaptive.response_changes_admission());
     }
 
@@ -309,7 +267,8 @@ mod tests {
         ];
         for build in builds {
             let (mut told, mut untold) = (build(), build());
-            assert!(!told.hears_responses() && !told.response_may_change_admission());
+            let hints = told.hints();
+            assert!(!hints.hears_responses && !hints.response_may_change_admission);
             let mut now = 0;
             for id in 0..300u64 {
                 let mut r = req(id);
@@ -338,13 +297,16 @@ mod tests {
             }
             fn on_send(&mut self, _now: Nanos, _req: &RequestInfo) {}
             fn on_response(&mut self, _now: Nanos, _resp: &Response) {}
-            fn hears_responses(&self) -> bool {
-                false
+            fn hints(&self) -> Hints {
+                Hints {
+                    hears_responses: false,
+                    ..Hints::CONSERVATIVE
+                }
             }
         }
         let stack = Stack::new(vec![bucket(), Layer::Custom(Box::new(Outside))]);
         assert_eq!(
-            (stack.hearers.clone(), stack.changers.clone()),
+            (stack.listening.clone(), stack.reply_sensitive.clone()),
             (vec![], vec![1])
         );
         assert!(stack.response_changes_admission());

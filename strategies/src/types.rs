@@ -51,7 +51,11 @@ impl Outcome {
 }
 
 /// A reply as a strategy sees it: typed fields only, no header maps on the hot path.
+///
+/// Made with [`Response::new`] (or [`Response::timeout`]) and filled field by field: more fields
+/// may come (`#[non_exhaustive]`), and a reply that does not carry one leaves it `None`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Response {
     /// The attempt this answers.
     pub request: RequestInfo,
@@ -65,10 +69,18 @@ pub struct Response {
     pub latency: Nanos,
     /// `Retry-After`, when the API sent one.
     pub retry_after: Option<Nanos>,
-    /// `x-ratelimit-remaining-requests`, when the API sent it.
-    pub remaining: Option<u64>,
+    /// `x-ratelimit-remaining-requests`: requests left under the tightest request limit.
+    pub remaining_requests: Option<u64>,
     /// `x-ratelimit-reset-requests`: time until the request limit is full again.
-    pub reset: Option<Nanos>,
+    pub reset_requests: Option<Nanos>,
+    /// `x-ratelimit-remaining-tokens`: tokens left under the tightest token limit.
+    pub remaining_tokens: Option<u64>,
+    /// `x-ratelimit-reset-tokens`: time until the token limit is full again.
+    pub reset_tokens: Option<Nanos>,
+    /// `x-ratelimit-limit-requests`: the request limit's capacity.
+    pub limit_requests: Option<u64>,
+    /// `x-ratelimit-limit-tokens`: the token limit's capacity.
+    pub limit_tokens: Option<u64>,
 }
 
 impl Response {
@@ -81,8 +93,12 @@ impl Response {
             outcome: Outcome::from_status(status),
             latency,
             retry_after: None,
-            remaining: None,
-            reset: None,
+            remaining_requests: None,
+            reset_requests: None,
+            remaining_tokens: None,
+            reset_tokens: None,
+            limit_requests: None,
+            limit_tokens: None,
         }
     }
 

@@ -14,7 +14,9 @@ use ratelab_strategies::admission::{Aimd, FixedDelay, Semaphore, TokenBucket};
 use ratelab_strategies::breaker::{Breaker, BreakerState};
 use ratelab_strategies::bucket::{ExactBucket, Rate};
 use ratelab_strategies::draws::{DrawCache, Draws, Purpose, uniform_upto, unit_open};
-use ratelab_strategies::retry::{Backoff, Jitter, Retry, RetryOn, exponential_ceiling};
+use ratelab_strategies::retry::{
+    Backoff, ExponentialRetry, GiveUp, Jitter, RetryOn, exponential_ceiling,
+};
 use ratelab_strategies::time::{Nanos, SECOND};
 use ratelab_strategies::{Admit, Outcome, RequestInfo, Response, RetryPolicy, Strategy as _};
 
@@ -480,17 +482,19 @@ fn retry(
     max_attempts: u32,
     honor: bool,
     seed: u64,
-) -> Retry {
-    Retry::new(
-        Backoff::Exponential {
+) -> ExponentialRetry {
+    ExponentialRetry::new(
+        Backoff {
             base,
             cap,
             multiplier,
             jitter,
         },
-        RetryOn::ALL,
-        max_attempts,
-        honor,
+        GiveUp {
+            on: RetryOn::ALL,
+            max_attempts,
+            honor_retry_after: honor,
+        },
         Draws::new(seed),
     )
 }

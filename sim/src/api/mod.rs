@@ -4,18 +4,18 @@
 //! commits only if all admit, then samples the service latency. The simulator, the mock server
 //! and test responders all run this one implementation.
 
-mod latency;
-mod limits;
+pub mod latency;
+pub mod limits;
 
 pub use latency::{LatencySampler, LatencySpec};
-pub use limits::{Limit, LimitSpec};
+pub use limits::{Limit, LimitSpec, LimitState};
 
 use std::collections::VecDeque;
 
+use ratelab_strategies::config::{Checker, MAX_MS};
 use ratelab_strategies::draws::{DrawCache, Draws, Purpose};
-use ratelab_strategies::spec::{Checker, MAX_MS, Unit};
 use ratelab_strategies::time::{Nanos, SECOND, ms_to_nanos, secs_to_nanos};
-use ratelab_strategies::{Outcome, RequestInfo, Response};
+use ratelab_strategies::{RequestInfo, Response};
 use serde::{Deserialize, Serialize};
 
 /// The `[api]` table of a scenario.
@@ -106,27 +106,31 @@ impl ApiSpec {
     /// the smallest over rate limits (token limits divided by the mean tokens per request) and
     /// concurrency limits (max in flight over the mean latency).
     pub fn capacity_rps(&self, mean_tokens: f64) -> Option<f64> {
+        let mean_latency_ms = self.latency.mean_ms(mean_tokens);
         self.limits
             .iter()
-            .filter_map(|l| match l {
-                LimitSpec::Concurrency { max_in_flight } => {
-                    let ms = self.latency.mean_ms(mean_tokens);
-                    (ms > 0.0).then(|| f64::from(*max_in_flight) * 1000.0 / ms)
-                }
-                _ => {
-                    let per_s = l.units_per_second()?;
-                    Some(match l.unit() {
-                        Unit::Requests => per_s,
-                        Unit::Tokens => per_s / mean_tokens.max(1.0),
-                    })
-                }
-            })
+            .filter_map(|l| l.capacity_rps(mean_tokens, mean_latency_ms))
             .min_by(f64::total_cmp)
+    }
+
+    /// The same API `k` times faster: every limit and the latency (see
+    /// [`ratelab_strategies::kind::Kind::scale`]), the latency of rejections, and a ban's window
+    /// and duration.
+    pub fn scale(&mut self, k: f64) {
+        for l in &mut self.limits {
+            l.scale(k);
+        }
+        self.latency.scale(k);
+        self.rejected_latency_ms /= k;
+        if let Some(ban) = &mut self.ban {
+            ban.within_s /= k;
+            ban.duration_s /= k;
+        }
     }
 
     /// A fresh model for a run with `clients` clients.
     pub fn build(&self, draws: Draws, clients: u32) -> ApiModel {
-        let limits: Vec<Limit> = self.limits.iter().map(LimitSpec::build).collect();
+        let limits: Vec<LimitState> = self.limits.iter().map(LimitSpec::build).collect();
         ApiModel {
             every_request_fits: limits.iter().all(|l| !l.by_tokens() && !l.never_fits(1)),
             limits,
@@ -179,6 +183,10 @@ pub struct Reply {
     pub remaining_tokens: Option<u64>,
     /// `x-ratelimit-reset-tokens`.
     pub reset_tokens: Option<Nanos>,
+    /// `x-ratelimit-limit-requests`: the capacity of the limit `remaining_requests` is of.
+    pub limit_requests: Option<u64>,
+    /// `x-ratelimit-limit-tokens`: the capacity of the limit `remaining_tokens` is of.
+    pub limit_tokens: Option<u64>,
     /// The refusal came from a ban.
     pub banned: bool,
 }
@@ -186,16 +194,15 @@ pub struct Reply {
 impl Reply {
     /// The reply as the client's strategy sees it.
     pub fn to_response(&self, request: RequestInfo, sent_at: Nanos) -> Response {
-        Response {
-            request,
-            sent_at,
-            status: self.status,
-            outcome: Outcome::from_status(self.status),
-            latency: self.latency,
-            retry_after: self.retry_after,
-            remaining: self.remaining_requests,
-            reset: self.reset_requests,
-        }
+        let mut r = Response::new(request, sent_at, self.status, self.latency);
+        r.retry_after = self.retry_after;
+        r.remaining_requests = self.remaining_requests;
+        r.reset_requests = self.reset_requests;
+        r.remaining_tokens = self.remaining_tokens;
+        r.reset_tokens = self.reset_tokens;
+        r.limit_requests = self.limit_requests;
+        r.limit_tokens = self.limit_tokens;
+        r
     }
 }
 
@@ -244,7 +251,7 @@ impl Ban {
 /// A rate-limited API during a run.
 #[derive(Clone, Debug)]
 pub struct ApiModel {
-    limits: Vec<Limit>,
+    limits: Vec<LimitState>,
     /// No limit counts tokens and each admits one unit at some point: no request is a 413.
     every_request_fits: bool,
     latency: LatencySampler,
@@ -284,6 +291,8 @@ impl ApiModel {
             reset_requests: None,
             remaining_tokens: None,
             reset_tokens: None,
+            limit_requests: None,
+            limit_tokens: None,
             banned: false,
         };
         if let Some(until) = self
@@ -306,7 +315,7 @@ impl ApiModel {
         // one step; otherwise every limit is asked before any is charged.
         let mut committed = false;
         let wait = match &mut self.limits[..] {
-            [only] if !only.is_concurrency() => {
+            [only] if !only.needs_end_of_service() => {
                 let wait = only.wait_or_commit(now, req.tokens);
                 committed = wait == 0;
                 wait
@@ -319,7 +328,7 @@ impl ApiModel {
         };
         if wait > 0 {
             if self.count_rejected {
-                for l in self.limits.iter_mut().filter(|l| !l.is_concurrency()) {
+                for l in self.limits.iter_mut().filter(|l| !l.needs_end_of_service()) {
                     l.commit(now, req.tokens, now);
                 }
             }
@@ -360,14 +369,23 @@ impl ApiModel {
     fn fill_headers(&mut self, now: Nanos, reply: &mut Reply) {
         for l in &mut self.limits {
             let (left, reset) = l.headroom(now);
-            let (remaining, until) = if l.by_tokens() {
-                (&mut reply.remaining_tokens, &mut reply.reset_tokens)
+            let (remaining, until, limit) = if l.by_tokens() {
+                (
+                    &mut reply.remaining_tokens,
+                    &mut reply.reset_tokens,
+                    &mut reply.limit_tokens,
+                )
             } else {
-                (&mut reply.remaining_requests, &mut reply.reset_requests)
+                (
+                    &mut reply.remaining_requests,
+                    &mut reply.reset_requests,
+                    &mut reply.limit_requests,
+                )
             };
             if remaining.is_none_or(|r| left < r) {
                 *remaining = Some(left);
                 *until = Some(reset);
+                *limit = Some(l.capacity());
             }
         }
     }

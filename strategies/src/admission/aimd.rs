@@ -1,4 +1,95 @@
+//! `aimd`: an adaptive concurrency window, additive increase and multiplicative decrease.
+
+use serde::{Deserialize, Serialize};
+
+use super::AdmissionKind;
+use crate::config::Checker;
+use crate::kind::{FieldDoc, Kind, KindDoc};
+use crate::strategy::Hints;
 use crate::{Admit, Nanos, Outcome, RequestInfo, Response, Strategy};
+
+/// `{ kind = "aimd", initial, min, max, increase, decrease }`, every field optional.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AimdConfig {
+    /// Starting window (default 1).
+    #[serde(default = "one")]
+    pub initial: f64,
+    /// Smallest window, at least 1 (default 1).
+    #[serde(default = "one")]
+    pub min: f64,
+    /// Largest window (default 100).
+    #[serde(default = "hundred")]
+    pub max: f64,
+    /// Growth per round trip of successes (default 1).
+    #[serde(default = "one")]
+    pub increase: f64,
+    /// Factor applied on a 429 (default 0.5).
+    #[serde(default = "half")]
+    pub decrease: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn hundred() -> f64 {
+    100.0
+}
+fn half() -> f64 {
+    0.5
+}
+
+impl Kind for AimdConfig {
+    const DOC: KindDoc = KindDoc {
+        about: "concurrency window: +increase per round trip, ×decrease on a 429 (once per round trip)",
+        fields: &[
+            FieldDoc::default("initial", "1"),
+            FieldDoc::default("min", "1"),
+            FieldDoc::default("max", "100"),
+            FieldDoc::default("increase", "1"),
+            FieldDoc::default("decrease", "0.5"),
+        ],
+        example: r#"{ kind = "aimd", initial = 2, max = 50 }"#,
+    };
+    fn check(&self, c: &mut Checker) {
+        let AimdConfig {
+            initial,
+            min,
+            max,
+            increase,
+            decrease,
+        } = *self;
+        c.number("min", min, 1.0, 1e6);
+        c.number("max", max, 1.0, 1e6);
+        if min.is_finite() && max.is_finite() && min > max {
+            c.fail("max", format!("must be at least min = {min} (got {max})"));
+        }
+        c.number("initial", initial, 1.0, 1e6);
+        if initial < min || initial > max {
+            c.fail(
+                "initial",
+                format!("must be in min..=max = {min}..={max} (got {initial})"),
+            );
+        }
+        c.positive("increase", increase, 0.0, 1e6);
+        c.positive("decrease", decrease, 0.0, 0.999_999);
+    }
+    /// Windows are counts: nothing to scale.
+    fn scale(&mut self, _k: f64) {}
+}
+
+impl AdmissionKind for AimdConfig {
+    type Machine = Aimd;
+    fn build(&self) -> Aimd {
+        Aimd::new(
+            self.initial,
+            self.min,
+            self.max,
+            self.increase,
+            self.decrease,
+        )
+    }
+}
 
 /// An adaptive concurrency window (additive increase, multiplicative decrease).
 ///
@@ -61,6 +152,10 @@ impl Strategy for Aimd {
             }
             _ => {}
         }
+    }
+    /// Replies move the window: they may change admission. No headers read.
+    fn hints(&self) -> Hints {
+        Hints::HEARS_REPLIES
     }
 }
 

@@ -1,4 +1,42 @@
+//! `fixed_delay`: one at a time, a pause after each reply.
+
+use serde::{Deserialize, Serialize};
+
+use super::AdmissionKind;
+use crate::config::{Checker, MAX_MS};
+use crate::kind::{FieldDoc, Kind, KindDoc};
+use crate::strategy::Hints;
+use crate::time::ms_to_nanos;
 use crate::{Admit, Nanos, RequestInfo, Response, Strategy};
+
+/// `{ kind = "fixed_delay", delay_ms }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixedDelayConfig {
+    /// Pause after each reply, ms (0..=86 400 000).
+    pub delay_ms: f64,
+}
+
+impl Kind for FixedDelayConfig {
+    const DOC: KindDoc = KindDoc {
+        about: "one at a time, pause delay_ms after each reply",
+        fields: &[FieldDoc::required("delay_ms")],
+        example: r#"{ kind = "fixed_delay", delay_ms = 100 }"#,
+    };
+    fn check(&self, c: &mut Checker) {
+        c.number("delay_ms", self.delay_ms, 0.0, MAX_MS);
+    }
+    fn scale(&mut self, k: f64) {
+        self.delay_ms /= k;
+    }
+}
+
+impl AdmissionKind for FixedDelayConfig {
+    type Machine = FixedDelay;
+    fn build(&self) -> FixedDelay {
+        FixedDelay::new(ms_to_nanos(self.delay_ms))
+    }
+}
 
 /// One attempt at a time; the next is sent `delay` after the previous reply, whatever its status.
 /// The loop `for t in texts: call(t); sleep(d)`.
@@ -38,6 +76,10 @@ impl Strategy for FixedDelay {
     fn on_response(&mut self, now: Nanos, _resp: &Response) {
         self.in_flight = self.in_flight.saturating_sub(1);
         self.last_reply = Some(now);
+    }
+    /// A reply starts the pause: it changes what `poll_admit` answers. No headers read.
+    fn hints(&self) -> Hints {
+        Hints::HEARS_REPLIES
     }
 }
 

@@ -1,14 +1,141 @@
-//! The built-in admission layers. Each is a small state machine implementing
-//! [`Strategy`](crate::Strategy).
+//! The built-in admission layers, one module per kind: its configuration (a [`Kind`]) and its
+//! state machine (a [`Strategy`]). The registry at the end of this file, one line per kind,
+//! makes the `kind`-tagged [`AdmissionSpec`] of `admission = [...]`, the catalog
+//! ([`AdmissionSpec::KINDS`]) and [`Layer`], the enum that dispatches to the machines.
 
 mod aimd;
 mod fixed_delay;
+mod leaky_bucket;
 mod semaphore;
 mod token_bucket;
 mod unlimited;
 
-pub use aimd::Aimd;
-pub use fixed_delay::FixedDelay;
-pub use semaphore::Semaphore;
-pub use token_bucket::TokenBucket;
-pub use unlimited::Unlimited;
+pub use aimd::{Aimd, AimdConfig};
+pub use fixed_delay::{FixedDelay, FixedDelayConfig};
+pub use leaky_bucket::LeakyBucketConfig;
+pub use semaphore::{Semaphore, SemaphoreConfig};
+pub use token_bucket::{MAX_BURST, TokenBucket, TokenBucketConfig};
+pub use unlimited::{Unlimited, UnlimitedConfig};
+
+use crate::breaker::Breaker;
+use crate::kind::Kind;
+use crate::strategy::Hints;
+use crate::{Admit, Nanos, RequestInfo, Response, Strategy};
+
+/// The configuration of an admission kind: how its state machine is built.
+pub trait AdmissionKind: Kind {
+    /// The state machine.
+    type Machine: Strategy;
+    /// A fresh machine for one client.
+    fn build(&self) -> Self::Machine;
+}
+
+/// Declares [`AdmissionSpec`] and [`Layer`] from the registry's lines. A line `"kind" =>
+/// Variant(Config)` gives the kind its own variant of `Layer`, holding its machine; a line
+/// ending `in Other` builds into `Other`'s variant (a kind that is another kind's machine with
+/// other fields, as a leaky bucket is a token bucket of burst one), so that the hot dispatch has
+/// no duplicate arms.
+macro_rules! admission_registry {
+    (@line [$($cfg:tt)*] [$($machine:tt)*] [$($arm:tt)*]
+        $kind:literal => $variant:ident($config:ty) in $target:ident, $($rest:tt)*) => {
+        admission_registry!(@line
+            [$($cfg)* $kind => $variant($config),]
+            [$($machine)*]
+            [$($arm)* $variant $target,]
+            $($rest)*);
+    };
+    (@line [$($cfg:tt)*] [$($machine:tt)*] [$($arm:tt)*]
+        $kind:literal => $variant:ident($config:ty), $($rest:tt)*) => {
+        admission_registry!(@line
+            [$($cfg)* $kind => $variant($config),]
+            [$($machine)* $kind $variant($config),]
+            [$($arm)* $variant $variant,]
+            $($rest)*);
+    };
+    (@line [$($cfg:tt)*] [$($mkind:literal $mvariant:ident($mconfig:ty),)*] [$($avariant:ident $atarget:ident,)*]) => {
+        crate::config_enum! {
+            /// One layer of a strategy's `admission = [...]`.
+            pub enum AdmissionSpec {
+                $($cfg)*
+            }
+        }
+
+        impl AdmissionSpec {
+            /// The state machine of this layer.
+            pub fn build(&self) -> Layer {
+                match self {
+                    $( AdmissionSpec::$avariant(c) => Layer::$atarget(AdmissionKind::build(c)), )*
+                }
+            }
+        }
+
+        /// One layer of a [`Stack`](crate::Stack): the built-ins as an enum (no dynamic dispatch
+        /// on the hot path), the breaker, and users' own strategies behind the open trait. Every
+        /// call and every hint is delegated to the layer's own machine.
+        #[repr(u8)]
+        pub enum Layer {
+            $(
+                #[doc = concat!("The machine of `kind = \"", $mkind, "\"`.")]
+                $mvariant(<$mconfig as AdmissionKind>::Machine),
+            )*
+            /// A circuit breaker.
+            Breaker(Breaker),
+            /// A user's own strategy.
+            Custom(Box<dyn Strategy + Send>),
+        }
+
+        impl Strategy for Layer {
+            #[inline]
+            fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
+                match self {
+                    $( Layer::$mvariant(s) => s.poll_admit(now, req), )*
+                    Layer::Breaker(s) => s.poll_admit(now, req),
+                    Layer::Custom(s) => s.poll_admit(now, req),
+                }
+            }
+            #[inline(always)]
+            fn on_send(&mut self, now: Nanos, req: &RequestInfo) {
+                match self {
+                    $( Layer::$mvariant(s) => s.on_send(now, req), )*
+                    Layer::Breaker(s) => s.on_send(now, req),
+                    Layer::Custom(s) => s.on_send(now, req),
+                }
+            }
+            #[inline]
+            fn on_response(&mut self, now: Nanos, resp: &Response) {
+                match self {
+                    $( Layer::$mvariant(s) => s.on_response(now, resp), )*
+                    Layer::Breaker(s) => s.on_response(now, resp),
+                    Layer::Custom(s) => s.on_response(now, resp),
+                }
+            }
+            #[inline]
+            fn response_changes_admission(&self) -> bool {
+                match self {
+                    $( Layer::$mvariant(s) => s.response_changes_admission(), )*
+                    Layer::Breaker(s) => s.response_changes_admission(),
+                    Layer::Custom(s) => s.response_changes_admission(),
+                }
+            }
+            fn hints(&self) -> Hints {
+                match self {
+                    $( Layer::$mvariant(s) => s.hints(), )*
+                    Layer::Breaker(s) => s.hints(),
+                    Layer::Custom(s) => s.hints(),
+                }
+            }
+        }
+    };
+    ($($lines:tt)*) => {
+        admission_registry!(@line [] [] [] $($lines)*);
+    };
+}
+
+admission_registry! {
+    "unlimited" => Unlimited(UnlimitedConfig),
+    "fixed_delay" => FixedDelay(FixedDelayConfig),
+    "semaphore" => Semaphore(SemaphoreConfig),
+    "token_bucket" => TokenBucket(TokenBucketConfig),
+    "leaky_bucket" => LeakyBucket(LeakyBucketConfig) in TokenBucket,
+    "aimd" => Aimd(AimdConfig),
+}

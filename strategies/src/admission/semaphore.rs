@@ -1,4 +1,39 @@
+//! `semaphore`: at most `permits` in flight.
+
+use serde::{Deserialize, Serialize};
+
+use super::AdmissionKind;
+use crate::config::Checker;
+use crate::kind::{FieldDoc, Kind, KindDoc};
+use crate::strategy::Hints;
 use crate::{Admit, Nanos, RequestInfo, Response, Strategy};
+
+/// `{ kind = "semaphore", permits }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SemaphoreConfig {
+    /// Concurrent attempts allowed (1..=1 000 000).
+    pub permits: u32,
+}
+
+impl Kind for SemaphoreConfig {
+    const DOC: KindDoc = KindDoc {
+        about: "at most `permits` in flight",
+        fields: &[FieldDoc::required("permits")],
+        example: r#"{ kind = "semaphore", permits = 5 }"#,
+    };
+    fn check(&self, c: &mut Checker) {
+        c.integer("permits", u64::from(self.permits), 1, 1_000_000);
+    }
+    fn scale(&mut self, _k: f64) {}
+}
+
+impl AdmissionKind for SemaphoreConfig {
+    type Machine = Semaphore;
+    fn build(&self) -> Semaphore {
+        Semaphore::new(self.permits)
+    }
+}
 
 /// At most `permits` attempts in flight; a permit is free again when the reply (or the client's
 /// timeout) comes.
@@ -47,9 +82,14 @@ impl Strategy for Semaphore {
     fn response_changes_admission(&self) -> bool {
         false
     }
-    /// Never, as `response_changes_admission` says.
-    fn response_may_change_admission(&self) -> bool {
-        false
+    /// It hears replies (a permit comes back) but, as `response_changes_admission` says, a reply
+    /// never brings an `At(t)` forward; it reads no headers.
+    fn hints(&self) -> Hints {
+        Hints {
+            reads_rate_limit_headers: false,
+            hears_responses: true,
+            response_may_change_admission: false,
+        }
     }
 }
 

@@ -1,5 +1,68 @@
+//! `token_bucket`: a client-side token bucket that starts full.
+
+use serde::{Deserialize, Serialize};
+
+use super::AdmissionKind;
 use crate::bucket::{ExactBucket, Rate};
+use crate::config::{Checker, RateSpec, Unit, scale_rate};
+use crate::kind::{FieldDoc, Kind, KindDoc};
+use crate::strategy::Hints;
 use crate::{Admit, Nanos, RequestInfo, Response, Strategy};
+
+/// Largest burst a bucket accepts.
+pub const MAX_BURST: u64 = 1_000_000_000_000;
+
+/// `{ kind = "token_bucket", rate_per_s | rate_per_min, burst, unit }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBucketConfig {
+    /// Refill rate per second (or give `rate_per_min`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_s: Option<f64>,
+    /// Refill rate per minute (or give `rate_per_s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_min: Option<f64>,
+    /// Capacity in tokens (1..=1e12).
+    pub burst: u64,
+    /// What a request costs.
+    #[serde(default)]
+    pub unit: Unit,
+}
+
+impl TokenBucketConfig {
+    /// The exact rate.
+    pub fn rate(&self) -> Rate {
+        RateSpec::of(self.rate_per_s, self.rate_per_min).rate()
+    }
+}
+
+impl Kind for TokenBucketConfig {
+    const DOC: KindDoc = KindDoc {
+        about: "starts full, refills continuously",
+        fields: &[
+            FieldDoc::required("rate_per_s"),
+            FieldDoc::instead_of_previous("rate_per_min"),
+            FieldDoc::required("burst"),
+            FieldDoc::default("unit", "\"requests\""),
+        ],
+        example: r#"{ kind = "token_bucket", rate_per_s = 10, burst = 10 }"#,
+    };
+    fn check(&self, c: &mut Checker) {
+        RateSpec::of(self.rate_per_s, self.rate_per_min).check(c);
+        c.integer("burst", self.burst, 1, MAX_BURST);
+    }
+    fn scale(&mut self, k: f64) {
+        scale_rate(&mut self.rate_per_s, k);
+        scale_rate(&mut self.rate_per_min, k);
+    }
+}
+
+impl AdmissionKind for TokenBucketConfig {
+    type Machine = TokenBucket;
+    fn build(&self) -> TokenBucket {
+        TokenBucket::new(self.rate(), self.burst, self.unit == Unit::Tokens)
+    }
+}
 
 /// A client-side token bucket: starts full with `burst` tokens, refills continuously at `rate`.
 /// Counts requests, or the requests' tokens when `by_tokens`. A request heavier than the burst is
@@ -8,14 +71,21 @@ use crate::{Admit, Nanos, RequestInfo, Response, Strategy};
 pub struct TokenBucket {
     bucket: ExactBucket,
     by_tokens: bool,
-    /// When a request of a given cost may go next: `(from, t, cost)`, valid for polls at
-    /// `from` or later until the next send. Set by an `At(t)` answer (`from` = when it was
-    /// asked) and by a send (`from` = the bucket's last update, and `t` may be the send time
-    /// itself: `Now`). Until the next send the bucket's state does not change, and the time a
-    /// cost becomes available does not depend on when one asks from its last update on
-    /// (`updated + ceil(missing units / rate)`), so before `t` the answer is `At(t)` again and
-    /// from `t` on it is `Now` (the level only grows until a send).
-    waiting: Option<(Nanos, Nanos, u64)>,
+    /// When a request of a given cost may go next, remembered until the next send.
+    known: Option<KnownWait>,
+}
+
+/// When a request of `cost` may go next: at `at`, for polls at `from` or later until the next
+/// send. Set by an `At(t)` answer (`from` = when it was asked) and by a send (`from` = the
+/// bucket's last update, and `at` may be the send time itself: `Now`). Until the next send the
+/// bucket's state does not change, and the time a cost becomes available does not depend on when
+/// one asks from its last update on (`updated + ceil(missing units / rate)`), so before `at` the
+/// answer is `At(at)` again and from `at` on it is `Now` (the level only grows until a send).
+#[derive(Clone, Copy, Debug)]
+struct KnownWait {
+    from: Nanos,
+    at: Nanos,
+    cost: u64,
 }
 
 impl TokenBucket {
@@ -24,7 +94,7 @@ impl TokenBucket {
         TokenBucket {
             bucket: ExactBucket::new(rate, burst.max(1)),
             by_tokens,
-            waiting: None,
+            known: None,
         }
     }
 
@@ -47,16 +117,24 @@ impl Strategy for TokenBucket {
     #[inline]
     fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
         let cost = self.cost(req);
-        if let Some((asked, t, c)) = self.waiting
-            && c == cost
-            && now >= asked
+        if let Some(known) = self.known
+            && known.cost == cost
+            && now >= known.from
         {
-            return if now < t { Admit::At(t) } else { Admit::Now };
+            return if now < known.at {
+                Admit::At(known.at)
+            } else {
+                Admit::Now
+            };
         }
         match self.bucket.ready_at(now, cost) {
             Some(t) if t <= now => Admit::Now,
             Some(t) => {
-                self.waiting = Some((now, t, cost));
+                self.known = Some(KnownWait {
+                    from: now,
+                    at: t,
+                    cost,
+                });
                 Admit::At(t)
             }
             None => Admit::Now, // unreachable: cost is capped at the burst
@@ -68,7 +146,11 @@ impl Strategy for TokenBucket {
         let cost = self.cost(req);
         let next = self.bucket.take_then_ready_at(now, cost);
         // `next` holds from the bucket's last update on: `now`, unless a send came out of order.
-        self.waiting = Some((self.bucket.last_update(), next, cost));
+        self.known = Some(KnownWait {
+            from: self.bucket.last_update(),
+            at: next,
+            cost,
+        });
     }
     #[inline]
     fn on_response(&mut self, _now: Nanos, _resp: &Response) {}
@@ -76,13 +158,9 @@ impl Strategy for TokenBucket {
     fn response_changes_admission(&self) -> bool {
         false
     }
-    /// Never: it ignores replies.
-    fn response_may_change_admission(&self) -> bool {
-        false
-    }
-    /// A reply changes nothing: the bucket counts sends only.
-    fn hears_responses(&self) -> bool {
-        false
+    /// A reply changes nothing: the bucket counts sends only, and reads no headers.
+    fn hints(&self) -> Hints {
+        Hints::IGNORES_REPLIES
     }
 }
 

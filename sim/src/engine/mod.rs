@@ -1,25 +1,31 @@
-//! The client loop: clients, their strategies and the API on one virtual clock.
+//! The simulator's driver: clients, their strategies and the API on one virtual clock.
 //!
 //! Semantics (ARCHITECTURE.md, "Decisions"): at an instant t every event due at t is applied,
-//! in the order it was scheduled, before any admission at t; due retries go before fresh
-//! requests; with several clients, the client asked first rotates from instant to instant, an
-//! instant being a time at which an event (a reply, an arrival) or a client's pending wake-up is
-//! due. Each client keeps at most one pending wake-up, outside the event queue (a small heap of
-//! wake times; an entry that no longer matches its client's wake is stale and skipped), fresh
-//! work is a counter, and attempts in flight live in a slab.
+//! in the order it was scheduled, before any admission at t; with several clients, the client
+//! asked first rotates from instant to instant, an instant being a time at which an event (a
+//! reply, an arrival) or a client's pending wake-up is due. The rules of each client's loop —
+//! due retries first, the head alone asked, retries scheduled, timeouts, the next wake — are
+//! [`ClientCore`]'s, shared with the live driver; what is the engine's own: each client keeps at
+//! most one pending wake-up, outside the event queue (a small heap of wake times; an entry that
+//! no longer matches its client's wake is stale and skipped), fresh work is a counter
+//! ([`backlog`]), and attempts in flight live in a slab.
+
+mod backlog;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 
+use ratelab_strategies::client::{Backlog, ClientCore, Heard, Transmit, Verdict};
 use ratelab_strategies::draws::Draws;
 use ratelab_strategies::time::Nanos;
-use ratelab_strategies::{Admit, Outcome, RequestInfo, Response, RetryPolicy, Strategy};
+use ratelab_strategies::{RequestInfo, Response, RetryPolicy, Strategy};
 
 use crate::api::ApiModel;
 use crate::metrics::Recorder;
 use crate::queue::EventQueue;
 use crate::result::{StopReason, StrategyResult};
 use crate::scenario::Scenario;
+use backlog::{PendingRetry, SimBacklog};
 
 /// One client's strategy: admission, retry policy and optional timeout.
 pub struct ClientSetup<S, R> {
@@ -55,15 +61,7 @@ enum Event {
     Arrival(u32),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct PendingRetry {
-    due: Nanos,
-    id: u64,
-    attempt: u32,
-    ready_at: Nanos,
-    tokens: u64,
-}
-
+/// An attempt in flight: what the client will hear, and when its request became ready.
 #[derive(Clone, Copy, Debug)]
 struct Flight {
     ready_at: Nanos,
@@ -71,22 +69,12 @@ struct Flight {
 }
 
 struct Client<S, R> {
-    setup: ClientSetup<S, R>,
-    /// Next fresh request id; ids below it were sent (or rejected) at least once.
-    next_fresh: u64,
-    /// Requests that have arrived (all of them at t = 0 without an arrival process).
-    arrived: u64,
-    /// Arrival times of arrived requests not yet sent (Poisson arrivals only).
-    ready_times: VecDeque<Nanos>,
-    /// Tokens of the fresh request at the head, drawn once however often it is polled.
-    head_tokens: Option<(u64, u64)>,
-    retries: BinaryHeap<Reverse<PendingRetry>>,
+    core: ClientCore<S, R>,
+    backlog: SimBacklog,
     /// The pending wake-up, if any (its entry in `Engine::wakes` is the live one).
     wake: Option<Nanos>,
-    dirty: bool,
-    /// The strategy's last answer was `At(t)` for the request at the head: until `t` it stands
-    /// unless the strategy says a reply changed it.
-    blocked_until: Option<Nanos>,
+    /// The client is in `Engine::to_admit`.
+    queued_for_admission: bool,
 }
 
 struct Engine<'a, S, R> {
@@ -101,13 +89,14 @@ struct Engine<'a, S, R> {
     wakes: BinaryHeap<Reverse<(Nanos, u32)>>,
     flights: Vec<Flight>,
     free_slots: Vec<u32>,
-    /// Retries waiting in the clients' queues, all clients together.
-    retries_waiting: u64,
-    /// `scenario.max_requests_held`: slab slots plus retries waiting may not go beyond it.
+    /// Requests held: in flight or waiting to retry, all clients together.
+    held: u64,
+    /// `scenario.max_requests_held`: `held` may not go beyond it.
     max_held: u64,
     /// The run met `max_held`: it stops at the current instant.
     held_too_many: bool,
-    dirty: Vec<u32>,
+    /// Clients to ask at the end of this instant (a reply, an arrival or a wake-up came).
+    to_admit: Vec<u32>,
     rec: Recorder,
     now: Nanos,
     events: u64,
@@ -125,16 +114,15 @@ pub fn simulate<S: Strategy, R: RetryPolicy>(
     let wl = &scenario.workload;
     let batch = wl.arrival_gap(&draws, 0, 0).is_none();
     let clients = (0..wl.clients)
-        .map(|c| Client {
-            setup: setup(c),
-            next_fresh: 0,
-            arrived: if batch { wl.requests } else { 0 },
-            ready_times: VecDeque::new(),
-            head_tokens: None,
-            retries: BinaryHeap::new(),
-            wake: None,
-            dirty: false,
-            blocked_until: None,
+        .map(|c| {
+            let s = setup(c);
+            let arrived = if batch { wl.requests } else { 0 };
+            Client {
+                core: ClientCore::new(s.strategy, s.retry, s.timeout),
+                backlog: SimBacklog::new(c, arrived, wl.tokens.clone(), draws),
+                wake: None,
+                queued_for_admission: false,
+            }
         })
         .collect();
     let horizon = scenario.horizon();
@@ -149,18 +137,20 @@ pub fn simulate<S: Strategy, R: RetryPolicy>(
         wakes: BinaryHeap::new(),
         flights: Vec::new(),
         free_slots: Vec::new(),
-        retries_waiting: 0,
+        held: 0,
         max_held: scenario.max_requests_held,
         held_too_many: false,
-        dirty: Vec::new(),
+        to_admit: Vec::new(),
         rec: Recorder::new(wl.clients, wl.requests, horizon),
         now: 0,
         events: 0,
     };
     // The rate-limit headers cost a computation per reply: skip them when no one reads them.
-    if !engine.clients.iter().any(|c| {
-        c.setup.strategy.reads_rate_limit_headers() || c.setup.retry.reads_rate_limit_headers()
-    }) {
+    if !engine
+        .clients
+        .iter()
+        .any(|c| c.core.reads_rate_limit_headers())
+    {
         engine.api.omit_headers();
     }
     for c in 0..wl.clients {
@@ -229,27 +219,30 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             }
             // About half the instants are replies that leave every client as it was. Once the
             // memory limit stopped the run, no one is asked (what was due now still came in).
-            if self.dirty.is_empty() || self.held_too_many {
+            if self.to_admit.is_empty() || self.held_too_many {
                 continue;
             }
-            let mut dirty = std::mem::take(&mut self.dirty);
-            if dirty.len() > 1 {
-                dirty.sort_unstable_by_key(|&c| (c + n - first) % n);
+            let mut to_admit = std::mem::take(&mut self.to_admit);
+            if to_admit.len() > 1 {
+                to_admit.sort_unstable_by_key(|&c| (c + n - first) % n);
             }
-            for &c in &dirty {
-                self.clients[c as usize].dirty = false;
+            for &c in &to_admit {
+                if self.held_too_many {
+                    break;
+                }
+                self.clients[c as usize].queued_for_admission = false;
                 self.admit(c);
             }
-            dirty.clear();
-            self.dirty = dirty;
+            to_admit.clear();
+            self.to_admit = to_admit;
         }
     }
 
-    fn mark_dirty(&mut self, c: u32) {
+    fn queue_for_admission(&mut self, c: u32) {
         let client = &mut self.clients[c as usize];
-        if !client.dirty {
-            client.dirty = true;
-            self.dirty.push(c);
+        if !client.queued_for_admission {
+            client.queued_for_admission = true;
+            self.to_admit.push(c);
         }
     }
 
@@ -269,7 +262,7 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
         if self.clients.len() == 1 {
             self.clients[0].wake = None;
             self.events += 1;
-            self.mark_dirty(0);
+            self.queue_for_admission(0);
             return;
         }
         while let Some(&Reverse((w, c))) = self.wakes.peek()
@@ -280,7 +273,7 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             if client.wake == Some(t) {
                 client.wake = None;
                 self.events += 1;
-                self.mark_dirty(c);
+                self.queue_for_admission(c);
             }
         }
     }
@@ -304,94 +297,50 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             Event::Reply(slot) => self.on_reply(slot),
             Event::Arrival(c) => {
                 let now = self.now;
-                let requests = self.scenario.workload.requests;
-                let cl = &mut self.clients[c as usize];
-                cl.arrived += 1;
-                cl.ready_times.push_back(now);
-                let next = cl.arrived;
-                if next < requests
-                    && let Some(gap) = self.scenario.workload.arrival_gap(&self.draws, c, next)
+                let wl = &self.scenario.workload;
+                let arrived = self.clients[c as usize].backlog.arrive(now);
+                if arrived < wl.requests
+                    && let Some(gap) = wl.arrival_gap(&self.draws, c, arrived)
                 {
                     self.queue.push(now.saturating_add(gap), Event::Arrival(c));
                 }
-                self.mark_dirty(c);
+                self.queue_for_admission(c);
             }
         }
     }
 
-    /// Sends what the client's strategy admits at `now`: due retries first, then fresh work;
-    /// then schedules the client's wake-up.
+    /// Sends what the client's strategy admits at `now`, then schedules its wake-up.
     fn admit(&mut self, c: u32) {
         let now = self.now;
-        let mut wake_at = None;
-        self.clients[c as usize].blocked_until = None;
         loop {
             let cl = &mut self.clients[c as usize];
-            let due = cl.retries.peek().filter(|r| r.0.due <= now).map(|r| r.0);
-            let (info, ready_at) = if let Some(r) = due {
-                let info = RequestInfo {
-                    client: c,
-                    id: r.id,
-                    attempt: r.attempt,
-                    tokens: r.tokens,
-                };
-                (info, r.ready_at)
-            } else if cl.next_fresh < cl.arrived {
-                let id = cl.next_fresh;
-                let tokens = match cl.head_tokens {
-                    Some((head, tokens)) if head == id => tokens,
-                    _ => {
-                        let tokens = self.scenario.workload.tokens_of(&self.draws, c, id);
-                        cl.head_tokens = Some((id, tokens));
-                        tokens
-                    }
-                };
-                let info = RequestInfo {
-                    client: c,
-                    id,
-                    attempt: 1,
-                    tokens,
-                };
-                (info, cl.ready_times.front().copied().unwrap_or(0))
-            } else {
-                break;
-            };
-            match cl.setup.strategy.poll_admit(now, &info) {
-                Admit::Now => {
-                    // A free slot, or a new one if the requests held then (one more slot, and
-                    // one retry less if this is one) stay within the limit.
-                    let Some(slot) = self.free_slots.pop().or_else(|| {
-                        let held = self.flights.len() as u64 + 1 + self.retries_waiting
-                            - u64::from(due.is_some());
-                        new_slot(&mut self.flights, held, self.max_held, self.held_too_many)
-                    }) else {
+            let head = cl.backlog.head(now);
+            match cl.core.poll_transmit(now, &head) {
+                Transmit::Send(head) => {
+                    // A fresh request adds one to what the run holds: past the limit the run
+                    // stops, and nothing more is sent (the main loop asks no one after this).
+                    if !head.retry && self.held >= self.max_held {
                         self.stop_held_too_many();
                         break;
+                    }
+                    cl.core.on_sent(now, &mut cl.backlog, head);
+                    self.held += u64::from(!head.retry);
+                    let slot = match self.free_slots.pop() {
+                        Some(slot) => slot,
+                        None => new_slot(&mut self.flights),
                     };
-                    cl.setup.strategy.on_send(now, &info);
-                    cl.take_head(due.is_some(), &mut self.retries_waiting);
-                    self.send(info, ready_at, slot);
+                    self.send(head.info, head.ready_at, slot);
                 }
-                Admit::Reject => {
-                    cl.take_head(due.is_some(), &mut self.retries_waiting);
+                Transmit::Rejected(head) => {
+                    cl.core.on_rejected(&mut cl.backlog, head);
+                    self.held -= u64::from(head.retry);
                     self.rec.rejected(c, now);
                 }
-                Admit::At(t) => {
-                    // An answer in the past would spin: ask again one nanosecond later.
-                    wake_at = Some(t.max(now + 1));
-                    cl.blocked_until = wake_at;
-                    break;
-                }
-                Admit::WhenSomethingCompletes => break,
+                Transmit::Blocked => break,
             }
         }
         let cl = &self.clients[c as usize];
-        let next_retry = cl.retries.peek().map(|r| r.0.due).filter(|&d| d > now);
-        let wake = match (wake_at, next_retry) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        if let Some(t) = wake {
+        if let Some(t) = cl.core.poll_timeout(now, &cl.backlog) {
             self.schedule_wake(c, t);
         }
     }
@@ -400,15 +349,12 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
     fn send(&mut self, info: RequestInfo, ready_at: Nanos, slot: u32) {
         let now = self.now;
         let reply = self.api.handle(now, &info);
-        let timeout = self.clients[info.client as usize].setup.timeout;
-        let (at, response) = match timeout {
-            Some(limit) if reply.latency > limit => {
-                (now + limit, Response::timeout(info, now, limit))
-            }
-            _ => (
+        let (at, response) = match self.clients[info.client as usize].core.hears(reply.latency) {
+            Heard::Reply => (
                 now.saturating_add(reply.latency),
                 reply.to_response(info, now),
             ),
+            Heard::Timeout(limit) => (now + limit, Response::timeout(info, now, limit)),
         };
         self.flights[slot as usize] = Flight { ready_at, response };
         self.queue.push(at, Event::Reply(slot));
@@ -423,44 +369,39 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             flights,
             clients,
             rec,
-            retries_waiting,
-            max_held,
+            held,
             ..
         } = self;
-        let mut too_many = false;
         let Flight { ready_at, response } = &flights[slot as usize];
         let req = response.request;
         let c = req.client;
         rec.replied(c, now, response.outcome, response.status);
         let cl = &mut clients[c as usize];
-        cl.setup.strategy.on_response(now, response);
-        if response.outcome == Outcome::Success {
-            rec.succeeded(c, now, req.attempt, now - ready_at);
-        } else if let Some(due) = cl.setup.retry.retry_at(now, response) {
-            cl.retries.push(Reverse(PendingRetry {
-                due: due.max(now),
+        match cl.core.handle_reply(now, response) {
+            Verdict::Succeeded => {
+                *held -= 1;
+                rec.succeeded(c, now, req.attempt, now - ready_at);
+            }
+            Verdict::RetryAt(due) => cl.backlog.push_retry(PendingRetry {
+                due,
                 id: req.id,
                 attempt: req.attempt + 1,
                 ready_at: *ready_at,
                 tokens: req.tokens,
-            }));
-            *retries_waiting += 1;
-            too_many = flights.len() as u64 + *retries_waiting > *max_held;
-        } else {
-            rec.gave_up(now, response);
+            }),
+            Verdict::GaveUp => {
+                *held -= 1;
+                rec.gave_up(now, response);
+            }
         }
-        if !cl.reply_changes_nothing(now) {
-            self.mark_dirty(c);
-        }
-        if too_many {
-            self.stop_held_too_many();
+        if !cl.core.reply_changes_nothing(now, cl.wake, &cl.backlog) {
+            self.queue_for_admission(c);
         }
     }
 
     /// The run holds as many requests as it may: it ends at the current instant (what is due
-    /// now is still applied), as at a horizon, and nothing more is sent: the main loop asks no
-    /// one after this instant's events, and a client still being asked now gets no new slot
-    /// (there is no free one: a send is refused only when there is none).
+    /// now is still applied), as at a horizon, and nothing more is sent: the client being asked
+    /// stops there, and the main loop asks no one else.
     #[cold]
     fn stop_held_too_many(&mut self) {
         self.held_too_many = true;
@@ -469,12 +410,14 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
 
     fn into_result(self, name: &str, stop: StopReason) -> StrategyResult {
         debug_assert_eq!(
-            self.retries_waiting,
-            self.clients
-                .iter()
-                .map(|c| c.retries.len() as u64)
-                .sum::<u64>(),
-            "retries_waiting is the count of every client's retries"
+            self.held,
+            (self.flights.len() - self.free_slots.len()) as u64
+                + self
+                    .clients
+                    .iter()
+                    .map(|c| c.backlog.retries_waiting() as u64)
+                    .sum::<u64>(),
+            "held is the count of attempts in flight and retries waiting"
         );
         let end = if stop == StopReason::Horizon {
             self.horizon
@@ -485,13 +428,9 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
     }
 }
 
-/// A new slot at the end of the slab, unless the run was `stopped` or `held` (the requests held
-/// once it is taken) would be more than `max_held`.
+/// A new slot at the end of the slab.
 #[cold]
-fn new_slot(flights: &mut Vec<Flight>, held: u64, max_held: u64, stopped: bool) -> Option<u32> {
-    if stopped || held > max_held {
-        return None;
-    }
+fn new_slot(flights: &mut Vec<Flight>) -> u32 {
     let empty = RequestInfo {
         client: 0,
         id: 0,
@@ -502,34 +441,5 @@ fn new_slot(flights: &mut Vec<Flight>, held: u64, max_held: u64, stopped: bool) 
         ready_at: 0,
         response: Response::new(empty, 0, 0, 0),
     });
-    Some((flights.len() - 1) as u32)
-}
-
-impl<S: Strategy, R> Client<S, R> {
-    /// After a reply at `now`: would asking the strategy again now send nothing and schedule no
-    /// earlier wake? True when its last answer `At(t)` still stands (`t` is ahead, a wake is
-    /// pending, the strategy says the reply changed nothing) and no retry is due before that
-    /// wake. Then the client is not asked again before its wake (an exact shortcut).
-    fn reply_changes_nothing(&self, now: Nanos) -> bool {
-        let Some(wake) = self.wake else {
-            return false;
-        };
-        self.blocked_until.is_some_and(|t| t > now)
-            && self.retries.peek().is_none_or(|r| r.0.due >= wake)
-            && !self.setup.strategy.response_changes_admission()
-    }
-}
-
-impl<S, R> Client<S, R> {
-    /// Removes the request that was just sent or rejected from the head of its queue (a retry:
-    /// one less in `retries_waiting`, the count over all clients).
-    fn take_head(&mut self, retry: bool, retries_waiting: &mut u64) {
-        if retry {
-            self.retries.pop();
-            *retries_waiting -= 1;
-        } else {
-            self.next_fresh += 1;
-            self.ready_times.pop_front();
-        }
-    }
+    (flights.len() - 1) as u32
 }

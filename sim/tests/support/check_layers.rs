@@ -1,0 +1,205 @@
+//! The invariants of every admission layer and of the breaker, over one client's calls.
+
+use ratelab_strategies::admission::AdmissionSpec;
+use ratelab_strategies::breaker::{BreakerState, OnOpen};
+use ratelab_strategies::config::{RateSpec, Unit};
+use ratelab_strategies::spec::StrategySpec;
+use ratelab_strategies::time::{Nanos, ms_to_nanos};
+use ratelab_strategies::{Admit, RequestInfo};
+
+use super::check_limits::check_client_bucket;
+use super::recording::Ev;
+
+/// The invariants of every admission layer and of the breaker, over one client's calls.
+pub fn check_layers(spec: &StrategySpec, c: u32, log: &[Ev]) -> Result<(), String> {
+    let mine = |e: &&Ev| match e {
+        Ev::Poll { req, .. } | Ev::Send { req, .. } => req.client == c,
+        Ev::Response { resp, .. } | Ev::Retry { resp, .. } => resp.request.client == c,
+    };
+    let events: Vec<&Ev> = log.iter().filter(mine).collect();
+    let sends: Vec<(Nanos, RequestInfo)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Ev::Send { t, req, .. } => Some((*t, *req)),
+            _ => None,
+        })
+        .collect();
+    let mut aimd_index = 0;
+    for layer in &spec.admission {
+        match layer {
+            AdmissionSpec::Unlimited(_) => {}
+            AdmissionSpec::TokenBucket(b) => {
+                let (burst, unit) = (&b.burst, &b.unit);
+                let costs: Vec<(Nanos, u64)> = sends
+                    .iter()
+                    .map(|(t, r)| {
+                        (
+                            *t,
+                            if *unit == Unit::Tokens {
+                                r.tokens.min(*burst)
+                            } else {
+                                1
+                            },
+                        )
+                    })
+                    .collect();
+                check_client_bucket(&costs, b.rate(), *burst)?;
+            }
+            AdmissionSpec::LeakyBucket(l) => {
+                let rate = RateSpec::of(Some(l.rate_per_s), None).rate();
+                let gap =
+                    (u128::from(rate.period) * 1000).div_ceil(u128::from(rate.milli_per_period));
+                for w in sends.windows(2) {
+                    let d = u128::from(w[1].0 - w[0].0);
+                    ensure!(
+                        d >= gap,
+                        "leaky bucket: sends {d} ns apart, 1/rate = {gap} ns"
+                    );
+                }
+            }
+            AdmissionSpec::Semaphore(_) | AdmissionSpec::FixedDelay(_) => {
+                let (limit, delay) = match layer {
+                    AdmissionSpec::Semaphore(s) => (s.permits, 0),
+                    AdmissionSpec::FixedDelay(f) => (1, ms_to_nanos(f.delay_ms)),
+                    _ => unreachable!(),
+                };
+                let mut in_flight = 0u32;
+                let mut last_reply: Option<Nanos> = None;
+                for e in &events {
+                    match e {
+                        Ev::Send { t, .. } => {
+                            in_flight += 1;
+                            ensure!(
+                                in_flight <= limit,
+                                "{layer:?}: {in_flight} in flight at {t}"
+                            );
+                            if let Some(r) = last_reply {
+                                ensure!(
+                                    *t >= r + delay,
+                                    "{layer:?}: sent at {t}, {} after the reply",
+                                    t - r
+                                );
+                            }
+                        }
+                        Ev::Response { t, .. } => {
+                            in_flight -= 1;
+                            last_reply = Some(*t);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            AdmissionSpec::Aimd(aimd) => {
+                let (min, max, decrease) = (&aimd.min, &aimd.max, &aimd.decrease);
+                let i = aimd_index;
+                aimd_index += 1;
+                let mut in_flight = 0u32;
+                let mut last_decrease: Option<Nanos> = None;
+                for e in &events {
+                    match e {
+                        Ev::Send { t, aimd, .. } => {
+                            ensure!(
+                                f64::from(in_flight) < aimd[i].floor(),
+                                "AIMD: sent at {t} with {in_flight} in flight, window {}",
+                                aimd[i]
+                            );
+                            in_flight += 1;
+                        }
+                        Ev::Response {
+                            t,
+                            resp,
+                            aimd_before,
+                            aimd_after,
+                            ..
+                        } => {
+                            in_flight -= 1;
+                            let (b, a) = (aimd_before[i], aimd_after[i]);
+                            ensure!(
+                                a >= *min && a <= *max,
+                                "AIMD window {a} outside [{min}, {max}]"
+                            );
+                            match resp.outcome {
+                                ratelab_strategies::Outcome::Success => {
+                                    ensure!(a >= b, "AIMD shrank on a success: {b} -> {a}")
+                                }
+                                ratelab_strategies::Outcome::RateLimited
+                                    if last_decrease.is_none_or(|d| resp.sent_at >= d) =>
+                                {
+                                    ensure!(
+                                        a == (b * decrease).max(*min),
+                                        "AIMD: 429 took {b} to {a}"
+                                    );
+                                    last_decrease = Some(*t);
+                                }
+                                _ => ensure!(
+                                    a == b,
+                                    "AIMD moved {b} -> {a} on {:?} (sent {}, last decrease {last_decrease:?})",
+                                    resp.outcome,
+                                    resp.sent_at
+                                ),
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    if let Some(b) = &spec.breaker {
+        let open_for = ms_to_nanos(b.open_ms);
+        let mut opened_at: Option<Nanos> = None;
+        for e in &events {
+            match e {
+                Ev::Send { t, breaker, .. } => {
+                    ensure!(
+                        !matches!(breaker, Some(BreakerState::Open { .. })),
+                        "breaker: admitted at {t} while open"
+                    );
+                    if *breaker == Some(BreakerState::HalfOpen) {
+                        ensure!(
+                            opened_at.is_some_and(|o| *t >= o + open_for),
+                            "breaker: half-open at {t}, opened at {opened_at:?} for {open_for}"
+                        );
+                    }
+                }
+                Ev::Response {
+                    t,
+                    breaker_before,
+                    breaker_after,
+                    ..
+                } => {
+                    let opened = match breaker_after {
+                        Some(BreakerState::Open { until }) => {
+                            breaker_before != breaker_after && {
+                                if *until != t + open_for {
+                                    return Err(format!("breaker opened at {t} until {until}"));
+                                }
+                                true
+                            }
+                        }
+                        // Opened for 0 ms: half-open at once.
+                        Some(BreakerState::HalfOpen) => {
+                            open_for == 0 && breaker_before != breaker_after
+                        }
+                        _ => false,
+                    };
+                    if opened {
+                        opened_at = Some(*t);
+                    }
+                }
+                Ev::Poll {
+                    t,
+                    admit: Admit::Reject,
+                    ..
+                } => {
+                    ensure!(
+                        b.on_open == OnOpen::Fail,
+                        "breaker rejected at {t} without fail-fast"
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}

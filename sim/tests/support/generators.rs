@@ -1,0 +1,393 @@
+//! Generators of valid scenarios. Every number is a whole number of thousandths, so rates are
+//! exact and TOML writes it back unchanged. Scenarios are small so that a case runs in
+//! milliseconds. Each family's generator draws every kind of its registry:
+//! `generators_draw_every_registered_kind` (sim/tests/properties.rs) fails when a kind is added
+//! without a generator here.
+
+use proptest::prelude::*;
+use ratelab_sim::api::latency::{
+    ExponentialLatencyConfig, FixedLatencyConfig, LognormalLatencyConfig, UniformLatencyConfig,
+};
+use ratelab_sim::api::limits::{
+    ConcurrencyLimitConfig, FixedWindowLimitConfig, SlidingWindowLimitConfig,
+    TokenBucketLimitConfig,
+};
+use ratelab_sim::api::{ApiSpec, BanSpec, ErrorsSpec, LatencySpec, LimitSpec};
+use ratelab_sim::scenario::{DEFAULT_MAX_REQUESTS_HELD, Scenario};
+use ratelab_sim::workload::arrival::{AtOnceConfig, PoissonConfig};
+use ratelab_sim::workload::tokens::{FixedTokensConfig, UniformTokensConfig};
+use ratelab_sim::workload::{ArrivalSpec, TokensSpec, WorkloadSpec};
+use ratelab_strategies::admission::{
+    AdmissionSpec, AimdConfig, FixedDelayConfig, LeakyBucketConfig, SemaphoreConfig,
+    TokenBucketConfig, UnlimitedConfig,
+};
+use ratelab_strategies::breaker::{BreakerSpec, OnOpen};
+use ratelab_strategies::config::Unit;
+use ratelab_strategies::retry::{
+    ExponentialConfig, FixedConfig, Jitter, NoRetryConfig, RetryOnSpec, RetrySpec,
+};
+use ratelab_strategies::spec::StrategySpec;
+
+/// `lo/1000 ..= hi/1000` in steps of 1/1000, hitting the bounds themselves one time in ten
+/// each (zero latencies, zero delays and the like are where same-instant bugs hide).
+pub fn milli(lo: u64, hi: u64) -> impl Strategy<Value = f64> {
+    prop_oneof![
+        1 => Just(lo),
+        1 => Just(hi),
+        8 => lo..=hi,
+    ]
+    .prop_map(|m| m as f64 / 1000.0)
+}
+
+fn unit() -> impl Strategy<Value = Unit> {
+    prop_oneof![3 => Just(Unit::Requests), 1 => Just(Unit::Tokens)]
+}
+
+/// `(rate_per_s, rate_per_min)`, exactly one given.
+fn rate_pair() -> impl Strategy<Value = (Option<f64>, Option<f64>)> {
+    prop_oneof![
+        3 => milli(500, 40_000).prop_map(|r| (Some(r), None)),
+        1 => milli(30_000, 2_400_000).prop_map(|r| (None, Some(r))),
+    ]
+}
+
+/// One API limit.
+pub fn limit_spec() -> impl Strategy<Value = LimitSpec> {
+    prop_oneof![
+        (rate_pair(), 1u64..15, unit()).prop_map(|((rate_per_s, rate_per_min), burst, unit)| {
+            LimitSpec::TokenBucket(TokenBucketLimitConfig {
+                rate_per_s,
+                rate_per_min,
+                burst,
+                unit,
+            })
+        }),
+        (1u64..15, milli(50, 5_000), unit()).prop_map(|(limit, window_s, unit)| {
+            LimitSpec::FixedWindow(FixedWindowLimitConfig {
+                limit,
+                window_s,
+                unit,
+            })
+        }),
+        (1u64..15, milli(50, 5_000), unit()).prop_map(|(limit, window_s, unit)| {
+            LimitSpec::SlidingWindow(SlidingWindowLimitConfig {
+                limit,
+                window_s,
+                unit,
+            })
+        }),
+        (1u32..8).prop_map(
+            |max_in_flight| LimitSpec::Concurrency(ConcurrencyLimitConfig { max_in_flight })
+        ),
+    ]
+}
+
+fn per_token_ms() -> impl Strategy<Value = f64> {
+    prop_oneof![3 => Just(0.0), 1 => milli(0, 5_000)]
+}
+
+/// A latency model.
+pub fn latency_spec() -> impl Strategy<Value = LatencySpec> {
+    prop_oneof![
+        (milli(0, 400_000), per_token_ms()).prop_map(|(ms, per_token_ms)| LatencySpec::Fixed(
+            FixedLatencyConfig { ms, per_token_ms }
+        )),
+        (0u64..300_000, 0u64..300_000, per_token_ms()).prop_map(|(a, b, per_token_ms)| {
+            LatencySpec::Uniform(UniformLatencyConfig {
+                min_ms: a as f64 / 1000.0,
+                max_ms: (a + b) as f64 / 1000.0,
+                per_token_ms,
+            })
+        }),
+        (milli(0, 300_000), milli(0, 100_000), per_token_ms()).prop_map(
+            |(mean_ms, offset_ms, per_token_ms)| LatencySpec::Exponential(
+                ExponentialLatencyConfig {
+                    mean_ms,
+                    offset_ms,
+                    per_token_ms,
+                }
+            )
+        ),
+        (1u64..300_000, 0u64..900_000, per_token_ms()).prop_map(|(m, extra, per_token_ms)| {
+            LatencySpec::Lognormal(LognormalLatencyConfig {
+                median_ms: m as f64 / 1000.0,
+                p99_ms: (m + extra) as f64 / 1000.0,
+                per_token_ms,
+            })
+        }),
+    ]
+}
+
+/// An `[api]` table.
+pub fn api_spec() -> impl Strategy<Value = ApiSpec> {
+    let errors = proptest::option::weighted(
+        0.25,
+        (0u64..=1000, 500u16..600).prop_map(|(p, status)| ErrorsSpec {
+            probability: p as f64 / 1000.0,
+            status,
+        }),
+    );
+    let ban = proptest::option::weighted(
+        0.15,
+        (1u32..10, milli(500, 60_000), milli(500, 120_000)).prop_map(
+            |(after_429, within_s, duration_s)| BanSpec {
+                after_429,
+                within_s,
+                duration_s,
+            },
+        ),
+    );
+    (
+        prop::collection::vec(limit_spec(), 0..4),
+        latency_spec(),
+        milli(0, 20_000),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        errors,
+        ban,
+    )
+        .prop_map(
+            |(
+                limits,
+                latency,
+                rejected_latency_ms,
+                count_rejected,
+                retry_after,
+                headers,
+                errors,
+                ban,
+            )| ApiSpec {
+                limits,
+                latency,
+                rejected_latency_ms,
+                count_rejected,
+                retry_after,
+                headers,
+                errors,
+                ban,
+            },
+        )
+}
+
+/// When requests arrive.
+pub fn arrival_spec() -> impl Strategy<Value = ArrivalSpec> {
+    prop_oneof![
+        1 => Just(ArrivalSpec::AtOnce(AtOnceConfig {})),
+        2 => milli(500, 100_000).prop_map(|rate_per_s| ArrivalSpec::Poisson(PoissonConfig {
+            rate_per_s
+        })),
+    ]
+}
+
+/// How heavy requests are.
+pub fn tokens_spec() -> impl Strategy<Value = TokensSpec> {
+    prop_oneof![
+        (1u64..40).prop_map(|n| TokensSpec::Fixed(FixedTokensConfig { n })),
+        (1u64..25, 0u64..25)
+            .prop_map(|(min, d)| TokensSpec::Uniform(UniformTokensConfig { min, max: min + d })),
+    ]
+}
+
+/// A `[workload]` of at most `max_requests` per client and `max_clients` clients.
+pub fn workload_spec(max_requests: u64, max_clients: u32) -> impl Strategy<Value = WorkloadSpec> {
+    (
+        1..=max_requests,
+        1..=max_clients,
+        proptest::option::weighted(0.6, arrival_spec()),
+        proptest::option::weighted(0.5, tokens_spec()),
+    )
+        .prop_map(|(requests, clients, arrival, tokens)| WorkloadSpec {
+            requests,
+            clients,
+            arrival,
+            tokens,
+        })
+}
+
+/// One admission layer.
+pub fn admission_spec() -> impl Strategy<Value = AdmissionSpec> {
+    prop_oneof![
+        Just(AdmissionSpec::Unlimited(UnlimitedConfig {})),
+        milli(0, 300_000)
+            .prop_map(|delay_ms| AdmissionSpec::FixedDelay(FixedDelayConfig { delay_ms })),
+        (1u32..8).prop_map(|permits| AdmissionSpec::Semaphore(SemaphoreConfig { permits })),
+        (rate_pair(), 1u64..10, unit()).prop_map(|((rate_per_s, rate_per_min), burst, unit)| {
+            AdmissionSpec::TokenBucket(TokenBucketConfig {
+                rate_per_s,
+                rate_per_min,
+                burst,
+                unit,
+            })
+        }),
+        milli(500, 40_000)
+            .prop_map(|rate_per_s| AdmissionSpec::LeakyBucket(LeakyBucketConfig { rate_per_s })),
+        (
+            1u64..4,
+            0u64..20,
+            0u64..=1000,
+            milli(100, 3_000),
+            milli(50, 950)
+        )
+            .prop_map(|(min, span, frac, increase, decrease)| {
+                AdmissionSpec::Aimd(AimdConfig {
+                    initial: (min * 1000 + span * frac) as f64 / 1000.0,
+                    min: min as f64,
+                    max: (min + span) as f64,
+                    increase,
+                    decrease,
+                })
+            }),
+    ]
+}
+
+fn retry_on() -> impl Strategy<Value = Vec<RetryOnSpec>> {
+    (
+        proptest::bool::weighted(0.85),
+        proptest::bool::weighted(0.6),
+        proptest::bool::weighted(0.6),
+    )
+        .prop_map(|(a, b, c)| {
+            let mut v = vec![];
+            if a {
+                v.push(RetryOnSpec::RateLimited);
+            }
+            if b {
+                v.push(RetryOnSpec::ServerError);
+            }
+            if c {
+                v.push(RetryOnSpec::Timeout);
+            }
+            v
+        })
+}
+
+/// A retry policy.
+pub fn retry_spec() -> impl Strategy<Value = RetrySpec> {
+    let jitter = prop_oneof![
+        Just(Jitter::None),
+        Just(Jitter::Full),
+        Just(Jitter::Equal),
+        Just(Jitter::Decorrelated),
+    ];
+    prop_oneof![
+        1 => Just(RetrySpec::None(NoRetryConfig {})),
+        2 => (milli(0, 3_000_000), 1u32..6, any::<bool>(), retry_on()).prop_map(
+            |(delay_ms, max_attempts, honor_retry_after, on)| RetrySpec::Fixed(FixedConfig {
+                delay_ms,
+                max_attempts,
+                honor_retry_after,
+                on,
+            })
+        ),
+        4 => (
+            0u64..2_000_000,
+            0u64..20_000_000,
+            milli(1_000, 4_000),
+            jitter,
+            1u32..7,
+            any::<bool>(),
+            retry_on()
+        )
+            .prop_map(|(base, extra, multiplier, jitter, max_attempts, honor, on)| {
+                RetrySpec::Exponential(ExponentialConfig {
+                    base_ms: base as f64 / 1000.0,
+                    cap_ms: (base + extra) as f64 / 1000.0,
+                    multiplier,
+                    jitter,
+                    max_attempts,
+                    honor_retry_after: honor,
+                    on,
+                })
+            }),
+    ]
+}
+
+/// A circuit breaker.
+pub fn breaker_spec() -> impl Strategy<Value = BreakerSpec> {
+    (
+        1u32..5,
+        milli(0, 20_000_000),
+        1u32..3,
+        prop_oneof![Just(OnOpen::Wait), Just(OnOpen::Fail)],
+    )
+        .prop_map(
+            |(consecutive_failures, open_ms, half_open_probes, on_open)| BreakerSpec {
+                consecutive_failures,
+                open_ms,
+                half_open_probes,
+                on_open,
+            },
+        )
+}
+
+/// A `[[strategy]]` named `name`.
+pub fn strategy_spec(name: String) -> impl Strategy<Value = StrategySpec> {
+    (
+        prop::collection::vec(admission_spec(), 0..3),
+        retry_spec(),
+        proptest::option::weighted(0.3, breaker_spec()),
+        proptest::option::weighted(0.25, milli(1_000, 2_000_000)),
+    )
+        .prop_map(
+            move |(admission, retry, breaker, timeout_ms)| StrategySpec {
+                name: name.clone(),
+                admission,
+                retry,
+                breaker,
+                timeout_ms,
+            },
+        )
+}
+
+/// A valid scenario with up to `max_requests` requests per client, `max_clients` clients and
+/// `max_strategies` strategies.
+pub fn scenario(
+    max_requests: u64,
+    max_clients: u32,
+    max_strategies: usize,
+) -> impl Strategy<Value = Scenario> {
+    let strategies = (1..=max_strategies, text(8)).prop_flat_map(|(n, stem)| {
+        (0..n)
+            .map(|i| strategy_spec(format!("{stem}{i}")))
+            .collect::<Vec<_>>()
+    });
+    (
+        any::<u64>(),
+        prop_oneof![milli(100, 5_000), milli(1_000, 400_000)],
+        (text(12), prop_oneof![Just(String::new()), text(40)]),
+        workload_spec(max_requests, max_clients),
+        api_spec(),
+        strategies,
+        // Mostly the default; sometimes low enough for a run to stop at it, often right at it.
+        prop_oneof![4 => Just(DEFAULT_MAX_REQUESTS_HELD), 1 => 1..=6u64, 1 => 1..=100u64],
+    )
+        .prop_map(
+            |(seed, horizon_s, (name, description), workload, api, strategies, max_held)| {
+                Scenario {
+                    name,
+                    description,
+                    seed,
+                    horizon_s,
+                    max_requests_held: max_held,
+                    workload,
+                    api,
+                    strategies,
+                }
+            },
+        )
+}
+
+/// A name or description: mostly plain, sometimes with quotes, backslashes, tabs, newlines,
+/// TOML punctuation, control characters and non-ASCII text, which TOML must escape and read
+/// back unchanged. Never blank.
+pub fn text(max: usize) -> impl Strategy<Value = String> {
+    let plain = format!("[a-z][a-z0-9-]{{0,{max}}}");
+    let class = r#"[a-zA-Z0-9 _'"\\\t\n#=\[\]{}éß日本🚀\x7f\x01]"#;
+    let wild = format!("{class}{{1,{max}}}");
+    prop_oneof![
+        3 => proptest::string::string_regex(&plain).unwrap(),
+        1 => proptest::string::string_regex(&wild).unwrap(),
+    ]
+    .prop_filter("not blank", |s| !s.trim().is_empty())
+}

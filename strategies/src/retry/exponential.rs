@@ -1,0 +1,364 @@
+//! `exponential`: exponential backoff with jitter (AWS, "Exponential Backoff And Jitter").
+
+use serde::{Deserialize, Serialize};
+
+use super::{GiveUp, RetryKind, RetryOn, RetryOnSpec, RetryPolicy};
+use super::{default_max_attempts, retry_on_all};
+use crate::config::{Checker, MAX_MS};
+use crate::draws::{DrawCache, Draws, Purpose, uniform_upto};
+use crate::kind::{FieldDoc, Kind, KindDoc};
+use crate::time::{Nanos, ms_to_nanos};
+use crate::types::Response;
+
+/// How a backoff ceiling is randomised (AWS, "Exponential Backoff And Jitter"); in TOML
+/// `jitter = "none" | "full" | "equal" | "decorrelated"` (default `"full"`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Jitter {
+    /// Wait the ceiling itself: lock-step retries.
+    None,
+    /// Uniform in `[0, ceiling]` (AWS's recommendation).
+    #[default]
+    Full,
+    /// `ceiling/2` plus uniform in `[0, ceiling/2]`.
+    Equal,
+    /// `min(cap, uniform in [base, 3·previous])`, starting from `previous = base`.
+    Decorrelated,
+}
+
+/// `{ kind = "exponential", base_ms, cap_ms, multiplier, jitter, max_attempts,
+/// honor_retry_after, on }`, every field optional.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExponentialConfig {
+    /// First ceiling, ms.
+    #[serde(default = "default_base_ms")]
+    pub base_ms: f64,
+    /// Largest ceiling, ms.
+    #[serde(default = "default_cap_ms")]
+    pub cap_ms: f64,
+    /// Growth per retry.
+    #[serde(default = "default_multiplier")]
+    pub multiplier: f64,
+    /// Randomisation.
+    #[serde(default)]
+    pub jitter: Jitter,
+    /// Attempts in all, the first included.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Wait at least the `Retry-After` the API sent.
+    #[serde(default)]
+    pub honor_retry_after: bool,
+    /// Failures retried.
+    #[serde(default = "retry_on_all")]
+    pub on: Vec<RetryOnSpec>,
+}
+
+fn default_base_ms() -> f64 {
+    1000.0
+}
+fn default_cap_ms() -> f64 {
+    60_000.0
+}
+fn default_multiplier() -> f64 {
+    2.0
+}
+
+impl Kind for ExponentialConfig {
+    const DOC: KindDoc = KindDoc {
+        about: "retry n waits min(cap, base·multiplier^(n-1)), jittered",
+        fields: &[
+            FieldDoc::default("base_ms", "1000"),
+            FieldDoc::default("cap_ms", "60000"),
+            FieldDoc::default("multiplier", "2"),
+            FieldDoc::default("jitter", "\"full\""),
+            FieldDoc::default("max_attempts", "5"),
+            FieldDoc::default("honor_retry_after", "false"),
+            FieldDoc::default("on", "[\"429\", \"5xx\", \"timeout\"]"),
+        ],
+        example: r#"{ kind = "exponential", base_ms = 500, jitter = "full" }"#,
+    };
+    fn check(&self, c: &mut Checker) {
+        let (base_ms, cap_ms) = (self.base_ms, self.cap_ms);
+        c.number("base_ms", base_ms, 0.0, MAX_MS);
+        c.number("cap_ms", cap_ms, 0.0, MAX_MS);
+        if base_ms.is_finite() && cap_ms.is_finite() && cap_ms < base_ms {
+            c.fail(
+                "cap_ms",
+                format!("must be at least base_ms = {base_ms} (got {cap_ms})"),
+            );
+        }
+        c.number("multiplier", self.multiplier, 1.0, 100.0);
+        GiveUp::check_max_attempts(c, self.max_attempts);
+    }
+    fn scale(&mut self, k: f64) {
+        self.base_ms /= k;
+        self.cap_ms /= k;
+    }
+}
+
+impl RetryKind for ExponentialConfig {
+    type Policy = ExponentialRetry;
+    fn build(&self, draws: Draws) -> ExponentialRetry {
+        ExponentialRetry::new(
+            Backoff {
+                base: ms_to_nanos(self.base_ms),
+                cap: ms_to_nanos(self.cap_ms),
+                multiplier: self.multiplier,
+                jitter: self.jitter,
+            },
+            GiveUp {
+                on: RetryOn::of(&self.on),
+                max_attempts: self.max_attempts,
+                honor_retry_after: self.honor_retry_after,
+            },
+            draws,
+        )
+    }
+    fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+    fn honours_retry_after(&self) -> bool {
+        self.honor_retry_after
+    }
+}
+
+/// The shape of exponential waits: retry n ≥ 1 has the ceiling `min(cap, base ·
+/// multiplier^(n−1))`, then jitter.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Backoff {
+    /// The first ceiling.
+    pub base: Nanos,
+    /// The largest ceiling.
+    pub cap: Nanos,
+    /// Growth per retry.
+    pub multiplier: f64,
+    /// Randomisation of the ceiling.
+    pub jitter: Jitter,
+}
+
+/// Exponential backoff with jitter; jitter draws are addressed by (client, request, attempt).
+#[derive(Clone, Debug)]
+pub struct ExponentialRetry {
+    backoff: Backoff,
+    give_up: GiveUp,
+    draws: Draws,
+    /// What `retry_at` keeps between calls (its answers are those of
+    /// [`ExponentialRetry::delay`]).
+    memo: Memo,
+}
+
+/// Jitter draws of neighbouring requests from one ChaCha8 computation, and the exponential
+/// ceilings of the first retries (a `pow` each), made when first needed.
+#[derive(Clone, Default)]
+struct Memo {
+    /// Boxed: 2 KiB that only a client that retries needs.
+    draws: Option<Box<DrawCache>>,
+    ceilings: Option<[Nanos; MEMO_CEILINGS]>,
+}
+
+impl std::fmt::Debug for Memo {
+    /// Not the cached words (2 KiB): the memo is an implementation detail of `retry_at`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memo").finish_non_exhaustive()
+    }
+}
+
+/// Retries whose ceilings are remembered.
+const MEMO_CEILINGS: usize = 16;
+
+impl ExponentialRetry {
+    /// A policy from its parts.
+    pub fn new(backoff: Backoff, give_up: GiveUp, draws: Draws) -> Self {
+        ExponentialRetry {
+            backoff,
+            give_up,
+            draws,
+            memo: Memo::default(),
+        }
+    }
+
+    /// The wait before retry `n` (n ≥ 1) of request `id` of `client`.
+    pub fn delay(&self, client: u32, id: u64, n: u32) -> Nanos {
+        let b = self.backoff;
+        delay_of(
+            b,
+            n,
+            || exponential_ceiling(b.base, b.cap, b.multiplier, n),
+            |k| self.draws.u64(Purpose::Jitter, client, id, k),
+        )
+    }
+
+    /// [`ExponentialRetry::delay`], with draws and ceilings served from the memo.
+    fn delay_memo(&mut self, client: u32, id: u64, n: u32) -> Nanos {
+        let b = self.backoff;
+        let memo = &mut self.memo;
+        let draws = self.draws;
+        let cache = memo
+            .draws
+            .get_or_insert_with(|| Box::new(DrawCache::new(draws, Purpose::Jitter)));
+        let ceilings = memo.ceilings.get_or_insert_with(|| {
+            std::array::from_fn(|i| exponential_ceiling(b.base, b.cap, b.multiplier, i as u32 + 1))
+        });
+        delay_of(
+            b,
+            n,
+            || match ceilings.get(n.wrapping_sub(1) as usize) {
+                Some(&c) => c,
+                None => exponential_ceiling(b.base, b.cap, b.multiplier, n),
+            },
+            |k| cache.u64(client, id, k),
+        )
+    }
+}
+
+/// The wait before retry `n` under `backoff`, with its exponential ceiling from `ceiling()`
+/// (asked only by the jitters that use it) and the jitter draw of retry `k` from `draw(k)`.
+fn delay_of(
+    backoff: Backoff,
+    n: u32,
+    ceiling: impl FnOnce() -> Nanos,
+    mut draw: impl FnMut(u32) -> u64,
+) -> Nanos {
+    let Backoff {
+        base, cap, jitter, ..
+    } = backoff;
+    match jitter {
+        Jitter::None => ceiling(),
+        Jitter::Full => uniform_upto(draw(n), ceiling()),
+        Jitter::Equal => {
+            let ceiling = ceiling();
+            ceiling / 2 + uniform_upto(draw(n), ceiling - ceiling / 2)
+        }
+        Jitter::Decorrelated => {
+            // Recomputed from addressable draws, so no per-request state is kept.
+            let mut sleep = base.min(cap);
+            for k in 1..=n {
+                let hi = sleep.saturating_mul(3).max(base);
+                sleep = (base + uniform_upto(draw(k), hi - base)).min(cap);
+            }
+            sleep
+        }
+    }
+}
+
+/// `min(cap, base · multiplier^(n−1))` in nanoseconds.
+pub fn exponential_ceiling(base: Nanos, cap: Nanos, multiplier: f64, n: u32) -> Nanos {
+    let exp = f64::from(n.saturating_sub(1));
+    let c = base as f64 * libm::pow(multiplier, exp);
+    if c.is_nan() || c >= cap as f64 {
+        cap
+    } else {
+        (c as Nanos).min(cap)
+    }
+}
+
+impl RetryPolicy for ExponentialRetry {
+    fn retry_at(&mut self, now: Nanos, resp: &Response) -> Option<Nanos> {
+        if self.give_up.gives_up(resp) {
+            return None;
+        }
+        let r = resp.request;
+        let wait = self.delay_memo(r.client, r.id, r.attempt);
+        Some(self.give_up.retry_at(now, wait, resp))
+    }
+    /// Only `Retry-After`.
+    fn reads_rate_limit_headers(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::reply;
+
+    fn expo(jitter: Jitter, max_attempts: u32, honor_retry_after: bool) -> ExponentialRetry {
+        let backoff = Backoff {
+            base: 100,
+            cap: 1000,
+            multiplier: 2.0,
+            jitter,
+        };
+        let give_up = GiveUp {
+            on: RetryOn::ALL,
+            max_attempts,
+            honor_retry_after,
+        };
+        ExponentialRetry::new(backoff, give_up, Draws::new(7))
+    }
+
+    #[test]
+    fn retry_at_answers_delay() {
+        let backoffs = [
+            (100, 1000, 2.0, Jitter::Full),
+            (30, 100_000, 1.5, Jitter::Equal),
+            (30, 100_000, 1.5, Jitter::None),
+            (30, 100_000, 1.5, Jitter::Decorrelated),
+        ];
+        for (seed, (base, cap, multiplier, jitter)) in [7, 8].into_iter().zip(backoffs) {
+            let backoff = Backoff {
+                base,
+                cap,
+                multiplier,
+                jitter,
+            };
+            let give_up = GiveUp {
+                on: RetryOn::ALL,
+                max_attempts: 40,
+                honor_retry_after: false,
+            };
+            let mut r = ExponentialRetry::new(backoff, give_up, Draws::new(seed));
+            for id in [0, 1, 31, 32, 1000, 3, 1 << 50] {
+                for n in [0, 1, 2, 5, 16, 17, 30] {
+                    let mut resp = reply(id, 0, 429);
+                    resp.request.attempt = n;
+                    assert_eq!(r.retry_at(10, &resp), Some(10 + r.delay(0, id, n)));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ceilings_double_up_to_the_cap() {
+        let r = expo(Jitter::None, 5, false);
+        let waits: Vec<_> = (1..=6).map(|n| r.delay(0, 0, n)).collect();
+        assert_eq!(waits, vec![100, 200, 400, 800, 1000, 1000]);
+    }
+
+    #[test]
+    fn jitter_stays_in_its_range() {
+        for id in 0..200 {
+            for n in 1..6 {
+                let c = exponential_ceiling(100, 1000, 2.0, n);
+                assert!(expo(Jitter::Full, 5, false).delay(0, id, n) <= c);
+                let e = expo(Jitter::Equal, 5, false).delay(0, id, n);
+                assert!(e >= c / 2 && e <= c);
+                let d = expo(Jitter::Decorrelated, 5, false).delay(0, id, n);
+                assert!((100..=1000).contains(&d));
+            }
+        }
+    }
+
+    #[test]
+    fn stops_at_max_attempts_and_on_unlisted_failures() {
+        let mut r = expo(Jitter::None, 5, false);
+        let mut resp = reply(0, 0, 429);
+        resp.request.attempt = 4;
+        assert_eq!(r.retry_at(10, &resp), Some(810));
+        resp.request.attempt = 5;
+        assert_eq!(r.retry_at(10, &resp), None);
+        r.give_up.on.rate_limited = false;
+        resp.request.attempt = 1;
+        assert_eq!(r.retry_at(10, &resp), None);
+        assert_eq!(r.retry_at(10, &reply(0, 0, 413)), None);
+    }
+
+    #[test]
+    fn retry_after_is_never_undercut_when_honoured() {
+        let mut resp = reply(0, 0, 429);
+        resp.retry_after = Some(5000);
+        assert_eq!(expo(Jitter::None, 5, false).retry_at(10, &resp), Some(110));
+        assert_eq!(expo(Jitter::None, 5, true).retry_at(10, &resp), Some(5010));
+    }
+}
