@@ -3,8 +3,12 @@
 //! A lab for client strategies against rate-limited APIs. This crate is the CLI plus a thin
 //! facade: the strategies live in [`strategies`] (`ratelab-strategies`), the simulator, API
 //! models and scenario schema in [`sim`] (`ratelab-sim`). [`table`] renders the comparison table
-//! that `ratelab run` and `cargo bench --bench compare` print.
+//! that `ratelab run` and `cargo bench --bench compare` print, [`catalog`] what `ratelab list`
+//! prints of every kind.
 
+#![warn(missing_docs)]
+
+pub mod catalog;
 pub mod table;
 
 pub use ratelab_sim as sim;

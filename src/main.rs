@@ -1,6 +1,5 @@
 //! `ratelab`: run scenarios of client strategies against modelled rate-limited APIs.
 
-mod catalog;
 mod live_cmd;
 mod progress;
 mod report_cmd;
@@ -241,7 +240,7 @@ fn main() -> ExitCode {
         Command::List { dir } => {
             let given = dir.is_some();
             let dir = dir.unwrap_or_else(|| PathBuf::from("scenarios"));
-            let (text, unreadable) = catalog::render(&dir);
+            let (text, unreadable) = ratelab::catalog::render(&dir);
             print!("{text}");
             match unreadable {
                 Some(e) if given => {

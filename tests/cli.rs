@@ -398,19 +398,29 @@ fn list_shows_the_library_and_every_kind() {
         "seed-semaphore.toml",
         "two-instances.toml",
         "ai-rpm-tpm.toml",
-        "leaky_bucket",
-        "aimd",
         "decorrelated",
-        "sliding_window",
-        "concurrency",
-        "lognormal",
-        "poisson",
         "on_open",
     ] {
         assert!(
             text.contains(needle),
             "`{needle}` missing from `ratelab list`"
         );
+    }
+    // Every registered kind, under its section, with its fields.
+    for section in ratelab::catalog::sections() {
+        let start = text
+            .find(&format!("\n{} — ", section.name))
+            .unwrap_or_else(|| panic!("no section {} in:\n{text}", section.name));
+        for k in section.kinds {
+            let entry = format!("\n  {:<15} {}\n", k.name, k.doc.about);
+            assert!(
+                text[start..].contains(&entry),
+                "{} kind {} missing from `ratelab list`",
+                section.name,
+                k.name
+            );
+            assert!(text[start..].contains(&k.fields_line()));
+        }
     }
     assert!(
         !text.contains("invalid"),

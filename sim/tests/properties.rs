@@ -468,3 +468,49 @@ fn the_memory_limit_is_exact_around_retries() {
     }
     assert!(stops > 100, "the limit stopped only {stops} of 200 runs");
 }
+
+/// Each generator draws every kind its family registers, so a kind that is added is generated
+/// (or this test names it): 2 000 draws of each, against the registry's catalog.
+#[test]
+fn generators_draw_every_registered_kind() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    use ratelab_sim::workload::{ArrivalSpec, TokensSpec};
+    use ratelab_strategies::{AdmissionSpec, RetrySpec};
+    use std::collections::BTreeSet;
+
+    fn drawn<T>(
+        family: &str,
+        strategy: impl Strategy<Value = T>,
+        kind: fn(&T) -> &'static str,
+        registered: &[ratelab_strategies::kind::KindEntry],
+    ) {
+        let mut runner = TestRunner::deterministic();
+        let seen: BTreeSet<&str> = (0..2000)
+            .map(|_| kind(&strategy.new_tree(&mut runner).unwrap().current()))
+            .collect();
+        let all: BTreeSet<&str> = registered.iter().map(|k| k.name).collect();
+        assert_eq!(seen, all, "{family}: kinds drawn against kinds registered");
+    }
+    drawn(
+        "admission",
+        admission_spec(),
+        AdmissionSpec::kind,
+        AdmissionSpec::KINDS,
+    );
+    drawn("retry", retry_spec(), RetrySpec::kind, RetrySpec::KINDS);
+    drawn("limits", limit_spec(), LimitSpec::kind, LimitSpec::KINDS);
+    drawn(
+        "latency",
+        latency_spec(),
+        LatencySpec::kind,
+        LatencySpec::KINDS,
+    );
+    drawn(
+        "arrival",
+        arrival_spec(),
+        ArrivalSpec::kind,
+        ArrivalSpec::KINDS,
+    );
+    drawn("tokens", tokens_spec(), TokensSpec::kind, TokensSpec::KINDS);
+}

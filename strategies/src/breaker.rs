@@ -56,7 +56,7 @@ impl BreakerSpec {
             FieldDoc::default("consecutive_failures", "5"),
             FieldDoc::default("open_ms", "30000"),
             FieldDoc::default("half_open_probes", "1"),
-            FieldDoc::default("on_open", "\"wait\""),
+            FieldDoc::default("on_open", "\"wait\"").values(r#""wait" | "fail""#),
         ],
         example: r#"{ consecutive_failures = 3, open_ms = 10000 }"#,
     };

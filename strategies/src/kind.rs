@@ -52,6 +52,8 @@ pub struct FieldDoc {
     pub name: &'static str,
     /// Whether it must be given.
     pub need: Need,
+    /// The values it takes when they are a short list (`"none" | "full"`), as written.
+    pub values: Option<&'static str>,
 }
 
 /// Whether a field must be given.
@@ -71,6 +73,7 @@ impl FieldDoc {
         FieldDoc {
             name,
             need: Need::Required,
+            values: None,
         }
     }
 
@@ -79,6 +82,7 @@ impl FieldDoc {
         FieldDoc {
             name,
             need: Need::Default(default),
+            values: None,
         }
     }
 
@@ -87,6 +91,15 @@ impl FieldDoc {
         FieldDoc {
             name,
             need: Need::InsteadOfPrevious,
+            values: None,
+        }
+    }
+
+    /// The same field, taking one of `values` (as written: `"\"none\" | \"full\""`).
+    pub const fn values(self, values: &'static str) -> Self {
+        FieldDoc {
+            values: Some(values),
+            ..self
         }
     }
 }
@@ -98,6 +111,9 @@ pub struct KindEntry {
     pub name: &'static str,
     /// Its documentation.
     pub doc: KindDoc,
+    /// The fields its configuration reads ([`fields_read`]), for the tests that hold the
+    /// documentation against the code.
+    pub fields_read: fn() -> Vec<String>,
 }
 
 impl KindEntry {
@@ -115,6 +131,9 @@ impl KindEntry {
                 _ => {}
             }
             line.push_str(f.name);
+            if let Some(values) = f.values {
+                line.push_str(&format!(" = {values}"));
+            }
             if let Need::Default(d) = f.need {
                 line.push_str(&format!(" ({d})"));
             }
@@ -191,6 +210,7 @@ macro_rules! config_enum {
                     $crate::kind::KindEntry {
                         name: $kind,
                         doc: <$config as $crate::kind::Kind>::DOC,
+                        fields_read: $crate::kind::fields_read::<$config>,
                     },
                 )*
             ];
@@ -489,6 +509,10 @@ mod tests {
         assert_eq!(
             Shape::KINDS[1].fields_line(),
             "radius_ms, sides (2), edge (\"smooth\")"
+        );
+        assert_eq!(
+            (Shape::KINDS[1].fields_read)(),
+            ["radius_ms", "sides", "edge"]
         );
         assert_eq!(Shape::KINDS[0].fields_line(), "-");
         assert_eq!(fields_read::<Round>(), ["radius_ms", "sides", "edge"]);

@@ -43,7 +43,7 @@ impl Kind for TokenBucketConfig {
             FieldDoc::required("rate_per_s"),
             FieldDoc::instead_of_previous("rate_per_min"),
             FieldDoc::required("burst"),
-            FieldDoc::default("unit", "\"requests\""),
+            FieldDoc::default("unit", "\"requests\"").values(r#""requests" | "tokens""#),
         ],
         example: r#"{ kind = "token_bucket", rate_per_s = 10, burst = 10 }"#,
     };

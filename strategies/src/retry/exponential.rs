@@ -71,10 +71,11 @@ impl Kind for ExponentialConfig {
             FieldDoc::default("base_ms", "1000"),
             FieldDoc::default("cap_ms", "60000"),
             FieldDoc::default("multiplier", "2"),
-            FieldDoc::default("jitter", "\"full\""),
+            FieldDoc::default("jitter", "\"full\"")
+                .values(r#""none" | "full" | "equal" | "decorrelated""#),
             FieldDoc::default("max_attempts", "5"),
             FieldDoc::default("honor_retry_after", "false"),
-            FieldDoc::default("on", "[\"429\", \"5xx\", \"timeout\"]"),
+            FieldDoc::default("on", r#"["429", "5xx", "timeout"]"#),
         ],
         example: r#"{ kind = "exponential", base_ms = 500, jitter = "full" }"#,
     };

@@ -34,7 +34,7 @@ impl Kind for FixedConfig {
             FieldDoc::required("delay_ms"),
             FieldDoc::default("max_attempts", "5"),
             FieldDoc::default("honor_retry_after", "false"),
-            FieldDoc::default("on", "[\"429\", \"5xx\", \"timeout\"]"),
+            FieldDoc::default("on", r#"["429", "5xx", "timeout"]"#),
         ],
         example: r#"{ kind = "fixed", delay_ms = 1000 }"#,
     };

@@ -41,7 +41,7 @@ impl Kind for FixedWindowLimitConfig {
         fields: &[
             FieldDoc::required("limit"),
             FieldDoc::required("window_s"),
-            FieldDoc::default("unit", "\"requests\""),
+            FieldDoc::default("unit", "\"requests\"").values(r#""requests" | "tokens""#),
         ],
         example: r#"{ kind = "fixed_window", limit = 60, window_s = 60 }"#,
     };

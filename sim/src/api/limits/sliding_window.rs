@@ -29,7 +29,7 @@ impl Kind for SlidingWindowLimitConfig {
         fields: &[
             FieldDoc::required("limit"),
             FieldDoc::required("window_s"),
-            FieldDoc::default("unit", "\"requests\""),
+            FieldDoc::default("unit", "\"requests\"").values(r#""requests" | "tokens""#),
         ],
         example: r#"{ kind = "sliding_window", limit = 60, window_s = 60, unit = "tokens" }"#,
     };

@@ -40,7 +40,7 @@ impl Kind for TokenBucketLimitConfig {
             FieldDoc::required("rate_per_s"),
             FieldDoc::instead_of_previous("rate_per_min"),
             FieldDoc::required("burst"),
-            FieldDoc::default("unit", "\"requests\""),
+            FieldDoc::default("unit", "\"requests\"").values(r#""requests" | "tokens""#),
         ],
         example: r#"{ kind = "token_bucket", rate_per_min = 600, burst = 10 }"#,
     };
