@@ -27,6 +27,8 @@
 //! assert!(html.contains("ratelab run doc.toml --seed 1"));
 //! ```
 
+#![warn(missing_docs)]
+
 mod charts;
 mod csv;
 pub mod format;

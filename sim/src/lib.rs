@@ -25,6 +25,8 @@
 //! assert_eq!(out.results[0].http_429, 0);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod engine;
 pub mod metrics;

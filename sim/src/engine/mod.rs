@@ -8,7 +8,7 @@
 //! [`ClientCore`]'s, shared with the live driver; what is the engine's own: each client keeps at
 //! most one pending wake-up, outside the event queue (a small heap of wake times; an entry that
 //! no longer matches its client's wake is stale and skipped), fresh work is a counter
-//! ([`backlog`]), and attempts in flight live in a slab.
+//! (`backlog.rs`), and attempts in flight live in a slab.
 
 mod backlog;
 
