@@ -405,7 +405,7 @@ where
                     let now = st.tick(self.now());
                     let State { core, tickets, .. } = &mut *st;
                     let head = tickets.head(now);
-                    match core.poll_transmit(now, &head) {
+                    match core.poll_transmit(now, head.as_ref()) {
                         Transmit::Send(h) => {
                             core.on_sent(now, tickets, h);
                             tickets.wake_head();

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use http::{HeaderMap, HeaderValue};
 use ratelab_sim::api::Reply;
 use ratelab_strategies::time::{Nanos, SECOND};
-use ratelab_strategies::{RequestInfo, Response};
+use ratelab_strategies::{RateLimitHeaders, RequestInfo, Response};
 
 /// Request header naming the client (0-based; default 0).
 pub const CLIENT: &str = "x-ratelimit-client";
@@ -148,8 +148,9 @@ pub fn format_duration(ns: Nanos) -> String {
 }
 
 /// The headers of an API model's reply: `Retry-After` in whole seconds, the `x-ratelimit-*`
-/// pairs it carries, and `x-ratelimit-banned: true` during a ban.
-pub fn reply_headers(reply: &Reply, headers: &mut HeaderMap) {
+/// pairs of `limits` (the model's [`ratelab_sim::api::ApiModel::headers`] when the reply has
+/// them), and `x-ratelimit-banned: true` during a ban.
+pub fn reply_headers(reply: &Reply, limits: &RateLimitHeaders, headers: &mut HeaderMap) {
     let mut put = |name: &'static str, value: String| {
         if let Ok(v) = HeaderValue::from_str(&value) {
             headers.insert(name, v);
@@ -158,16 +159,17 @@ pub fn reply_headers(reply: &Reply, headers: &mut HeaderMap) {
     if let Some(ra) = reply.retry_after {
         put("retry-after", (ra.div_ceil(SECOND)).to_string());
     }
-    if let Some(r) = reply.remaining_requests {
+    let h = limits;
+    if let Some(r) = h.remaining_requests {
         put(REMAINING_REQUESTS, r.to_string());
     }
-    if let Some(r) = reply.reset_requests {
+    if let Some(r) = h.reset_requests {
         put(RESET_REQUESTS, format_duration(r));
     }
-    if let Some(r) = reply.remaining_tokens {
+    if let Some(r) = h.remaining_tokens {
         put(REMAINING_TOKENS, r.to_string());
     }
-    if let Some(r) = reply.reset_tokens {
+    if let Some(r) = h.reset_tokens {
         put(RESET_TOKENS, format_duration(r));
     }
     if reply.banned {

@@ -22,7 +22,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use ratelab_sim::api::{ApiModel, ApiSpec};
-use ratelab_strategies::{Draws, RequestInfo};
+use ratelab_strategies::{Draws, RateLimitHeaders, RequestInfo};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -118,10 +118,15 @@ impl MockApi {
             tokens,
         };
         let reply = m.api.handle(now, &info);
+        let limits = if reply.has_headers {
+            m.api.headers(now)
+        } else {
+            RateLimitHeaders::default()
+        };
         let deliver_at = m.start + Duration::from_nanos(now.saturating_add(reply.latency));
         drop(m);
         let mut out = HeaderMap::new();
-        reply_headers(&reply, &mut out);
+        reply_headers(&reply, &limits, &mut out);
         out.insert("content-type", HeaderValue::from_static("application/json"));
         let error = match reply.status {
             200 => None,

@@ -404,10 +404,12 @@ proptest! {
                     }
                 }
             }
-            prop_assert_eq!(reply.remaining_requests, expected[0].map(|e| e.0));
-            prop_assert_eq!(reply.reset_requests, expected[0].map(|e| e.1));
-            prop_assert_eq!(reply.remaining_tokens, expected[1].map(|e| e.0));
-            prop_assert_eq!(reply.reset_tokens, expected[1].map(|e| e.1));
+            prop_assert_eq!(reply.has_headers, api.headers);
+            let h = if reply.has_headers { model.headers(now) } else { Default::default() };
+            prop_assert_eq!(h.remaining_requests, expected[0].map(|e| e.0));
+            prop_assert_eq!(h.reset_requests, expected[0].map(|e| e.1));
+            prop_assert_eq!(h.remaining_tokens, expected[1].map(|e| e.0));
+            prop_assert_eq!(h.reset_tokens, expected[1].map(|e| e.1));
         }
         for limit in &api.limits {
             if let Err(e) = check_limit(limit, &admitted) {

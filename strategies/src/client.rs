@@ -99,10 +99,10 @@ impl<S: Strategy, R: RetryPolicy> ClientCore<S, R> {
     }
 
     /// Asks the strategy about `head`, what [`Backlog::head`] answered at `now` (`None`: nothing
-    /// waits). The head stays in the backlog until [`ClientCore::on_sent`] or
+    /// waits; it must still be told, as that ends a wait for the previous head). The head stays in the backlog until [`ClientCore::on_sent`] or
     /// [`ClientCore::on_rejected`].
     #[inline(always)]
-    pub fn poll_transmit<'h>(&mut self, now: Nanos, head: &'h Option<Head>) -> Transmit<'h> {
+    pub fn poll_transmit<'h>(&mut self, now: Nanos, head: Option<&'h Head>) -> Transmit<'h> {
         self.blocked_until = None;
         let Some(head) = head else {
             return Transmit::Blocked;
@@ -279,12 +279,12 @@ mod tests {
             ..Work::default()
         };
         let head = work.head(0);
-        let Transmit::Send(first) = core.poll_transmit(0, &head) else {
+        let Transmit::Send(first) = core.poll_transmit(0, head.as_ref()) else {
             panic!("the first request goes at once");
         };
         core.on_sent(0, &mut work, first);
         let head = work.head(0);
-        assert_eq!(core.poll_transmit(0, &head), Transmit::Blocked);
+        assert_eq!(core.poll_transmit(0, head.as_ref()), Transmit::Blocked);
         assert_eq!(core.poll_timeout(0, &work), None, "waits for a reply");
         assert_eq!(
             core.handle_reply(10, &reply(0, 0, 429)),
@@ -295,7 +295,7 @@ mod tests {
         work.retries.push((60, retry));
         // Fresh work goes while the retry is not due; the wake is the retry's.
         let head = work.head(10);
-        let Transmit::Send(next) = core.poll_transmit(10, &head) else {
+        let Transmit::Send(next) = core.poll_transmit(10, head.as_ref()) else {
             panic!("fresh work is not blocked by a retry not due");
         };
         assert!(!next.retry);
@@ -306,7 +306,7 @@ mod tests {
             Verdict::Succeeded
         );
         let head = work.head(60);
-        let Transmit::Send(due) = core.poll_transmit(60, &head) else {
+        let Transmit::Send(due) = core.poll_transmit(60, head.as_ref()) else {
             panic!("the due retry goes");
         };
         assert_eq!((due.retry, due.info.attempt), (true, 2));
@@ -327,7 +327,10 @@ mod tests {
             fresh: 1,
             ..Work::default()
         };
-        assert_eq!(core.poll_transmit(100, &work.head(100)), Transmit::Blocked);
+        assert_eq!(
+            core.poll_transmit(100, work.head(100).as_ref()),
+            Transmit::Blocked
+        );
         assert_eq!(core.poll_timeout(100, &work), Some(101));
     }
 
@@ -341,12 +344,15 @@ mod tests {
             ..Work::default()
         };
         let head = work.head(0);
-        let Transmit::Send(h) = core.poll_transmit(0, &head) else {
+        let Transmit::Send(h) = core.poll_transmit(0, head.as_ref()) else {
             panic!()
         };
         core.on_sent(0, &mut work, h);
         assert_eq!(core.handle_reply(10, &reply(0, 0, 200)), Verdict::Succeeded);
-        assert_eq!(core.poll_transmit(10, &work.head(10)), Transmit::Blocked);
+        assert_eq!(
+            core.poll_transmit(10, work.head(10).as_ref()),
+            Transmit::Blocked
+        );
         assert_eq!(core.poll_timeout(10, &work), Some(110));
         // A fixed delay says every reply may change admission: it is asked again.
         assert!(!core.reply_changes_nothing(20, Some(110), &work));

@@ -41,4 +41,4 @@ pub use draws::{Draws, Purpose};
 pub use retry::{Retry, RetryPolicy, RetrySpec};
 pub use strategy::{Hints, Stack, Strategy};
 pub use time::Nanos;
-pub use types::{Admit, Outcome, RequestInfo, Response};
+pub use types::{Admit, Outcome, RateLimitHeaders, RequestInfo, Response};

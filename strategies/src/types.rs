@@ -111,6 +111,37 @@ impl Response {
     }
 }
 
+/// The `x-ratelimit-*` values of one reply, as an API model answers them (each `None` when the
+/// API has no limit of that unit).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RateLimitHeaders {
+    /// Requests left under the tightest request limit.
+    pub remaining_requests: Option<u64>,
+    /// Time until that limit is full again.
+    pub reset_requests: Option<Nanos>,
+    /// Tokens left under the tightest token limit.
+    pub remaining_tokens: Option<u64>,
+    /// Time until that limit is full again.
+    pub reset_tokens: Option<Nanos>,
+    /// The capacity of the request limit `remaining_requests` is of.
+    pub limit_requests: Option<u64>,
+    /// The capacity of the token limit `remaining_tokens` is of.
+    pub limit_tokens: Option<u64>,
+}
+
+impl RateLimitHeaders {
+    /// Writes these values into `r`'s fields of the same names.
+    #[inline]
+    pub fn apply(&self, r: &mut Response) {
+        r.remaining_requests = self.remaining_requests;
+        r.reset_requests = self.reset_requests;
+        r.remaining_tokens = self.remaining_tokens;
+        r.reset_tokens = self.reset_tokens;
+        r.limit_requests = self.limit_requests;
+        r.limit_tokens = self.limit_tokens;
+    }
+}
+
 /// A strategy's answer to "may this attempt be sent now?".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Admit {

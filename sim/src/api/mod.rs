@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use ratelab_strategies::config::{Checker, MAX_MS};
 use ratelab_strategies::draws::{DrawCache, Draws, Purpose};
 use ratelab_strategies::time::{Nanos, SECOND, ms_to_nanos, secs_to_nanos};
-use ratelab_strategies::{RequestInfo, Response};
+use ratelab_strategies::{RateLimitHeaders, RequestInfo, Response};
 use serde::{Deserialize, Serialize};
 
 /// The `[api]` table of a scenario.
@@ -175,33 +175,20 @@ pub struct Reply {
     pub latency: Nanos,
     /// `Retry-After` (whole seconds, as nanoseconds) on a 429, when enabled.
     pub retry_after: Option<Nanos>,
-    /// `x-ratelimit-remaining-requests`.
-    pub remaining_requests: Option<u64>,
-    /// `x-ratelimit-reset-requests`.
-    pub reset_requests: Option<Nanos>,
-    /// `x-ratelimit-remaining-tokens`.
-    pub remaining_tokens: Option<u64>,
-    /// `x-ratelimit-reset-tokens`.
-    pub reset_tokens: Option<Nanos>,
-    /// `x-ratelimit-limit-requests`: the capacity of the limit `remaining_requests` is of.
-    pub limit_requests: Option<u64>,
-    /// `x-ratelimit-limit-tokens`: the capacity of the limit `remaining_tokens` is of.
-    pub limit_tokens: Option<u64>,
+    /// The reply carries the `x-ratelimit-*` values ([`ApiModel::headers`], asked right after
+    /// [`ApiModel::handle`]): the scenario sends them, and this is neither a 413 nor a ban.
+    pub has_headers: bool,
     /// The refusal came from a ban.
     pub banned: bool,
 }
 
 impl Reply {
-    /// The reply as the client's strategy sees it.
+    /// The reply as the client's strategy sees it, without the rate-limit headers (see
+    /// [`RateLimitHeaders::apply`]).
+    #[inline]
     pub fn to_response(&self, request: RequestInfo, sent_at: Nanos) -> Response {
         let mut r = Response::new(request, sent_at, self.status, self.latency);
         r.retry_after = self.retry_after;
-        r.remaining_requests = self.remaining_requests;
-        r.reset_requests = self.reset_requests;
-        r.remaining_tokens = self.remaining_tokens;
-        r.reset_tokens = self.reset_tokens;
-        r.limit_requests = self.limit_requests;
-        r.limit_tokens = self.limit_tokens;
         r
     }
 }
@@ -222,6 +209,7 @@ struct Ban {
 
 impl Ban {
     /// Records a 429 sent to `client` at `now`; starts a ban when there were too many.
+    #[inline(never)]
     fn record_429(&mut self, client: u32, now: Nanos) {
         let Some(c) = self.clients.get_mut(client as usize) else {
             return;
@@ -273,13 +261,6 @@ pub fn retry_after_secs(wait: Nanos) -> Nanos {
 }
 
 impl ApiModel {
-    /// Leaves the `x-ratelimit-*` headers out of every reply (`None`), whatever the scenario says:
-    /// for a driver whose clients do not read them (`Retry-After` is still sent). It changes
-    /// nothing else: the headers only report the limits' state.
-    pub fn omit_headers(&mut self) {
-        self.headers = false;
-    }
-
     /// Answers `req`, sent at `now`.
     #[inline]
     pub fn handle(&mut self, now: Nanos, req: &RequestInfo) -> Reply {
@@ -287,12 +268,7 @@ impl ApiModel {
             status: 200,
             latency: self.rejected_latency,
             retry_after: None,
-            remaining_requests: None,
-            reset_requests: None,
-            remaining_tokens: None,
-            reset_tokens: None,
-            limit_requests: None,
-            limit_tokens: None,
+            has_headers: false,
             banned: false,
         };
         if let Some(until) = self
@@ -360,26 +336,30 @@ impl ApiModel {
                 }
             }
         }
-        if self.headers {
-            self.fill_headers(now, &mut reply);
-        }
+        reply.has_headers = self.headers;
         reply
     }
 
-    fn fill_headers(&mut self, now: Nanos, reply: &mut Reply) {
+    /// The `x-ratelimit-*` values at `now`: for each unit, what the tightest limit has left,
+    /// when it is full again and its capacity. Asked right after [`ApiModel::handle`], for a
+    /// reply that [`Reply::has_headers`], they are that reply's; a driver whose clients do not
+    /// read them does not ask (they only report the limits' state and change nothing).
+    #[inline(never)]
+    pub fn headers(&mut self, now: Nanos) -> RateLimitHeaders {
+        let mut h = RateLimitHeaders::default();
         for l in &mut self.limits {
             let (left, reset) = l.headroom(now);
             let (remaining, until, limit) = if l.by_tokens() {
                 (
-                    &mut reply.remaining_tokens,
-                    &mut reply.reset_tokens,
-                    &mut reply.limit_tokens,
+                    &mut h.remaining_tokens,
+                    &mut h.reset_tokens,
+                    &mut h.limit_tokens,
                 )
             } else {
                 (
-                    &mut reply.remaining_requests,
-                    &mut reply.reset_requests,
-                    &mut reply.limit_requests,
+                    &mut h.remaining_requests,
+                    &mut h.reset_requests,
+                    &mut h.limit_requests,
                 )
             };
             if remaining.is_none_or(|r| left < r) {
@@ -388,6 +368,7 @@ impl ApiModel {
                 *limit = Some(l.capacity());
             }
         }
+        h
     }
 }
 
@@ -420,8 +401,10 @@ mod tests {
         assert_eq!(r.status, 429);
         assert_eq!(r.retry_after, Some(SECOND)); // 0.5 s rounded up
         assert_eq!(r.latency, 5 * 1_000_000);
-        assert_eq!(r.remaining_requests, Some(0));
-        assert_eq!(r.reset_requests, Some(SECOND / 2));
+        assert!(r.has_headers);
+        let h = a.headers(0);
+        assert_eq!(h.remaining_requests, Some(0));
+        assert_eq!(h.reset_requests, Some(SECOND / 2));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! (`backlog.rs`), and attempts in flight live in a slab.
 
 mod backlog;
+mod slab;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -26,6 +27,7 @@ use crate::queue::EventQueue;
 use crate::result::{StopReason, StrategyResult};
 use crate::scenario::Scenario;
 use backlog::{PendingRetry, SimBacklog};
+use slab::{Flight, Slab};
 
 /// One client's strategy: admission, retry policy and optional timeout.
 pub struct ClientSetup<S, R> {
@@ -61,13 +63,6 @@ enum Event {
     Arrival(u32),
 }
 
-/// An attempt in flight: what the client will hear, and when its request became ready.
-#[derive(Clone, Copy, Debug)]
-struct Flight {
-    ready_at: Nanos,
-    response: Response,
-}
-
 struct Client<S, R> {
     core: ClientCore<S, R>,
     backlog: SimBacklog,
@@ -87,14 +82,15 @@ struct Engine<'a, S, R> {
     queue: EventQueue<Event>,
     /// Clients' wake-ups by time (stale entries included, skipped when met).
     wakes: BinaryHeap<Reverse<(Nanos, u32)>>,
-    flights: Vec<Flight>,
-    free_slots: Vec<u32>,
+    flights: Slab,
     /// Requests held: in flight or waiting to retry, all clients together.
     held: u64,
     /// `scenario.max_requests_held`: `held` may not go beyond it.
     max_held: u64,
     /// The run met `max_held`: it stops at the current instant.
     held_too_many: bool,
+    /// Some client reads the rate-limit headers: replies carry them.
+    headers_read: bool,
     /// Clients to ask at the end of this instant (a reply, an arrival or a wake-up came).
     to_admit: Vec<u32>,
     rec: Recorder,
@@ -135,11 +131,11 @@ pub fn simulate<S: Strategy, R: RetryPolicy>(
         clients,
         queue: EventQueue::default(),
         wakes: BinaryHeap::new(),
-        flights: Vec::new(),
-        free_slots: Vec::new(),
+        flights: Slab::default(),
         held: 0,
         max_held: scenario.max_requests_held,
         held_too_many: false,
+        headers_read: true,
         to_admit: Vec::new(),
         rec: Recorder::new(wl.clients, wl.requests, horizon),
         now: 0,
@@ -151,7 +147,7 @@ pub fn simulate<S: Strategy, R: RetryPolicy>(
         .iter()
         .any(|c| c.core.reads_rate_limit_headers())
     {
-        engine.api.omit_headers();
+        engine.headers_read = false;
     }
     for c in 0..wl.clients {
         match wl.arrival_gap(&draws, c, 0) {
@@ -295,18 +291,22 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
     fn apply(&mut self, event: Event) {
         match event {
             Event::Reply(slot) => self.on_reply(slot),
-            Event::Arrival(c) => {
-                let now = self.now;
-                let wl = &self.scenario.workload;
-                let arrived = self.clients[c as usize].backlog.arrive(now);
-                if arrived < wl.requests
-                    && let Some(gap) = wl.arrival_gap(&self.draws, c, arrived)
-                {
-                    self.queue.push(now.saturating_add(gap), Event::Arrival(c));
-                }
-                self.queue_for_admission(c);
-            }
+            Event::Arrival(c) => self.arrive(c),
         }
+    }
+
+    /// The next request of client `c` (Poisson arrivals) is ready now.
+    #[inline(never)]
+    fn arrive(&mut self, c: u32) {
+        let now = self.now;
+        let wl = &self.scenario.workload;
+        let arrived = self.clients[c as usize].backlog.arrive(now);
+        if arrived < wl.requests
+            && let Some(gap) = wl.arrival_gap(&self.draws, c, arrived)
+        {
+            self.queue.push(now.saturating_add(gap), Event::Arrival(c));
+        }
+        self.queue_for_admission(c);
     }
 
     /// Sends what the client's strategy admits at `now`, then schedules its wake-up.
@@ -314,8 +314,11 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
         let now = self.now;
         loop {
             let cl = &mut self.clients[c as usize];
-            let head = cl.backlog.head(now);
-            match cl.core.poll_transmit(now, &head) {
+            let Some(head) = cl.backlog.head(now) else {
+                cl.core.poll_transmit(now, None);
+                break;
+            };
+            match cl.core.poll_transmit(now, Some(&head)) {
                 Transmit::Send(head) => {
                     // A fresh request adds one to what the run holds: past the limit the run
                     // stops, and nothing more is sent (the main loop asks no one after this).
@@ -325,11 +328,7 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
                     }
                     cl.core.on_sent(now, &mut cl.backlog, head);
                     self.held += u64::from(!head.retry);
-                    let slot = match self.free_slots.pop() {
-                        Some(slot) => slot,
-                        None => new_slot(&mut self.flights),
-                    };
-                    self.send(head.info, head.ready_at, slot);
+                    self.send(head.info, head.ready_at);
                 }
                 Transmit::Rejected(head) => {
                     cl.core.on_rejected(&mut cl.backlog, head);
@@ -345,25 +344,33 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
         }
     }
 
-    /// Sends the attempt `info` into the slab slot `slot` (free, or new).
-    fn send(&mut self, info: RequestInfo, ready_at: Nanos, slot: u32) {
+    /// Sends the attempt `info`, whose request became ready at `ready_at`.
+    fn send(&mut self, info: RequestInfo, ready_at: Nanos) {
         let now = self.now;
         let reply = self.api.handle(now, &info);
-        let (at, response) = match self.clients[info.client as usize].core.hears(reply.latency) {
-            Heard::Reply => (
-                now.saturating_add(reply.latency),
-                reply.to_response(info, now),
-            ),
-            Heard::Timeout(limit) => (now + limit, Response::timeout(info, now, limit)),
+        let slot = self.flights.take_slot();
+        let flight = self.flights.get_mut(slot);
+        flight.ready_at = ready_at;
+        let at = match self.clients[info.client as usize].core.hears(reply.latency) {
+            Heard::Reply => {
+                flight.response = reply.to_response(info, now);
+                if reply.has_headers && self.headers_read {
+                    self.api.headers(now).apply(&mut flight.response);
+                }
+                now.saturating_add(reply.latency)
+            }
+            Heard::Timeout(limit) => {
+                flight.response = Response::timeout(info, now, limit);
+                now + limit
+            }
         };
-        self.flights[slot as usize] = Flight { ready_at, response };
         self.queue.push(at, Event::Reply(slot));
         self.rec.sent(info.client, now);
     }
 
     fn on_reply(&mut self, slot: u32) {
         let now = self.now;
-        self.free_slots.push(slot);
+        self.flights.free(slot);
         // The reply is read in place in the slab (the slot is not reused before this returns).
         let Engine {
             flights,
@@ -372,8 +379,8 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             held,
             ..
         } = self;
-        let Flight { ready_at, response } = &flights[slot as usize];
-        let req = response.request;
+        let Flight { ready_at, response } = flights.get(slot);
+        let (ready_at, req) = (*ready_at, response.request);
         let c = req.client;
         rec.replied(c, now, response.outcome, response.status);
         let cl = &mut clients[c as usize];
@@ -386,7 +393,7 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
                 due,
                 id: req.id,
                 attempt: req.attempt + 1,
-                ready_at: *ready_at,
+                ready_at,
                 tokens: req.tokens,
             }),
             Verdict::GaveUp => {
@@ -411,7 +418,7 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
     fn into_result(self, name: &str, stop: StopReason) -> StrategyResult {
         debug_assert_eq!(
             self.held,
-            (self.flights.len() - self.free_slots.len()) as u64
+            self.flights.len() as u64
                 + self
                     .clients
                     .iter()
@@ -426,20 +433,4 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
         };
         self.rec.into_result(name, stop, end, self.events)
     }
-}
-
-/// A new slot at the end of the slab.
-#[cold]
-fn new_slot(flights: &mut Vec<Flight>) -> u32 {
-    let empty = RequestInfo {
-        client: 0,
-        id: 0,
-        attempt: 0,
-        tokens: 0,
-    };
-    flights.push(Flight {
-        ready_at: 0,
-        response: Response::new(empty, 0, 0, 0),
-    });
-    (flights.len() - 1) as u32
 }
