@@ -195,7 +195,7 @@ fn notes(out: &RunOutput) -> String {
         notes.push_str(&format!(
             "+ stopped at the memory limit ({}): more than max_requests_held = {} requests would \
              have been in flight or waiting to retry at once. Pace the strategy, send fewer \
-             requests, or raise max_requests_held (about 130 bytes each).\n",
+             requests, or raise max_requests_held (about 210 bytes each).\n",
             held.join(", "),
             out.scenario.max_requests_held
         ));

@@ -31,7 +31,7 @@ pub struct Scenario {
     #[serde(default = "default_horizon_s")]
     pub horizon_s: f64,
     /// Most requests the simulator holds at once, in flight or waiting to retry (default
-    /// 10 000 000: 1.3 GB with all of them in flight). A run that would need more stops there, with
+    /// 10 000 000: 2.1 GB with all of them in flight). A run that would need more stops there, with
     /// [`crate::result::StopReason::MemoryLimit`], instead of exhausting the machine's memory.
     #[serde(
         default = "default_max_requests_held",
