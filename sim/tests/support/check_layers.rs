@@ -2,9 +2,10 @@
 
 use ratelab_strategies::admission::AdmissionSpec;
 use ratelab_strategies::breaker::{BreakerState, OnOpen};
+use ratelab_strategies::bucket::Rate;
 use ratelab_strategies::config::{RateSpec, Unit};
 use ratelab_strategies::spec::StrategySpec;
-use ratelab_strategies::time::{Nanos, ms_to_nanos};
+use ratelab_strategies::time::{Nanos, SECOND, ms_to_nanos, secs_to_nanos};
 use ratelab_strategies::{Admit, RequestInfo};
 
 use super::check_limits::check_client_bucket;
@@ -139,6 +140,49 @@ pub fn check_layers(spec: &StrategySpec, c: u32, log: &[Ev]) -> Result<(), Strin
                                 ),
                             }
                         }
+                        _ => {}
+                    }
+                }
+            }
+            AdmissionSpec::OpenAiCookbook(cb) => {
+                // Both capacities: a bucket of one minute's worth, refilled per minute.
+                let minute = |per_minute: f64| {
+                    (
+                        Rate::new(per_minute, 60 * SECOND).unwrap(),
+                        (per_minute.floor() as u64).max(1),
+                    )
+                };
+                let (rate, burst) = minute(cb.max_requests_per_minute);
+                let ones: Vec<(Nanos, u64)> = sends.iter().map(|(t, _)| (*t, 1)).collect();
+                check_client_bucket(&ones, rate, burst)?;
+                let (rate, burst) = minute(cb.max_tokens_per_minute);
+                let costs: Vec<(Nanos, u64)> = sends
+                    .iter()
+                    .map(|(t, r)| (*t, r.tokens.min(burst)))
+                    .collect();
+                check_client_bucket(&costs, rate, burst)?;
+                let gap = ms_to_nanos(cb.loop_ms);
+                for w in sends.windows(2) {
+                    ensure!(
+                        w[1].0 - w[0].0 >= gap,
+                        "openai_cookbook: sends {} ns apart, loop {gap} ns",
+                        w[1].0 - w[0].0
+                    );
+                }
+                // Nothing is sent within the pause after a 429 reply.
+                let pause = secs_to_nanos(cb.pause_after_429_s);
+                let mut paused_until = 0;
+                for e in &events {
+                    match e {
+                        Ev::Response { t, resp, .. }
+                            if resp.outcome == ratelab_strategies::Outcome::RateLimited =>
+                        {
+                            paused_until = paused_until.max(t + pause);
+                        }
+                        Ev::Send { t, .. } => ensure!(
+                            *t >= paused_until,
+                            "openai_cookbook: sent at {t} during the pause until {paused_until}"
+                        ),
                         _ => {}
                     }
                 }

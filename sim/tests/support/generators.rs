@@ -18,8 +18,8 @@ use ratelab_sim::workload::arrival::{AtOnceConfig, PoissonConfig};
 use ratelab_sim::workload::tokens::{FixedTokensConfig, UniformTokensConfig};
 use ratelab_sim::workload::{ArrivalSpec, TokensSpec, WorkloadSpec};
 use ratelab_strategies::admission::{
-    AdmissionSpec, AimdConfig, FixedDelayConfig, LeakyBucketConfig, SemaphoreConfig,
-    TokenBucketConfig, UnlimitedConfig,
+    AdmissionSpec, AimdConfig, FixedDelayConfig, LeakyBucketConfig, OpenAiCookbookConfig,
+    SemaphoreConfig, TokenBucketConfig, UnlimitedConfig,
 };
 use ratelab_strategies::breaker::{BreakerSpec, OnOpen};
 use ratelab_strategies::config::Unit;
@@ -236,6 +236,20 @@ pub fn admission_spec() -> impl Strategy<Value = AdmissionSpec> {
                     max: (min + span) as f64,
                     increase,
                     decrease,
+                })
+            }),
+        (
+            milli(1_000, 3_000_000),
+            milli(1_000, 300_000_000),
+            milli(0, 20_000),
+            milli(0, 3_000)
+        )
+            .prop_map(|(rpm, tpm, pause, loop_ms)| {
+                AdmissionSpec::OpenAiCookbook(OpenAiCookbookConfig {
+                    max_requests_per_minute: rpm,
+                    max_tokens_per_minute: tpm,
+                    pause_after_429_s: pause,
+                    loop_ms,
                 })
             }),
     ]

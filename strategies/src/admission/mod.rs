@@ -6,6 +6,7 @@
 mod aimd;
 mod fixed_delay;
 mod leaky_bucket;
+mod openai_cookbook;
 mod semaphore;
 mod token_bucket;
 mod unlimited;
@@ -13,6 +14,7 @@ mod unlimited;
 pub use aimd::{Aimd, AimdConfig};
 pub use fixed_delay::{FixedDelay, FixedDelayConfig};
 pub use leaky_bucket::LeakyBucketConfig;
+pub use openai_cookbook::{OpenAiCookbook, OpenAiCookbookConfig};
 pub use semaphore::{Semaphore, SemaphoreConfig};
 pub use token_bucket::{MAX_BURST, TokenBucket, TokenBucketConfig};
 pub use unlimited::{Unlimited, UnlimitedConfig};
@@ -138,4 +140,5 @@ admission_registry! {
     "token_bucket" => TokenBucket(TokenBucketConfig),
     "leaky_bucket" => LeakyBucket(LeakyBucketConfig) in TokenBucket,
     "aimd" => Aimd(AimdConfig),
+    "openai_cookbook" => OpenAiCookbook(OpenAiCookbookConfig),
 }
