@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ratelab_strategies::client::{Backlog, ClientCore, Head, Transmit, Verdict};
+use ratelab_strategies::retry::DeadLetterReason;
 use ratelab_strategies::spec::{BuiltStrategy, StrategySpec};
 use ratelab_strategies::time::Nanos;
 use ratelab_strategies::{
@@ -59,8 +60,8 @@ pub trait Observer: Send + Sync {
     fn replied(&self, _now: Nanos, _resp: &Response) {}
     /// The request succeeded at `now`, `latency` after `call` was entered.
     fn succeeded(&self, _now: Nanos, _req: &RequestInfo, _latency: Nanos) {}
-    /// The request was given up at `now` after `resp`.
-    fn gave_up(&self, _now: Nanos, _resp: &Response) {}
+    /// The request was given up at `now` after `resp`, for `reason`.
+    fn gave_up(&self, _now: Nanos, _resp: &Response, _reason: DeadLetterReason) {}
     /// An open breaker refused the request at `now`.
     fn rejected(&self, _now: Nanos, _req: &RequestInfo) {}
 }
@@ -343,14 +344,19 @@ where
                 None => (Response::timeout(info, sent_at, waited), Failure::Timeout),
             };
             in_flight.armed = false;
-            let Verdict::RetryAt(retry_due) = self.record_reply(now, &response) else {
-                if let Some(o) = &self.inner.observer {
-                    o.gave_up(now, &response);
+            let retry_due = match self.record_reply(now, &response) {
+                Verdict::RetryAt(due) => due,
+                Verdict::GaveUp(reason) => {
+                    if let Some(o) = &self.inner.observer {
+                        o.gave_up(now, &response, reason);
+                    }
+                    return Err(CallError::GaveUp {
+                        attempts: info.attempt,
+                        reason,
+                        last: failure,
+                    });
                 }
-                return Err(CallError::GaveUp {
-                    attempts: info.attempt,
-                    last: failure,
-                });
+                Verdict::Succeeded => unreachable!("a failure's reply is not a success"),
             };
             if retry_due > now {
                 sleep_until(

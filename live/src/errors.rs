@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use ratelab_strategies::retry::DeadLetterReason;
+
 use crate::reply::HttpReply;
 
 /// Why a call did not succeed.
@@ -17,6 +19,8 @@ pub enum CallError<T, E> {
     GaveUp {
         /// Attempts sent.
         attempts: u32,
+        /// Why the policy gave up.
+        reason: DeadLetterReason,
         /// How the last attempt ended.
         last: Failure<T, E>,
     },
@@ -39,8 +43,16 @@ impl<T: HttpReply, E: fmt::Display> fmt::Display for CallError<T, E> {
             CallError::RejectedByBreaker { attempts } => {
                 write!(f, "rejected by the open breaker after {attempts} attempts")
             }
-            CallError::GaveUp { attempts, last } => {
-                write!(f, "gave up after {attempts} attempts: ")?;
+            CallError::GaveUp {
+                attempts,
+                reason,
+                last,
+            } => {
+                write!(
+                    f,
+                    "gave up ({}) after {attempts} attempts: ",
+                    reason.as_str()
+                )?;
                 match last {
                     Failure::Reply(r) => write!(f, "HTTP {}", r.status_code()),
                     Failure::Error(e) => write!(f, "{e}"),

@@ -27,6 +27,10 @@ pub const RESET_REQUESTS: &str = "x-ratelimit-reset-requests";
 pub const REMAINING_TOKENS: &str = "x-ratelimit-remaining-tokens";
 /// Reply header: time until the tightest token limit is full again.
 pub const RESET_TOKENS: &str = "x-ratelimit-reset-tokens";
+/// Reply header: the capacity of the request limit `x-ratelimit-remaining-requests` is of.
+pub const LIMIT_REQUESTS: &str = "x-ratelimit-limit-requests";
+/// Reply header: the capacity of the token limit `x-ratelimit-remaining-tokens` is of.
+pub const LIMIT_TOKENS: &str = "x-ratelimit-limit-tokens";
 /// Reply header set to `true` on a 429 that comes from a ban.
 pub const BANNED: &str = "x-ratelimit-banned";
 
@@ -36,8 +40,9 @@ pub const MAX_HEADER_WAIT: Nanos = 86_400 * SECOND;
 /// The typed [`Response`] for attempt `request`, sent at `sent_at` and answered at `now` (both on
 /// the driver's clock), from the reply's status and headers. `Retry-After` is read as whole (or
 /// decimal) seconds or as an HTTP date (compared with the system clock); `x-ratelimit-remaining-
-/// requests` as an integer; `x-ratelimit-reset-requests` as a duration (`"1s"`, `"6m0s"`,
-/// `"20ms"`, `"1.5"` seconds). Malformed headers are ignored.
+/// requests`, `-remaining-tokens` and `-limit-*` as integers; `x-ratelimit-reset-requests` and
+/// `-reset-tokens` as durations (`"1s"`, `"6m0s"`, `"20ms"`, `"1.5"` seconds). Malformed headers
+/// are ignored.
 pub fn response_from_parts(
     request: RequestInfo,
     sent_at: Nanos,
@@ -52,6 +57,8 @@ pub fn response_from_parts(
     r.reset_requests = header_str(headers, RESET_REQUESTS).and_then(parse_duration);
     r.remaining_tokens = header_str(headers, REMAINING_TOKENS).and_then(parse_count);
     r.reset_tokens = header_str(headers, RESET_TOKENS).and_then(parse_duration);
+    r.limit_requests = header_str(headers, LIMIT_REQUESTS).and_then(parse_count);
+    r.limit_tokens = header_str(headers, LIMIT_TOKENS).and_then(parse_count);
     r
 }
 
@@ -148,7 +155,7 @@ pub fn format_duration(ns: Nanos) -> String {
 }
 
 /// The headers of an API model's reply: `Retry-After` in whole seconds, the `x-ratelimit-*`
-/// pairs of `limits` (the model's [`ratelab_sim::api::ApiModel::headers`] when the reply has
+/// values of `limits` (remaining, reset and limit, of requests and of tokens) (the model's [`ratelab_sim::api::ApiModel::headers`] when the reply has
 /// them), and `x-ratelimit-banned: true` during a ban.
 pub fn reply_headers(reply: &Reply, limits: &RateLimitHeaders, headers: &mut HeaderMap) {
     let mut put = |name: &'static str, value: String| {
@@ -171,6 +178,12 @@ pub fn reply_headers(reply: &Reply, limits: &RateLimitHeaders, headers: &mut Hea
     }
     if let Some(r) = h.reset_tokens {
         put(RESET_TOKENS, format_duration(r));
+    }
+    if let Some(l) = h.limit_requests {
+        put(LIMIT_REQUESTS, l.to_string());
+    }
+    if let Some(l) = h.limit_tokens {
+        put(LIMIT_TOKENS, l.to_string());
     }
     if reply.banned {
         put(BANNED, "true".to_string());
@@ -252,5 +265,44 @@ mod tests {
             (r.remaining_tokens, r.reset_tokens),
             (Some(1200), Some(360 * SECOND))
         );
+        assert_eq!((r.limit_requests, r.limit_tokens), (None, None));
+        h.insert(LIMIT_REQUESTS, HeaderValue::from_static("500"));
+        h.insert(LIMIT_TOKENS, HeaderValue::from_static("x"));
+        let r = response_from_parts(req, 10, 25, 429, &h);
+        assert_eq!((r.limit_requests, r.limit_tokens), (Some(500), None));
+    }
+
+    #[test]
+    fn what_serve_sends_is_what_the_driver_reads() {
+        let limits = RateLimitHeaders {
+            remaining_requests: Some(7),
+            reset_requests: Some(1_500_000_000),
+            remaining_tokens: Some(900),
+            reset_tokens: Some(20_000_000),
+            limit_requests: Some(10),
+            limit_tokens: Some(1000),
+        };
+        let reply = Reply {
+            status: 429,
+            latency: 1,
+            retry_after: Some(2 * SECOND),
+            has_headers: true,
+            banned: false,
+        };
+        let mut h = HeaderMap::new();
+        reply_headers(&reply, &limits, &mut h);
+        let req = RequestInfo {
+            client: 0,
+            id: 0,
+            attempt: 1,
+            tokens: 1,
+        };
+        let r = response_from_parts(req, 0, 1, 429, &h);
+        let mut read = RateLimitHeaders::default();
+        (read.remaining_requests, read.reset_requests) = (r.remaining_requests, r.reset_requests);
+        (read.remaining_tokens, read.reset_tokens) = (r.remaining_tokens, r.reset_tokens);
+        (read.limit_requests, read.limit_tokens) = (r.limit_requests, r.limit_tokens);
+        assert_eq!(read, limits);
+        assert_eq!(r.retry_after, Some(2 * SECOND));
     }
 }

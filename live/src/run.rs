@@ -9,6 +9,7 @@ use std::time::Duration;
 use ratelab_sim::metrics::Recorder;
 use ratelab_sim::result::StopReason;
 use ratelab_sim::{Progress, RunOutput, Scenario, StrategyResult};
+use ratelab_strategies::retry::DeadLetterReason;
 use ratelab_strategies::spec::StrategySpec;
 use ratelab_strategies::time::Nanos;
 use ratelab_strategies::{Draws, RequestInfo, Response};
@@ -48,8 +49,8 @@ impl Observer for Recording {
         self.with(|r| r.succeeded(req.client, now, req.attempt, latency));
         self.finished();
     }
-    fn gave_up(&self, now: Nanos, resp: &Response) {
-        self.with(|r| r.gave_up(now, resp));
+    fn gave_up(&self, now: Nanos, resp: &Response, reason: DeadLetterReason) {
+        self.with(|r| r.gave_up(now, resp, reason));
         self.finished();
     }
     fn rejected(&self, now: Nanos, req: &RequestInfo) {

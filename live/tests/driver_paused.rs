@@ -1,6 +1,7 @@
 //! The driver on tokio's paused clock: no sockets, the user's future answers from memory, so
 //! waits are exact and the tests take no real time.
 
+use ratelab_strategies::retry::DeadLetterReason;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -176,6 +177,7 @@ async fn timeouts_and_transport_errors_are_retried_per_policy() {
         Err(CallError::GaveUp {
             attempts: 3,
             last: Failure::Error("connection refused"),
+            reason: DeadLetterReason::Attempts,
         }) => {}
         other => panic!("unexpected {other:?}"),
     }
@@ -259,4 +261,44 @@ async fn a_dropped_call_gives_its_permit_back() {
         let expected = if kind.contains("semaphore") { 50 } else { 150 };
         assert_eq!(*sent.lock().unwrap(), Some(expected), "{kind}");
     }
+}
+
+/// `header_pacing` runs unchanged on real time: the driver reads `x-ratelimit-*` into the
+/// `Response` and the kind spreads what remains (4 requests, full again in 2 s: one every
+/// 0.5 s) after its single probe.
+#[tokio::test(start_paused = true)]
+async fn header_pacing_spreads_the_remaining_requests_over_the_reset() {
+    let limiter = Limiter::from_spec(&spec("admission = [{ kind = \"header_pacing\" }]"), 1);
+    let t0 = Instant::now();
+    let log: Log = Arc::default();
+    let mut tasks = tokio::task::JoinSet::new();
+    for id in 0..3u64 {
+        let (limiter, log) = (limiter.clone(), log.clone());
+        tasks.spawn(async move {
+            limiter
+                .call_request(id, 1, |a| {
+                    let log = log.clone();
+                    async move {
+                        log.lock()
+                            .unwrap()
+                            .push((a.id, a.attempt, t0.elapsed().as_millis()));
+                        let mut r = reply(200, None);
+                        let h = r.headers_mut();
+                        h.insert(
+                            "x-ratelimit-remaining-requests",
+                            HeaderValue::from_static("4"),
+                        );
+                        h.insert("x-ratelimit-reset-requests", HeaderValue::from_static("2s"));
+                        Ok::<_, std::convert::Infallible>(r)
+                    }
+                })
+                .await
+                .is_ok()
+        });
+    }
+    while let Some(ok) = tasks.join_next().await {
+        assert!(ok.unwrap());
+    }
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log, vec![(0, 1, 0), (1, 1, 500), (2, 1, 1000)]);
 }

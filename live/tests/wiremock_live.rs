@@ -2,6 +2,7 @@
 //! limits through the shared API-model code, and plain scripted mocks for the edge cases. Each
 //! test asserts on the requests wiremock received and when they arrived.
 
+use ratelab_strategies::retry::DeadLetterReason;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -234,6 +235,7 @@ async fn server_errors_are_retried_per_policy_then_given_up() {
         Err(CallError::GaveUp {
             attempts: 3,
             last: Failure::Reply(r),
+            reason: DeadLetterReason::Attempts,
         }) => assert_eq!(r.status(), 500),
         other => panic!("unexpected {other:?}"),
     }
@@ -268,7 +270,8 @@ async fn timeouts_are_retried_per_policy() {
         out,
         Err(CallError::GaveUp {
             attempts: 2,
-            last: Failure::Timeout
+            last: Failure::Timeout,
+            reason: DeadLetterReason::Attempts,
         })
     ));
     assert!(

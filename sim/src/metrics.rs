@@ -2,6 +2,7 @@
 //! histograms (hdrhistogram on integer nanoseconds), for the whole run and per client.
 
 use hdrhistogram::Histogram;
+use ratelab_strategies::retry::DeadLetterReason;
 use ratelab_strategies::time::{Nanos, SECOND, as_secs_f64};
 use ratelab_strategies::{Outcome, Response};
 
@@ -360,27 +361,31 @@ impl Recorder {
         }
     }
 
-    /// A request was dead-lettered at `now` after `last`, the reply (or timeout, or transport
-    /// error: status 0) of its last attempt. The dead-letter list names it by that status.
-    pub fn gave_up(&mut self, now: Nanos, last: &Response) {
+    /// A request was dead-lettered at `now` for `reason` after `last`, the reply (or timeout,
+    /// or transport error: status 0) of its last attempt. The dead-letter list names it by that
+    /// status and the reason.
+    pub fn gave_up(&mut self, now: Nanos, last: &Response, reason: DeadLetterReason) {
         let status = match last.outcome {
             Outcome::Timeout => "timeout".to_string(),
             _ if last.status == 0 => "error".to_string(),
             _ => last.status.to_string(),
         };
         let req = last.request;
-        self.dead_lettered(req.client, req.id, now, req.attempt, status);
-    }
-
-    fn dead_lettered(&mut self, client: u32, id: u64, now: Nanos, attempts: u32, last: String) {
-        bump_index(&mut self.attempts_dead, attempts);
-        *self.dead.by_last_status.entry(last.clone()).or_insert(0) += 1;
+        bump_index(&mut self.attempts_dead, req.attempt);
+        *self.dead.by_last_status.entry(status.clone()).or_insert(0) += 1;
+        *self
+            .dead
+            .by_reason
+            .entry(reason.as_str().to_string())
+            .or_insert(0) += 1;
+        let client = req.client;
         if self.dead.first.len() < FIRST_DEAD_LETTERS {
             self.dead.first.push(DeadLetter {
                 client,
-                id,
-                attempts,
-                last_status: last,
+                id: req.id,
+                attempts: req.attempt,
+                last_status: status,
+                reason: reason.as_str().to_string(),
                 at_s: as_secs_f64(now),
             });
         }

@@ -145,6 +145,9 @@ pub struct QuantilePoint {
 pub struct DeadLetters {
     /// Count by the status of the last attempt (`"429"`, `"500"`, `"413"`, `"timeout"`).
     pub by_last_status: BTreeMap<String, u64>,
+    /// Count by why the retry policy gave up (`"attempts"`, `"not_retryable"`,
+    /// `"retry_after_too_long"`).
+    pub by_reason: BTreeMap<String, u64>,
     /// The first dead-lettered requests, in the order they were given up.
     pub first: Vec<DeadLetter>,
 }
@@ -160,6 +163,8 @@ pub struct DeadLetter {
     pub attempts: u32,
     /// Status of the last attempt.
     pub last_status: String,
+    /// Why it was given up (as in [`DeadLetters::by_reason`]).
+    pub reason: String,
     /// When it was given up, s.
     pub at_s: f64,
 }

@@ -188,7 +188,7 @@ proptest! {
                     Ev::Response { resp, .. } if resp.request.client == 0 && !matches!(resp.status, 0 | 413 | 429) => {
                         latency.insert((resp.request.id, resp.request.attempt), resp.latency);
                     }
-                    Ev::Retry { t, resp, at: Some(at) } if resp.request.client == 0 && resp.retry_after.is_none() => {
+                    Ev::Retry { t, resp, at: Ok(at) } if resp.request.client == 0 && resp.retry_after.is_none() => {
                         jitter.insert((resp.request.id, resp.request.attempt), at - t);
                     }
                     _ => {}

@@ -3,7 +3,7 @@
 //! Units: one token is `period · 1000` units and the bucket gains `rate_milli` units per
 //! nanosecond, where `rate_milli` is the rate in thousandths of a token per period. So a rate of
 //! 10/s is exact, and so is 7/min; waits are rounded up to the next nanosecond. The bucket starts
-//! full. A leaky bucket (`rate`, no burst) is this bucket with a burst of one.
+//! full ([`ExactBucket::new`]) or empty ([`ExactBucket::empty`]). A leaky bucket (`rate`, no burst) is this bucket with a burst of one.
 
 use crate::time::Nanos;
 
@@ -61,6 +61,15 @@ impl ExactBucket {
             burst,
             level: capacity,
             updated: 0,
+        }
+    }
+
+    /// An empty bucket of `burst` tokens at time 0, refilled at `rate`: the first token comes
+    /// after `1/rate`.
+    pub fn empty(rate: Rate, burst: u64) -> Self {
+        ExactBucket {
+            level: 0,
+            ..ExactBucket::new(rate, burst)
         }
     }
 

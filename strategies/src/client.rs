@@ -14,7 +14,7 @@
 //! simulator keeps fresh work as a counter and retries in a heap, the live driver a ticket per
 //! waiting call — both behind [`Backlog`].
 
-use crate::retry::RetryPolicy;
+use crate::retry::{DeadLetterReason, RetryPolicy};
 use crate::strategy::Strategy;
 use crate::time::Nanos;
 use crate::types::{Admit, Outcome, RequestInfo, Response};
@@ -62,8 +62,8 @@ pub enum Verdict {
     Succeeded,
     /// It failed and is tried again at this time (never before the reply).
     RetryAt(Nanos),
-    /// It failed and the policy gives up: the request is dead-lettered.
-    GaveUp,
+    /// It failed and the policy gives up, for this reason: the request is dead-lettered.
+    GaveUp(DeadLetterReason),
 }
 
 /// How the client hears of an attempt whose reply takes `latency`.
@@ -168,8 +168,8 @@ impl<S: Strategy, R: RetryPolicy> ClientCore<S, R> {
             return Verdict::Succeeded;
         }
         match self.retry.retry_at(now, resp) {
-            Some(due) => Verdict::RetryAt(due.max(now)),
-            None => Verdict::GaveUp,
+            Ok(due) => Verdict::RetryAt(due.max(now)),
+            Err(reason) => Verdict::GaveUp(reason),
         }
     }
 
@@ -261,14 +261,7 @@ mod tests {
     }
 
     fn fixed_retry(delay: Nanos) -> FixedRetry {
-        FixedRetry::new(
-            delay,
-            GiveUp {
-                on: RetryOn::ALL,
-                max_attempts: 3,
-                honor_retry_after: false,
-            },
-        )
+        FixedRetry::new(delay, GiveUp::new(RetryOn::ALL, 3))
     }
 
     #[test]

@@ -15,7 +15,7 @@ use ratelab_strategies::breaker::{Breaker, BreakerState};
 use ratelab_strategies::bucket::{ExactBucket, Rate};
 use ratelab_strategies::draws::{DrawCache, Draws, Purpose, uniform_upto, unit_open};
 use ratelab_strategies::retry::{
-    Backoff, ExponentialRetry, GiveUp, Jitter, RetryOn, exponential_ceiling,
+    Backoff, ExponentialRetry, GiveUp, Jitter, RetryAfter, RetryOn, exponential_ceiling,
 };
 use ratelab_strategies::time::{Nanos, SECOND};
 use ratelab_strategies::{Admit, Outcome, RequestInfo, Response, RetryPolicy, Strategy as _};
@@ -487,13 +487,17 @@ fn retry(
         Backoff {
             base,
             cap,
+            min: 0,
             multiplier,
             jitter,
         },
         GiveUp {
-            on: RetryOn::ALL,
-            max_attempts,
-            honor_retry_after: honor,
+            retry_after: if honor {
+                RetryAfter::AtLeast
+            } else {
+                RetryAfter::Ignore
+            },
+            ..GiveUp::new(RetryOn::ALL, max_attempts)
         },
         Draws::new(seed),
     )
@@ -577,7 +581,7 @@ proptest! {
         request.attempt = attempt;
         let mut resp = respond(request, now / 2, now, status);
         resp.retry_after = retry_after;
-        let at = r.retry_at(now, &resp);
+        let at = r.retry_at(now, &resp).ok();
         let retryable = matches!(resp.outcome, Outcome::RateLimited | Outcome::ServerError | Outcome::Timeout);
         prop_assert_eq!(at.is_some(), retryable && attempt < max_attempts);
         if let Some(at) = at {

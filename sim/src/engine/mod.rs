@@ -396,9 +396,9 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
                 ready_at,
                 tokens: req.tokens,
             }),
-            Verdict::GaveUp => {
+            Verdict::GaveUp(reason) => {
                 *held -= 1;
-                rec.gave_up(now, response);
+                rec.gave_up(now, response, reason);
             }
         }
         if !cl.core.reply_changes_nothing(now, cl.wake, &cl.backlog) {

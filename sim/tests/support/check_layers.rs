@@ -1,6 +1,6 @@
 //! The invariants of every admission layer and of the breaker, over one client's calls.
 
-use ratelab_strategies::admission::AdmissionSpec;
+use ratelab_strategies::admission::{AdmissionSpec, Start};
 use ratelab_strategies::breaker::{BreakerState, OnOpen};
 use ratelab_strategies::bucket::Rate;
 use ratelab_strategies::config::{RateSpec, Unit};
@@ -45,6 +45,55 @@ pub fn check_layers(spec: &StrategySpec, c: u32, log: &[Ev]) -> Result<(), Strin
                     })
                     .collect();
                 check_client_bucket(&costs, b.rate(), *burst)?;
+                if b.start == Start::Empty {
+                    // Started empty at 0: by any send, no more sent than refilled since.
+                    let rate = b.rate();
+                    let unit = u128::from(rate.period) * 1000;
+                    let mut sum = 0u128;
+                    for (t, cost) in &costs {
+                        sum += u128::from(*cost);
+                        ensure!(
+                            sum * unit <= u128::from(rate.milli_per_period) * u128::from(*t),
+                            "empty token bucket {rate:?}: cost {sum} sent by {t} ns"
+                        );
+                    }
+                }
+            }
+            AdmissionSpec::AimdRate(a) => {
+                // Never faster than max_per_s: a send of cost c is followed c/max later at the
+                // earliest (the rate only moves between max and min_per_s).
+                for w in sends.windows(2) {
+                    let cost = if a.unit == Unit::Tokens {
+                        w[0].1.tokens.max(1)
+                    } else {
+                        1
+                    };
+                    let least = (cost as f64 * SECOND as f64 / a.max_per_s).floor() as u64;
+                    ensure!(
+                        w[1].0 - w[0].0 + 1 >= least,
+                        "aimd_rate: sends {} ns apart, cost {cost} at max {} /s",
+                        w[1].0 - w[0].0,
+                        a.max_per_s
+                    );
+                }
+            }
+            // Its bounds (the fill rate's floor, a capacity of at most max(rate, 1), off until
+            // the first 429) are held on the machine itself: strategies/tests/properties.rs.
+            AdmissionSpec::AwsAdaptive(_) => {}
+            AdmissionSpec::HeaderPacing(_) => {
+                // One probe before the first reply.
+                let first_reply = events
+                    .iter()
+                    .position(|e| matches!(e, Ev::Response { .. }))
+                    .unwrap_or(events.len());
+                let early = events[..first_reply]
+                    .iter()
+                    .filter(|e| matches!(e, Ev::Send { .. }))
+                    .count();
+                ensure!(
+                    early <= 1,
+                    "header_pacing: {early} sends before the first reply"
+                );
             }
             AdmissionSpec::LeakyBucket(l) => {
                 let rate = RateSpec::of(Some(l.rate_per_s), None).rate();

@@ -287,7 +287,7 @@ pub fn check_run(
                     "retry policy answered {at:?}, reference {expected:?}"
                 );
                 match at {
-                    Some(at) => {
+                    Ok(at) => {
                         ensure!(*at >= t, "retry scheduled in the past");
                         ensure!(r.attempt < max_attempts, "retry beyond max_attempts");
                         if spec.retry.honours_retry_after()
@@ -300,7 +300,7 @@ pub fn check_run(
                         }
                         due.insert((r.client, r.id, r.attempt + 1), *at);
                     }
-                    None => {
+                    Err(_) => {
                         ensure!(
                             finals
                                 .insert((r.client, r.id), Final::DeadLettered)

@@ -18,13 +18,15 @@ use ratelab_sim::workload::arrival::{AtOnceConfig, PoissonConfig};
 use ratelab_sim::workload::tokens::{FixedTokensConfig, UniformTokensConfig};
 use ratelab_sim::workload::{ArrivalSpec, TokensSpec, WorkloadSpec};
 use ratelab_strategies::admission::{
-    AdmissionSpec, AimdConfig, FixedDelayConfig, LeakyBucketConfig, OpenAiCookbookConfig,
-    SemaphoreConfig, TokenBucketConfig, UnlimitedConfig,
+    AdmissionSpec, AimdConfig, AimdRateConfig, AwsAdaptiveConfig, FixedDelayConfig,
+    HeaderPacingConfig, LeakyBucketConfig, OpenAiCookbookConfig, SemaphoreConfig, Start,
+    TokenBucketConfig, UnlimitedConfig,
 };
 use ratelab_strategies::breaker::{BreakerSpec, OnOpen};
 use ratelab_strategies::config::Unit;
 use ratelab_strategies::retry::{
-    ExponentialConfig, FixedConfig, Jitter, NoRetryConfig, RetryOnSpec, RetrySpec,
+    AnthropicPythonConfig, ExponentialConfig, FixedConfig, Jitter, NoRetryConfig,
+    OpenAiPythonConfig, RetryAfter, RetryAfterFields, RetryOnSpec, RetrySpec, TenacityConfig,
 };
 use ratelab_strategies::spec::StrategySpec;
 
@@ -212,14 +214,17 @@ pub fn admission_spec() -> impl Strategy<Value = AdmissionSpec> {
         milli(0, 300_000)
             .prop_map(|delay_ms| AdmissionSpec::FixedDelay(FixedDelayConfig { delay_ms })),
         (1u32..8).prop_map(|permits| AdmissionSpec::Semaphore(SemaphoreConfig { permits })),
-        (rate_pair(), 1u64..10, unit()).prop_map(|((rate_per_s, rate_per_min), burst, unit)| {
-            AdmissionSpec::TokenBucket(TokenBucketConfig {
-                rate_per_s,
-                rate_per_min,
-                burst,
-                unit,
-            })
-        }),
+        (rate_pair(), 1u64..10, unit(), any::<bool>()).prop_map(
+            |((rate_per_s, rate_per_min), burst, unit, empty)| {
+                AdmissionSpec::TokenBucket(TokenBucketConfig {
+                    rate_per_s,
+                    rate_per_min,
+                    burst,
+                    unit,
+                    start: if empty { Start::Empty } else { Start::Full },
+                })
+            }
+        ),
         milli(500, 40_000)
             .prop_map(|rate_per_s| AdmissionSpec::LeakyBucket(LeakyBucketConfig { rate_per_s })),
         (
@@ -238,6 +243,45 @@ pub fn admission_spec() -> impl Strategy<Value = AdmissionSpec> {
                     decrease,
                 })
             }),
+        (
+            (milli(10, 1_000), milli(0, 100_000), milli(1, 50_000)),
+            milli(10, 20_000),
+            milli(50, 950),
+            unit()
+        )
+            .prop_map(|((min, span, frac), increase_per_s, decrease, unit)| {
+                let min_per_s = min;
+                let max_per_s = min + span;
+                AdmissionSpec::AimdRate(AimdRateConfig {
+                    initial_per_s: (min_per_s + (max_per_s - min_per_s) * (frac / 50.0).min(1.0))
+                        .min(max_per_s),
+                    min_per_s,
+                    max_per_s,
+                    increase_per_s,
+                    decrease,
+                    unit,
+                })
+            }),
+        (
+            milli(100, 950),
+            milli(10, 5_000),
+            milli(100, 1_000),
+            milli(10, 3_000),
+            milli(10, 5_000)
+        )
+            .prop_map(
+                |(beta, scale_constant, smoothing, bucket_s, min_rate_per_s)| {
+                    AdmissionSpec::AwsAdaptive(AwsAdaptiveConfig {
+                        beta,
+                        scale_constant,
+                        smoothing,
+                        bucket_s,
+                        min_rate_per_s,
+                    })
+                }
+            ),
+        milli(1, 1_000)
+            .prop_map(|headroom| AdmissionSpec::HeaderPacing(HeaderPacingConfig { headroom })),
         (
             milli(1_000, 3_000_000),
             milli(1_000, 300_000_000),
@@ -276,6 +320,33 @@ fn retry_on() -> impl Strategy<Value = Vec<RetryOnSpec>> {
         })
 }
 
+/// How a policy treats `Retry-After`: both spellings, and sometimes a longest wait.
+fn retry_after_fields() -> impl Strategy<Value = RetryAfterFields> {
+    let mode = prop_oneof![
+        Just(RetryAfter::Ignore),
+        Just(RetryAfter::AtLeast),
+        Just(RetryAfter::Replace),
+    ];
+    (
+        proptest::option::weighted(0.5, mode),
+        any::<bool>(),
+        proptest::option::weighted(0.2, milli(0, 5_000_000)),
+    )
+        .prop_map(|(retry_after, old, max_retry_after_ms)| {
+            // The old spelling alone, or agreeing with the new one.
+            let honor_retry_after = match retry_after {
+                None => Some(old),
+                Some(mode) if old => Some(mode != RetryAfter::Ignore),
+                Some(_) => None,
+            };
+            RetryAfterFields {
+                honor_retry_after,
+                retry_after,
+                max_retry_after_ms,
+            }
+        })
+}
+
 /// A retry policy.
 pub fn retry_spec() -> impl Strategy<Value = RetrySpec> {
     let jitter = prop_oneof![
@@ -286,34 +357,66 @@ pub fn retry_spec() -> impl Strategy<Value = RetrySpec> {
     ];
     prop_oneof![
         1 => Just(RetrySpec::None(NoRetryConfig {})),
-        2 => (milli(0, 3_000_000), 1u32..6, any::<bool>(), retry_on()).prop_map(
-            |(delay_ms, max_attempts, honor_retry_after, on)| RetrySpec::Fixed(FixedConfig {
+        2 => (milli(0, 3_000_000), 1u32..6, retry_after_fields(), retry_on()).prop_map(
+            |(delay_ms, max_attempts, ra, on)| RetrySpec::Fixed(FixedConfig {
                 delay_ms,
                 max_attempts,
-                honor_retry_after,
+                honor_retry_after: ra.honor_retry_after,
+                retry_after: ra.retry_after,
+                max_retry_after_ms: ra.max_retry_after_ms,
                 on,
             })
         ),
         4 => (
-            0u64..2_000_000,
-            0u64..20_000_000,
+            (0u64..2_000_000, 0u64..20_000_000, 0u64..=1000),
             milli(1_000, 4_000),
             jitter,
             1u32..7,
-            any::<bool>(),
+            retry_after_fields(),
             retry_on()
         )
-            .prop_map(|(base, extra, multiplier, jitter, max_attempts, honor, on)| {
+            .prop_map(|((base, extra, floor), multiplier, jitter, max_attempts, ra, on)| {
+                let cap = base + extra;
                 RetrySpec::Exponential(ExponentialConfig {
                     base_ms: base as f64 / 1000.0,
-                    cap_ms: (base + extra) as f64 / 1000.0,
+                    cap_ms: cap as f64 / 1000.0,
+                    // A floor in a fifth of the draws, up to the cap.
+                    min_ms: if floor < 800 { 0.0 } else { (cap * (floor - 800) / 200) as f64 / 1000.0 },
                     multiplier,
                     jitter,
                     max_attempts,
-                    honor_retry_after: honor,
+                    honor_retry_after: ra.honor_retry_after,
+                    retry_after: ra.retry_after,
+                    max_retry_after_ms: ra.max_retry_after_ms,
                     on,
                 })
             }),
+        2 => (
+            (milli(0, 3_000), milli(0, 5_000), proptest::option::of(milli(0, 20_000))),
+            milli(1_000, 3_000),
+            1u32..7,
+            prop_oneof![2 => Just(0.0), 1 => milli(0, 2_000)],
+            retry_on()
+        )
+            .prop_map(|((multiplier, min_s, max_s), exp_base, stop_after_attempt, jitter_s, on)| {
+                RetrySpec::Tenacity(TenacityConfig {
+                    multiplier,
+                    min_s,
+                    max_s,
+                    exp_base,
+                    stop_after_attempt,
+                    jitter_s,
+                    on,
+                })
+            }),
+        1 => (0u32..5).prop_map(|max_retries| RetrySpec::OpenAiPython(OpenAiPythonConfig {
+            max_retries,
+            speed: 1.0,
+        })),
+        1 => (0u32..5).prop_map(|max_retries| RetrySpec::AnthropicPython(AnthropicPythonConfig {
+            max_retries,
+            speed: 1.0,
+        })),
     ]
 }
 

@@ -8,6 +8,7 @@ use std::rc::Rc;
 use ratelab_sim::scenario::Scenario;
 use ratelab_sim::{ClientSetup, StrategyResult, simulate};
 use ratelab_strategies::breaker::BreakerState;
+use ratelab_strategies::retry::DeadLetterReason;
 use ratelab_strategies::spec::StrategySpec;
 use ratelab_strategies::time::Nanos;
 use ratelab_strategies::{Admit, Draws, Layer, RequestInfo, Response, Retry, RetryPolicy, Stack};
@@ -41,7 +42,7 @@ pub enum Ev {
     Retry {
         t: Nanos,
         resp: Response,
-        at: Option<Nanos>,
+        at: Result<Nanos, DeadLetterReason>,
     },
 }
 
@@ -128,7 +129,7 @@ pub struct RecordingRetry {
 }
 
 impl RetryPolicy for RecordingRetry {
-    fn retry_at(&mut self, now: Nanos, resp: &Response) -> Option<Nanos> {
+    fn retry_at(&mut self, now: Nanos, resp: &Response) -> Result<Nanos, DeadLetterReason> {
         let at = self.inner.retry_at(now, resp);
         self.log.borrow_mut().push(Ev::Retry {
             t: now,

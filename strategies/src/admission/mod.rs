@@ -4,7 +4,10 @@
 //! ([`AdmissionSpec::KINDS`]) and [`Layer`], the enum that dispatches to the machines.
 
 mod aimd;
+mod aimd_rate;
+mod aws_adaptive;
 mod fixed_delay;
+mod header_pacing;
 mod leaky_bucket;
 mod openai_cookbook;
 mod semaphore;
@@ -12,11 +15,14 @@ mod token_bucket;
 mod unlimited;
 
 pub use aimd::{Aimd, AimdConfig};
+pub use aimd_rate::{AimdRate, AimdRateConfig};
+pub use aws_adaptive::{AwsAdaptive, AwsAdaptiveConfig};
 pub use fixed_delay::{FixedDelay, FixedDelayConfig};
+pub use header_pacing::{HeaderPacing, HeaderPacingConfig};
 pub use leaky_bucket::LeakyBucketConfig;
 pub use openai_cookbook::{OpenAiCookbook, OpenAiCookbookConfig};
 pub use semaphore::{Semaphore, SemaphoreConfig};
-pub use token_bucket::{MAX_BURST, TokenBucket, TokenBucketConfig};
+pub use token_bucket::{MAX_BURST, Start, TokenBucket, TokenBucketConfig};
 pub use unlimited::{Unlimited, UnlimitedConfig};
 
 use crate::breaker::Breaker;
@@ -140,5 +146,8 @@ admission_registry! {
     "token_bucket" => TokenBucket(TokenBucketConfig),
     "leaky_bucket" => LeakyBucket(LeakyBucketConfig) in TokenBucket,
     "aimd" => Aimd(AimdConfig),
+    "aimd_rate" => AimdRate(AimdRateConfig),
+    "header_pacing" => HeaderPacing(HeaderPacingConfig),
+    "aws_adaptive" => AwsAdaptive(AwsAdaptiveConfig),
     "openai_cookbook" => OpenAiCookbook(OpenAiCookbookConfig),
 }

@@ -1,4 +1,4 @@
-//! `token_bucket`: a client-side token bucket that starts full.
+//! `token_bucket`: a client-side token bucket that starts full (or, with `start = "empty"`, empty).
 
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +12,7 @@ use crate::{Admit, Nanos, RequestInfo, Response, Strategy};
 /// Largest burst a bucket accepts.
 pub const MAX_BURST: u64 = 1_000_000_000_000;
 
-/// `{ kind = "token_bucket", rate_per_s | rate_per_min, burst, unit }`.
+/// `{ kind = "token_bucket", rate_per_s | rate_per_min, burst, unit, start }`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBucketConfig {
@@ -27,6 +27,28 @@ pub struct TokenBucketConfig {
     /// What a request costs.
     #[serde(default)]
     pub unit: Unit,
+    /// How the bucket starts: full (a burst at once) or empty (the first token after `1/rate`).
+    #[serde(default, skip_serializing_if = "Start::is_full")]
+    pub start: Start,
+}
+
+/// How a client bucket starts; in TOML `start = "full" | "empty"` (default `"full"`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Start {
+    /// Holding `burst` tokens: the first `burst` requests go at once.
+    #[default]
+    Full,
+    /// Holding none, as a bucket whose refill loop starts with the client (the first
+    /// article's `asyncio` bucket): the first token comes after `1/rate`.
+    Empty,
+}
+
+impl Start {
+    /// Is this the default?
+    pub fn is_full(&self) -> bool {
+        *self == Start::Full
+    }
 }
 
 impl TokenBucketConfig {
@@ -44,6 +66,7 @@ impl Kind for TokenBucketConfig {
             FieldDoc::instead_of_previous("rate_per_min"),
             FieldDoc::required("burst"),
             FieldDoc::default("unit", "\"requests\"").values(r#""requests" | "tokens""#),
+            FieldDoc::default("start", "\"full\"").values(r#""full" | "empty""#),
         ],
         example: r#"{ kind = "token_bucket", rate_per_s = 10, burst = 10 }"#,
     };
@@ -60,7 +83,11 @@ impl Kind for TokenBucketConfig {
 impl AdmissionKind for TokenBucketConfig {
     type Machine = TokenBucket;
     fn build(&self) -> TokenBucket {
-        TokenBucket::new(self.rate(), self.burst, self.unit == Unit::Tokens)
+        let by_tokens = self.unit == Unit::Tokens;
+        match self.start {
+            Start::Full => TokenBucket::new(self.rate(), self.burst, by_tokens),
+            Start::Empty => TokenBucket::empty(self.rate(), self.burst, by_tokens),
+        }
     }
 }
 
@@ -93,6 +120,15 @@ impl TokenBucket {
     pub fn new(rate: Rate, burst: u64, by_tokens: bool) -> Self {
         TokenBucket {
             bucket: ExactBucket::new(rate, burst.max(1)),
+            by_tokens,
+            known: None,
+        }
+    }
+
+    /// A bucket like [`TokenBucket::new`] that starts empty at time 0.
+    pub fn empty(rate: Rate, burst: u64, by_tokens: bool) -> Self {
+        TokenBucket {
+            bucket: ExactBucket::empty(rate, burst.max(1)),
             by_tokens,
             known: None,
         }
@@ -215,6 +251,22 @@ mod tests {
                 now += 1 + (id * 7_919_993) % 400_000_000;
             }
         }
+    }
+
+    #[test]
+    fn an_empty_bucket_sends_its_first_request_after_one_token_time() {
+        let mut s = TokenBucket::empty(Rate::new(4.0, SECOND).unwrap(), 10, false);
+        assert_eq!(s.poll_admit(0, &req(0)), Admit::At(250_000_000));
+        assert_eq!(s.poll_admit(250_000_000, &req(0)), Admit::Now);
+        s.on_send(250_000_000, &req(0));
+        assert_eq!(s.poll_admit(250_000_000, &req(1)), Admit::At(500_000_000));
+        // After 10 s idle it holds the whole burst, as a full bucket would.
+        let at = 10 * SECOND;
+        for id in 2..12 {
+            assert_eq!(s.poll_admit(at, &req(id)), Admit::Now);
+            s.on_send(at, &req(id));
+        }
+        assert!(matches!(s.poll_admit(at, &req(12)), Admit::At(_)));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{GiveUp, RetryKind, RetryOn, RetryOnSpec, RetryPolicy};
+use super::{DeadLetterReason, GiveUp, RetryAfter, RetryAfterFields, RetryKind, RetryOn};
+use super::{RetryOnSpec, RetryPolicy};
 use super::{default_max_attempts, retry_on_all};
 use crate::config::{Checker, MAX_MS};
 use crate::draws::{DrawCache, Draws, Purpose, uniform_upto};
@@ -37,6 +38,9 @@ pub struct ExponentialConfig {
     /// Largest ceiling, ms.
     #[serde(default = "default_cap_ms")]
     pub cap_ms: f64,
+    /// Shortest wait, ms: a floor under every jittered wait (tenacity's `min`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub min_ms: f64,
     /// Growth per retry.
     #[serde(default = "default_multiplier")]
     pub multiplier: f64,
@@ -46,12 +50,23 @@ pub struct ExponentialConfig {
     /// Attempts in all, the first included.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
-    /// Wait at least the `Retry-After` the API sent.
-    #[serde(default)]
-    pub honor_retry_after: bool,
+    /// Wait at least the `Retry-After` the API sent (the old spelling of `retry_after =
+    /// "at_least"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub honor_retry_after: Option<bool>,
+    /// What a retry does with `Retry-After`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<RetryAfter>,
+    /// A longer `Retry-After` ends the request (`retry_after_too_long`) instead of waiting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retry_after_ms: Option<f64>,
     /// Failures retried.
     #[serde(default = "retry_on_all")]
     pub on: Vec<RetryOnSpec>,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 fn default_base_ms() -> f64 {
@@ -64,17 +79,32 @@ fn default_multiplier() -> f64 {
     2.0
 }
 
+impl ExponentialConfig {
+    /// The `Retry-After` fields.
+    pub fn retry_after_fields(&self) -> RetryAfterFields {
+        RetryAfterFields {
+            honor_retry_after: self.honor_retry_after,
+            retry_after: self.retry_after,
+            max_retry_after_ms: self.max_retry_after_ms,
+        }
+    }
+}
+
 impl Kind for ExponentialConfig {
     const DOC: KindDoc = KindDoc {
         about: "retry n waits min(cap, base·multiplier^(n-1)), jittered",
         fields: &[
             FieldDoc::default("base_ms", "1000"),
             FieldDoc::default("cap_ms", "60000"),
+            FieldDoc::default("min_ms", "0"),
             FieldDoc::default("multiplier", "2"),
             FieldDoc::default("jitter", "\"full\"")
                 .values(r#""none" | "full" | "equal" | "decorrelated""#),
             FieldDoc::default("max_attempts", "5"),
             FieldDoc::default("honor_retry_after", "false"),
+            FieldDoc::default("retry_after", "\"ignore\"")
+                .values(r#""ignore" | "at_least" | "replace""#),
+            FieldDoc::default("max_retry_after_ms", "none"),
             FieldDoc::default("on", r#"["429", "5xx", "timeout"]"#),
         ],
         example: r#"{ kind = "exponential", base_ms = 500, jitter = "full" }"#,
@@ -89,12 +119,24 @@ impl Kind for ExponentialConfig {
                 format!("must be at least base_ms = {base_ms} (got {cap_ms})"),
             );
         }
+        c.number("min_ms", self.min_ms, 0.0, MAX_MS);
+        if self.min_ms.is_finite() && cap_ms.is_finite() && self.min_ms > cap_ms {
+            c.fail(
+                "min_ms",
+                format!("must be at most cap_ms = {cap_ms} (got {})", self.min_ms),
+            );
+        }
         c.number("multiplier", self.multiplier, 1.0, 100.0);
         GiveUp::check_max_attempts(c, self.max_attempts);
+        self.retry_after_fields().check(c);
     }
     fn scale(&mut self, k: f64) {
+        if let Some(ms) = &mut self.max_retry_after_ms {
+            *ms /= k;
+        }
         self.base_ms /= k;
         self.cap_ms /= k;
+        self.min_ms /= k;
     }
 }
 
@@ -105,14 +147,12 @@ impl RetryKind for ExponentialConfig {
             Backoff {
                 base: ms_to_nanos(self.base_ms),
                 cap: ms_to_nanos(self.cap_ms),
+                min: ms_to_nanos(self.min_ms),
                 multiplier: self.multiplier,
                 jitter: self.jitter,
             },
-            GiveUp {
-                on: RetryOn::of(&self.on),
-                max_attempts: self.max_attempts,
-                honor_retry_after: self.honor_retry_after,
-            },
+            GiveUp::new(RetryOn::of(&self.on), self.max_attempts)
+                .with_retry_after(&self.retry_after_fields()),
             draws,
         )
     }
@@ -120,18 +160,20 @@ impl RetryKind for ExponentialConfig {
         self.max_attempts
     }
     fn honours_retry_after(&self) -> bool {
-        self.honor_retry_after
+        self.retry_after_fields().mode() != RetryAfter::Ignore
     }
 }
 
 /// The shape of exponential waits: retry n ≥ 1 has the ceiling `min(cap, base ·
-/// multiplier^(n−1))`, then jitter.
+/// multiplier^(n−1))`, then jitter, then the floor `min`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Backoff {
     /// The first ceiling.
     pub base: Nanos,
     /// The largest ceiling.
     pub cap: Nanos,
+    /// The shortest wait (0: none).
+    pub min: Nanos,
     /// Growth per retry.
     pub multiplier: f64,
     /// Randomisation of the ceiling.
@@ -222,9 +264,13 @@ fn delay_of(
     mut draw: impl FnMut(u32) -> u64,
 ) -> Nanos {
     let Backoff {
-        base, cap, jitter, ..
+        base,
+        cap,
+        min,
+        jitter,
+        ..
     } = backoff;
-    match jitter {
+    let wait = match jitter {
         Jitter::None => ceiling(),
         Jitter::Full => uniform_upto(draw(n), ceiling()),
         Jitter::Equal => {
@@ -240,7 +286,8 @@ fn delay_of(
             }
             sleep
         }
-    }
+    };
+    wait.max(min)
 }
 
 /// `min(cap, base · multiplier^(n−1))` in nanoseconds.
@@ -255,13 +302,13 @@ pub fn exponential_ceiling(base: Nanos, cap: Nanos, multiplier: f64, n: u32) -> 
 }
 
 impl RetryPolicy for ExponentialRetry {
-    fn retry_at(&mut self, now: Nanos, resp: &Response) -> Option<Nanos> {
-        if self.give_up.gives_up(resp) {
-            return None;
+    fn retry_at(&mut self, now: Nanos, resp: &Response) -> Result<Nanos, DeadLetterReason> {
+        if let Some(reason) = self.give_up.gives_up(resp) {
+            return Err(reason);
         }
         let r = resp.request;
         let wait = self.delay_memo(r.client, r.id, r.attempt);
-        Some(self.give_up.retry_at(now, wait, resp))
+        Ok(self.give_up.retry_at(now, wait, resp))
     }
     /// Only `Retry-After`.
     fn reads_rate_limit_headers(&self) -> bool {
@@ -278,14 +325,14 @@ mod tests {
         let backoff = Backoff {
             base: 100,
             cap: 1000,
+            min: 0,
             multiplier: 2.0,
             jitter,
         };
-        let give_up = GiveUp {
-            on: RetryOn::ALL,
-            max_attempts,
-            honor_retry_after,
-        };
+        let mut give_up = GiveUp::new(RetryOn::ALL, max_attempts);
+        if honor_retry_after {
+            give_up.retry_after = RetryAfter::AtLeast;
+        }
         ExponentialRetry::new(backoff, give_up, Draws::new(7))
     }
 
@@ -301,20 +348,22 @@ mod tests {
             let backoff = Backoff {
                 base,
                 cap,
+                min: base / 3,
                 multiplier,
                 jitter,
             };
-            let give_up = GiveUp {
-                on: RetryOn::ALL,
-                max_attempts: 40,
-                honor_retry_after: false,
-            };
+            let give_up = GiveUp::new(RetryOn::ALL, 40);
             let mut r = ExponentialRetry::new(backoff, give_up, Draws::new(seed));
             for id in [0, 1, 31, 32, 1000, 3, 1 << 50] {
                 for n in [0, 1, 2, 5, 16, 17, 30] {
                     let mut resp = reply(id, 0, 429);
                     resp.request.attempt = n;
-                    assert_eq!(r.retry_at(10, &resp), Some(10 + r.delay(0, id, n)));
+                    let expected = if n >= 40 {
+                        Err(DeadLetterReason::Attempts)
+                    } else {
+                        Ok(10 + r.delay(0, id, n))
+                    };
+                    assert_eq!(r.retry_at(10, &resp), expected);
                 }
             }
         }
@@ -346,20 +395,78 @@ mod tests {
         let mut r = expo(Jitter::None, 5, false);
         let mut resp = reply(0, 0, 429);
         resp.request.attempt = 4;
-        assert_eq!(r.retry_at(10, &resp), Some(810));
+        assert_eq!(r.retry_at(10, &resp), Ok(810));
         resp.request.attempt = 5;
-        assert_eq!(r.retry_at(10, &resp), None);
+        assert_eq!(r.retry_at(10, &resp), Err(DeadLetterReason::Attempts));
         r.give_up.on.rate_limited = false;
         resp.request.attempt = 1;
-        assert_eq!(r.retry_at(10, &resp), None);
-        assert_eq!(r.retry_at(10, &reply(0, 0, 413)), None);
+        assert_eq!(r.retry_at(10, &resp), Err(DeadLetterReason::NotRetryable));
+        assert_eq!(
+            r.retry_at(10, &reply(0, 0, 413)),
+            Err(DeadLetterReason::NotRetryable)
+        );
     }
 
     #[test]
     fn retry_after_is_never_undercut_when_honoured() {
         let mut resp = reply(0, 0, 429);
         resp.retry_after = Some(5000);
-        assert_eq!(expo(Jitter::None, 5, false).retry_at(10, &resp), Some(110));
-        assert_eq!(expo(Jitter::None, 5, true).retry_at(10, &resp), Some(5010));
+        assert_eq!(expo(Jitter::None, 5, false).retry_at(10, &resp), Ok(110));
+        assert_eq!(expo(Jitter::None, 5, true).retry_at(10, &resp), Ok(5010));
+        let mut replace = expo(Jitter::None, 5, false);
+        replace.give_up.retry_after = RetryAfter::Replace;
+        assert_eq!(replace.retry_at(10, &resp), Ok(5010));
+        resp.retry_after = Some(40);
+        assert_eq!(replace.retry_at(10, &resp), Ok(50), "replace may wait less");
+        resp.retry_after = None;
+        assert_eq!(
+            replace.retry_at(10, &resp),
+            Ok(110),
+            "no header: its own wait"
+        );
+    }
+
+    #[test]
+    fn a_retry_after_longer_than_allowed_ends_the_request() {
+        let mut r = expo(Jitter::None, 5, true);
+        r.give_up.max_retry_after = Some(1000);
+        let mut resp = reply(0, 0, 429);
+        resp.retry_after = Some(1000);
+        assert_eq!(r.retry_at(10, &resp), Ok(1010));
+        resp.retry_after = Some(1001);
+        assert_eq!(
+            r.retry_at(10, &resp),
+            Err(DeadLetterReason::RetryAfterTooLong)
+        );
+    }
+
+    #[test]
+    fn the_floor_holds_under_every_jitter() {
+        for jitter in [
+            Jitter::None,
+            Jitter::Full,
+            Jitter::Equal,
+            Jitter::Decorrelated,
+        ] {
+            let mut r = expo(jitter, 5, false);
+            r.backoff.min = 300;
+            for id in 0..100 {
+                for n in 1..6 {
+                    let d = r.delay(0, id, n);
+                    assert!((300..=1000).contains(&d), "{jitter:?}: {d}");
+                }
+            }
+        }
+        // tenacity's wait_exponential(multiplier=1, min=2, max=60) as base 1 s, floor 2 s.
+        let mut r = expo(Jitter::None, 5, false);
+        r.backoff = Backoff {
+            base: 1000,
+            cap: 60_000,
+            min: 2000,
+            multiplier: 2.0,
+            jitter: Jitter::None,
+        };
+        let waits: Vec<_> = (1..=5).map(|n| r.delay(0, 0, n)).collect();
+        assert_eq!(waits, vec![2000, 2000, 4000, 8000, 16000]);
     }
 }

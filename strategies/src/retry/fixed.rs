@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{GiveUp, RetryKind, RetryOn, RetryOnSpec, RetryPolicy};
+use super::{DeadLetterReason, GiveUp, RetryAfter, RetryAfterFields, RetryKind, RetryOn};
+use super::{RetryOnSpec, RetryPolicy};
 use super::{default_max_attempts, retry_on_all};
 use crate::config::{Checker, MAX_MS};
 use crate::draws::Draws;
@@ -19,12 +20,30 @@ pub struct FixedConfig {
     /// Attempts in all, the first included.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
-    /// Wait at least the `Retry-After` the API sent.
-    #[serde(default)]
-    pub honor_retry_after: bool,
+    /// Wait at least the `Retry-After` the API sent (the old spelling of `retry_after =
+    /// "at_least"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub honor_retry_after: Option<bool>,
+    /// What a retry does with `Retry-After`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<RetryAfter>,
+    /// A longer `Retry-After` ends the request (`retry_after_too_long`) instead of waiting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retry_after_ms: Option<f64>,
     /// Failures retried.
     #[serde(default = "retry_on_all")]
     pub on: Vec<RetryOnSpec>,
+}
+
+impl FixedConfig {
+    /// The `Retry-After` fields.
+    pub fn retry_after_fields(&self) -> RetryAfterFields {
+        RetryAfterFields {
+            honor_retry_after: self.honor_retry_after,
+            retry_after: self.retry_after,
+            max_retry_after_ms: self.max_retry_after_ms,
+        }
+    }
 }
 
 impl Kind for FixedConfig {
@@ -34,6 +53,9 @@ impl Kind for FixedConfig {
             FieldDoc::required("delay_ms"),
             FieldDoc::default("max_attempts", "5"),
             FieldDoc::default("honor_retry_after", "false"),
+            FieldDoc::default("retry_after", "\"ignore\"")
+                .values(r#""ignore" | "at_least" | "replace""#),
+            FieldDoc::default("max_retry_after_ms", "none"),
             FieldDoc::default("on", r#"["429", "5xx", "timeout"]"#),
         ],
         example: r#"{ kind = "fixed", delay_ms = 1000 }"#,
@@ -41,8 +63,12 @@ impl Kind for FixedConfig {
     fn check(&self, c: &mut Checker) {
         c.number("delay_ms", self.delay_ms, 0.0, MAX_MS);
         GiveUp::check_max_attempts(c, self.max_attempts);
+        self.retry_after_fields().check(c);
     }
     fn scale(&mut self, k: f64) {
+        if let Some(ms) = &mut self.max_retry_after_ms {
+            *ms /= k;
+        }
         self.delay_ms /= k;
     }
 }
@@ -52,18 +78,15 @@ impl RetryKind for FixedConfig {
     fn build(&self, _draws: Draws) -> FixedRetry {
         FixedRetry::new(
             ms_to_nanos(self.delay_ms),
-            GiveUp {
-                on: RetryOn::of(&self.on),
-                max_attempts: self.max_attempts,
-                honor_retry_after: self.honor_retry_after,
-            },
+            GiveUp::new(RetryOn::of(&self.on), self.max_attempts)
+                .with_retry_after(&self.retry_after_fields()),
         )
     }
     fn max_attempts(&self) -> u32 {
         self.max_attempts
     }
     fn honours_retry_after(&self) -> bool {
-        self.honor_retry_after
+        self.retry_after_fields().mode() != RetryAfter::Ignore
     }
 }
 
@@ -82,11 +105,11 @@ impl FixedRetry {
 }
 
 impl RetryPolicy for FixedRetry {
-    fn retry_at(&mut self, now: Nanos, resp: &Response) -> Option<Nanos> {
-        if self.give_up.gives_up(resp) {
-            return None;
+    fn retry_at(&mut self, now: Nanos, resp: &Response) -> Result<Nanos, DeadLetterReason> {
+        if let Some(reason) = self.give_up.gives_up(resp) {
+            return Err(reason);
         }
-        Some(self.give_up.retry_at(now, self.delay, resp))
+        Ok(self.give_up.retry_at(now, self.delay, resp))
     }
     /// Only `Retry-After`.
     fn reads_rate_limit_headers(&self) -> bool {

@@ -3,27 +3,35 @@
 //! this file, one line per kind, makes the `kind`-tagged [`RetrySpec`] of `retry = { … }`, the
 //! catalog ([`RetrySpec::KINDS`]) and [`Retry`], the enum that dispatches to the policies.
 
+mod anthropic_python;
 mod exponential;
 mod fixed;
 mod none;
+mod openai_python;
+mod stainless;
+mod tenacity;
 
+pub use anthropic_python::AnthropicPythonConfig;
 pub use exponential::{Backoff, ExponentialConfig, ExponentialRetry, Jitter, exponential_ceiling};
 pub use fixed::{FixedConfig, FixedRetry};
 pub use none::{NoRetry, NoRetryConfig};
+pub use openai_python::OpenAiPythonConfig;
+pub use stainless::{Stainless, StainlessRetry};
+pub use tenacity::{TenacityConfig, TenacityRetry};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Checker, MAX_ATTEMPTS};
+use crate::config::{Checker, MAX_ATTEMPTS, MAX_MS};
 use crate::draws::Draws;
 use crate::kind::Kind;
-use crate::time::Nanos;
+use crate::time::{Nanos, ms_to_nanos};
 use crate::types::{Outcome, Response};
 
 /// Decides whether and when a failed attempt is sent again.
 pub trait RetryPolicy {
     /// The attempt `resp.request.attempt` failed at `now`: the time of the next attempt, or
-    /// `None` to give up (the request is dead-lettered).
-    fn retry_at(&mut self, now: Nanos, resp: &Response) -> Option<Nanos>;
+    /// why the policy gives up (the request is dead-lettered for that reason).
+    fn retry_at(&mut self, now: Nanos, resp: &Response) -> Result<Nanos, DeadLetterReason>;
     /// Does this policy read a reply's rate-limit headers ([`Response::remaining_requests`] and
     /// the other `x-ratelimit-*` values)? `Retry-After` is not one of them: it is always sent.
     /// The default is `true` (see [`crate::strategy::Hints`]).
@@ -88,7 +96,7 @@ macro_rules! retry_registry {
 
         impl RetryPolicy for Retry {
             #[inline]
-            fn retry_at(&mut self, now: Nanos, resp: &Response) -> Option<Nanos> {
+            fn retry_at(&mut self, now: Nanos, resp: &Response) -> Result<Nanos, DeadLetterReason> {
                 match self {
                     $( Retry::$variant(p) => p.retry_at(now, resp), )*
                 }
@@ -106,6 +114,9 @@ retry_registry! {
     "none" => None(NoRetryConfig),
     "fixed" => Fixed(FixedConfig),
     "exponential" => Exponential(ExponentialConfig),
+    "tenacity" => Tenacity(TenacityConfig),
+    "openai_python" => OpenAiPython(OpenAiPythonConfig),
+    "anthropic_python" => AnthropicPython(AnthropicPythonConfig),
 }
 
 impl Default for RetrySpec {
@@ -188,42 +199,202 @@ pub fn default_max_attempts() -> u32 {
     5
 }
 
+/// Why a retry policy gave a request up: the `dead_letter.by_reason` of a result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadLetterReason {
+    /// Its last allowed attempt failed (`max_attempts`).
+    Attempts,
+    /// It failed in a way the policy does not retry (not in `on`, or a 413).
+    NotRetryable,
+    /// The API asked for a longer wait than `max_retry_after_ms` allows.
+    RetryAfterTooLong,
+}
+
+impl DeadLetterReason {
+    /// Every reason, in the order of the JSON's `by_reason`.
+    pub const ALL: [DeadLetterReason; 3] = [
+        DeadLetterReason::Attempts,
+        DeadLetterReason::NotRetryable,
+        DeadLetterReason::RetryAfterTooLong,
+    ];
+
+    /// The name used in the JSON and the tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeadLetterReason::Attempts => "attempts",
+            DeadLetterReason::NotRetryable => "not_retryable",
+            DeadLetterReason::RetryAfterTooLong => "retry_after_too_long",
+        }
+    }
+}
+
+/// What a retry does with the `Retry-After` the API sent; in TOML `retry_after = "ignore" |
+/// "at_least" | "replace"` (`honor_retry_after = true` is a synonym of `"at_least"`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryAfter {
+    /// The policy's own wait, whatever the API said.
+    #[default]
+    Ignore,
+    /// The later of the policy's wait and `Retry-After`.
+    AtLeast,
+    /// `Retry-After` when the API sent one, the policy's own wait otherwise (the OpenAI and
+    /// Anthropic SDKs).
+    Replace,
+}
+
+impl RetryAfter {
+    /// The mode a table's `honor_retry_after` and `retry_after` give (`Ignore` when neither).
+    pub fn of(honor_retry_after: Option<bool>, retry_after: Option<RetryAfter>) -> RetryAfter {
+        match (retry_after, honor_retry_after) {
+            (Some(mode), _) => mode,
+            (None, Some(true)) => RetryAfter::AtLeast,
+            (None, _) => RetryAfter::Ignore,
+        }
+    }
+
+    /// The retry time after a failure at `now`: `now + wait`, or as `Retry-After` (`ra`) says.
+    #[inline]
+    pub fn apply(self, now: Nanos, wait: Nanos, ra: Option<Nanos>) -> Nanos {
+        let own = now.saturating_add(wait);
+        match (self, ra) {
+            (RetryAfter::AtLeast, Some(ra)) => own.max(now.saturating_add(ra)),
+            (RetryAfter::Replace, Some(ra)) => now.saturating_add(ra),
+            _ => own,
+        }
+    }
+}
+
+/// The `Retry-After` fields every backing-off kind takes: `honor_retry_after` (the old
+/// spelling), `retry_after` and `max_retry_after_ms`, resolved and checked in one place.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RetryAfterFields {
+    /// `honor_retry_after`.
+    pub honor_retry_after: Option<bool>,
+    /// `retry_after`.
+    pub retry_after: Option<RetryAfter>,
+    /// `max_retry_after_ms`.
+    pub max_retry_after_ms: Option<f64>,
+}
+
+impl RetryAfterFields {
+    /// Checks that the two spellings agree and `max_retry_after_ms` is in range.
+    pub fn check(&self, c: &mut Checker) {
+        if let (Some(honor), Some(mode)) = (self.honor_retry_after, self.retry_after)
+            && honor != (mode != RetryAfter::Ignore)
+        {
+            c.fail(
+                "honor_retry_after",
+                format!(
+                    "= {honor} contradicts retry_after = \"{}\"; give only retry_after",
+                    mode.as_str()
+                ),
+            );
+        }
+        if let Some(ms) = self.max_retry_after_ms {
+            c.number("max_retry_after_ms", ms, 0.0, MAX_MS);
+        }
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> RetryAfter {
+        RetryAfter::of(self.honor_retry_after, self.retry_after)
+    }
+
+    /// The longest `Retry-After` a retry waits for.
+    pub fn max(&self) -> Option<Nanos> {
+        self.max_retry_after_ms.map(ms_to_nanos)
+    }
+
+    /// Scales `max_retry_after_ms` for `--scale k`.
+    pub fn scale(&mut self, k: f64) {
+        if let Some(ms) = &mut self.max_retry_after_ms {
+            *ms /= k;
+        }
+    }
+}
+
+impl RetryAfter {
+    /// The TOML spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetryAfter::Ignore => "ignore",
+            RetryAfter::AtLeast => "at_least",
+            RetryAfter::Replace => "replace",
+        }
+    }
+}
+
 /// When a backing-off policy gives up and how it treats `Retry-After`: the fields `on`,
-/// `max_attempts` and `honor_retry_after` that several kinds share.
+/// `max_attempts`, `retry_after` and `max_retry_after_ms` that several kinds share.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GiveUp {
     /// Which failures are retried.
     pub on: RetryOn,
     /// Attempts in all, the first send included (5 = one try + four retries).
     pub max_attempts: u32,
-    /// Wait at least the `Retry-After` the API sent.
-    pub honor_retry_after: bool,
+    /// What a retry does with `Retry-After`.
+    pub retry_after: RetryAfter,
+    /// A longer `Retry-After` ends the request instead (`None`: any is waited for).
+    pub max_retry_after: Option<Nanos>,
 }
 
 impl GiveUp {
+    /// Retries every failure in `on` up to `max_attempts`, ignoring `Retry-After`.
+    pub fn new(on: RetryOn, max_attempts: u32) -> Self {
+        GiveUp {
+            on,
+            max_attempts,
+            retry_after: RetryAfter::Ignore,
+            max_retry_after: None,
+        }
+    }
+
+    /// These rules with `Retry-After` treated as `fields` say.
+    pub fn with_retry_after(self, fields: &RetryAfterFields) -> Self {
+        GiveUp {
+            retry_after: fields.mode(),
+            max_retry_after: fields.max(),
+            ..self
+        }
+    }
+
     /// Checks `max_attempts` (1..=[`MAX_ATTEMPTS`]).
     pub fn check_max_attempts(c: &mut Checker, max_attempts: u32) {
-        c.integer(
-            "max_attempts",
-            u64::from(max_attempts),
-            1,
-            u64::from(MAX_ATTEMPTS),
-        );
+        Self::check_max_attempts_named(c, "max_attempts", max_attempts);
     }
 
-    /// Is `resp` the end of its request: a failure not covered, or its last attempt?
+    /// Checks a count of attempts in all (1..=[`MAX_ATTEMPTS`]) that a kind names `field`.
+    pub fn check_max_attempts_named(c: &mut Checker, field: &str, attempts: u32) {
+        c.integer(field, u64::from(attempts), 1, u64::from(MAX_ATTEMPTS));
+    }
+
+    /// Is `resp` the end of its request, and why: a failure not covered, its last attempt, or
+    /// a `Retry-After` longer than allowed.
     #[inline]
-    pub fn gives_up(&self, resp: &Response) -> bool {
-        !self.on.covers(resp.outcome) || resp.request.attempt >= self.max_attempts
+    pub fn gives_up(&self, resp: &Response) -> Option<DeadLetterReason> {
+        if !self.on.covers(resp.outcome) {
+            Some(DeadLetterReason::NotRetryable)
+        } else if resp.request.attempt >= self.max_attempts {
+            Some(DeadLetterReason::Attempts)
+        } else if let (Some(ra), Some(max)) = (resp.retry_after, self.max_retry_after)
+            && ra > max
+        {
+            Some(DeadLetterReason::RetryAfterTooLong)
+        } else {
+            None
+        }
     }
 
-    /// The retry `wait` after `now`, not before the reply's `Retry-After` when honoured.
+    /// The retry `wait` after `now`, with `Retry-After` applied as the mode says.
     #[inline]
     pub fn retry_at(&self, now: Nanos, wait: Nanos, resp: &Response) -> Nanos {
-        let at = now.saturating_add(wait);
-        match resp.retry_after {
-            Some(ra) if self.honor_retry_after => at.max(now.saturating_add(ra)),
-            _ => at,
-        }
+        self.retry_after.apply(now, wait, resp.retry_after)
+    }
+
+    /// Does a retry wait at least the `Retry-After` the API sent?
+    pub fn honours_retry_after(&self) -> bool {
+        self.retry_after != RetryAfter::Ignore
     }
 }

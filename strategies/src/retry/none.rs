@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{RetryKind, RetryPolicy};
+use super::{DeadLetterReason, RetryKind, RetryOn, RetryPolicy};
 use crate::config::Checker;
 use crate::draws::Draws;
 use crate::kind::{Kind, KindDoc};
@@ -42,8 +42,13 @@ impl RetryKind for NoRetryConfig {
 pub struct NoRetry;
 
 impl RetryPolicy for NoRetry {
-    fn retry_at(&mut self, _now: Nanos, _resp: &Response) -> Option<Nanos> {
-        None
+    /// A retryable failure used up its one attempt; a 413 was never retryable.
+    fn retry_at(&mut self, _now: Nanos, resp: &Response) -> Result<Nanos, DeadLetterReason> {
+        Err(if RetryOn::ALL.covers(resp.outcome) {
+            DeadLetterReason::Attempts
+        } else {
+            DeadLetterReason::NotRetryable
+        })
     }
     fn reads_rate_limit_headers(&self) -> bool {
         false
