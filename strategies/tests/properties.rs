@@ -10,12 +10,15 @@ use std::collections::VecDeque;
 
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
-use ratelab_strategies::admission::{Aimd, FixedDelay, Semaphore, TokenBucket};
+use ratelab_strategies::admission::{
+    AdmissionKind, Aimd, AimdRateConfig, AwsAdaptiveConfig, FixedDelay, Semaphore, TokenBucket,
+};
 use ratelab_strategies::breaker::{Breaker, BreakerState};
 use ratelab_strategies::bucket::{ExactBucket, Rate};
 use ratelab_strategies::draws::{DrawCache, Draws, Purpose, uniform_upto, unit_open};
 use ratelab_strategies::retry::{
-    Backoff, ExponentialRetry, GiveUp, Jitter, RetryAfter, RetryOn, exponential_ceiling,
+    Backoff, DeadLetterReason, ExponentialRetry, GiveUp, Jitter, OpenAiPythonConfig, RetryAfter,
+    RetryKind, RetryOn, TenacityConfig, exponential_ceiling,
 };
 use ratelab_strategies::time::{Nanos, SECOND};
 use ratelab_strategies::{Admit, Outcome, RequestInfo, Response, RetryPolicy, Strategy as _};
@@ -754,5 +757,214 @@ proptest! {
         prop_assert!(u > 0.0 && u < 1.0);
         prop_assert!(uniform_upto(first, max) <= max);
         prop_assert!(uniform_upto(first, max) <= uniform_upto(first.saturating_add(1), max));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The adaptive kinds that find the limit themselves, and the libraries' retry loops.
+
+fn build_admission(toml_table: &str) -> ratelab_strategies::Layer {
+    let spec: ratelab_strategies::admission::AdmissionSpec = toml::from_str(toml_table).unwrap();
+    spec.build()
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// aimd_rate: the rate stays in [min, max]; a send is admitted exactly from `cost/rate`
+    /// after the previous one on; only a 429 lowers the rate, by `decrease`, at most once per
+    /// round trip; a success never lowers it.
+    #[test]
+    fn aimd_rate_stays_in_bounds_and_paces_by_its_rate(
+        min in 0.01f64..5.0,
+        span in 0.0f64..100.0,
+        frac in 0.0f64..=1.0,
+        increase in 0.01f64..10.0,
+        decrease in 0.05f64..0.95,
+        ops in ops(),
+    ) {
+        let max = min + span;
+        let initial = (min + span * frac).min(max);
+        let cfg: AimdRateConfig = toml::from_str(&format!(
+            "initial_per_s = {initial}\nmin_per_s = {min}\nmax_per_s = {max}\nincrease_per_s = {increase}\ndecrease = {decrease}"
+        )).unwrap();
+        let mut s = cfg.build();
+        let mut flying: Vec<(Nanos, RequestInfo)> = vec![];
+        let mut last_send: Option<Nanos> = None;
+        let mut last_decrease: Option<Nanos> = None;
+        let mut now = 0;
+        for (id, (dt, op)) in ops.into_iter().enumerate() {
+            now += dt;
+            let before = s.rate();
+            prop_assert!(before >= min && before <= max, "rate {} outside [{}, {}]", before, min, max);
+            match op {
+                Op::Send => {
+                    let r = req(id as u64, 1);
+                    let earliest = last_send.map_or(0, |t| t + (SECOND as f64 / before).ceil() as Nanos);
+                    let a = s.poll_admit(now, &r);
+                    if now >= earliest {
+                        prop_assert_eq!(a, Admit::Now);
+                        s.on_send(now, &r);
+                        flying.push((now, r));
+                        last_send = Some(now);
+                    } else {
+                        prop_assert_eq!(a, Admit::At(earliest));
+                    }
+                }
+                Op::Complete(i, status) if !flying.is_empty() => {
+                    let (sent, r) = flying.remove(i % flying.len());
+                    s.on_response(now, &respond(r, sent, now, status));
+                    let after = s.rate();
+                    match status {
+                        200 => prop_assert!(after >= before && after <= max),
+                        429 if last_decrease.is_none_or(|d| sent >= d) => {
+                            prop_assert_eq!(after, (before * decrease).max(min));
+                            last_decrease = Some(now);
+                        }
+                        _ => prop_assert_eq!(after, before, "status {} moved the rate", status),
+                    }
+                }
+                Op::Complete(..) => {}
+            }
+        }
+    }
+
+    /// aws_adaptive: off (admitting everything) until the first 429; from then on the fill
+    /// rate never drops below the floor; right after a throttle it is `β · min(measured,
+    /// previous fill rate)` (or the floor), and never above twice the measured rate (or the
+    /// floor); CUBIC climbs back: with successes only, the fill rate never falls between
+    /// throttles while the measured rate holds.
+    #[test]
+    fn aws_adaptive_is_off_until_a_throttle_and_keeps_its_bounds(ops in ops()) {
+        let mut s = toml::from_str::<AwsAdaptiveConfig>("").unwrap().build();
+        let mut flying: Vec<(Nanos, RequestInfo)> = vec![];
+        let mut throttled = false;
+        let mut now = 0;
+        for (id, (dt, op)) in ops.into_iter().enumerate() {
+            now += dt;
+            match op {
+                Op::Send => {
+                    let r = req(id as u64, 1);
+                    let a = s.poll_admit(now, &r);
+                    if !throttled {
+                        prop_assert_eq!(a, Admit::Now);
+                    }
+                    if a == Admit::Now {
+                        s.on_send(now, &r);
+                        flying.push((now, r));
+                    } else {
+                        prop_assert!(matches!(a, Admit::At(t) if t > now));
+                    }
+                }
+                Op::Complete(i, status) if !flying.is_empty() => {
+                    let (sent, r) = flying.remove(i % flying.len());
+                    let fill_before = s.fill_rate();
+                    s.on_response(now, &respond(r, sent, now, status));
+                    let measured = s.measured_rate();
+                    prop_assert!(s.fill_rate() >= 0.5);
+                    prop_assert!(s.fill_rate() <= (2.0 * measured).max(0.5) + 1e-9);
+                    if status == 429 {
+                        let used = if throttled { measured.min(fill_before) } else { measured };
+                        let expected = (0.7 * used).min(2.0 * measured).max(0.5);
+                        prop_assert!((s.fill_rate() - expected).abs() <= 1e-9 * expected.max(1.0),
+                            "after a throttle {} (expected {})", s.fill_rate(), expected);
+                        throttled = true;
+                    }
+                    prop_assert_eq!(s.enabled(), throttled);
+                }
+                Op::Complete(..) => {}
+            }
+        }
+    }
+
+    /// header_pacing: one request in flight until the first reply; after a 429 with a
+    /// Retry-After nothing is admitted before it has passed.
+    #[test]
+    fn header_pacing_probes_once_and_respects_retry_after(
+        ops in ops(),
+        remaining in 0u64..50,
+        reset in 0u64..10 * SECOND,
+        retry_after in 0u64..30,
+    ) {
+        let mut s = build_admission(r#"kind = "header_pacing""#);
+        let mut flying: Vec<(Nanos, RequestInfo)> = vec![];
+        let mut replies = 0;
+        let mut quiet_until = 0;
+        let mut now = 0;
+        for (id, (dt, op)) in ops.into_iter().enumerate() {
+            now += dt;
+            match op {
+                Op::Send => {
+                    let r = req(id as u64, 1);
+                    if s.poll_admit(now, &r) == Admit::Now {
+                        prop_assert!(replies > 0 || flying.is_empty(), "a second probe");
+                        prop_assert!(now >= quiet_until, "sent at {} before Retry-After ends at {}", now, quiet_until);
+                        s.on_send(now, &r);
+                        flying.push((now, r));
+                    }
+                }
+                Op::Complete(i, status) if !flying.is_empty() => {
+                    let (sent, r) = flying.remove(i % flying.len());
+                    let mut resp = respond(r, sent, now, status);
+                    resp.remaining_requests = Some(remaining);
+                    resp.reset_requests = Some(reset);
+                    if status == 429 {
+                        resp.retry_after = Some(retry_after * SECOND);
+                        quiet_until = quiet_until.max(now + retry_after * SECOND);
+                    }
+                    s.on_response(now, &resp);
+                    replies += 1;
+                }
+                Op::Complete(..) => {}
+            }
+        }
+    }
+
+    /// tenacity: the wait after attempt n is `max(min, min(multiplier·exp_base^(n−1), max))`
+    /// plus at most `jitter_s`, and without jitter it never shrinks from one attempt to the next;
+    /// openai_python: the wait is the Retry-After when it is in (0, 120 s], otherwise 75–100 % of
+    /// `min(0.5·2^(n−1), 8)` s, and no request gets more than `max_retries` retries.
+    #[test]
+    fn the_libraries_waits_keep_their_published_bounds(
+        multiplier in 0.0f64..5.0,
+        min_s in 0.0f64..10.0,
+        max_s in 0.0f64..100.0,
+        exp_base in 1.0f64..4.0,
+        jitter_s in prop_oneof![Just(0.0f64), 0.0f64..3.0],
+        max_retries in 0u32..6,
+        n in 1u32..12,
+        id in 0u64..1000,
+        retry_after in proptest::option::of(0u64..200),
+    ) {
+        let cfg: TenacityConfig = toml::from_str(&format!(
+            "multiplier = {multiplier}\nmin_s = {min_s}\nmax_s = {max_s}\nexp_base = {exp_base}\njitter_s = {jitter_s}\nstop_after_attempt = 20"
+        )).unwrap();
+        let t = RetryKind::build(&cfg, Draws::new(id));
+        let base = min_s.max((multiplier * exp_base.powi(n as i32 - 1)).min(max_s));
+        let d = t.delay(0, id, n) as f64 / SECOND as f64;
+        prop_assert!(d >= base - 1e-6 && d <= base + jitter_s + 1e-6, "wait {} for base {}", d, base);
+        if jitter_s == 0.0 {
+            prop_assert!(t.delay(0, id, n + 1) >= t.delay(0, id, n));
+        }
+
+        let cfg: OpenAiPythonConfig = toml::from_str(&format!("max_retries = {max_retries}")).unwrap();
+        let mut p = RetryKind::build(&cfg, Draws::new(id));
+        let mut r = req(id, 1);
+        r.attempt = n;
+        let mut resp = reply(r, 0, 0, 429);
+        resp.retry_after = retry_after.map(|s| s * SECOND);
+        let at = p.retry_at(0, &resp);
+        match (at, retry_after) {
+            (Ok(_), _) if n > max_retries => prop_assert!(false, "retry {} beyond max_retries {}", n, max_retries),
+            (Err(DeadLetterReason::RetryAfterTooLong), Some(ra)) => prop_assert!(ra > 120),
+            (Err(DeadLetterReason::Attempts), _) => prop_assert!(n > max_retries),
+            (Ok(at), Some(ra)) if ra > 0 => prop_assert_eq!(at, ra * SECOND),
+            (Ok(at), _) => {
+                let c = (0.5 * 2f64.powi(n as i32 - 1)).min(8.0);
+                let s = at as f64 / SECOND as f64;
+                prop_assert!(s >= 0.75 * c - 1e-9 && s <= c + 1e-9, "wait {} for ceiling {}", s, c);
+            }
+            (other, _) => prop_assert!(false, "unexpected {:?}", other),
+        }
     }
 }
