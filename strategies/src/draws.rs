@@ -37,6 +37,9 @@ pub enum Purpose {
     Tokens = 5,
     /// Free for users' own strategies and models.
     User = 6,
+    /// A strategy's own randomness, addressed by its client and a counter of its own (Vegas's
+    /// probe jitter).
+    Strategy = 7,
 }
 
 /// The random source of a run: a seed from which every draw is addressed.

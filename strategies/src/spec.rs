@@ -85,7 +85,7 @@ impl StrategySpec {
             stack.push(Layer::Breaker(b.build()));
         }
         for a in &self.admission {
-            stack.push(a.build());
+            stack.push(a.build(draws));
         }
         BuiltStrategy {
             stack,

@@ -765,7 +765,7 @@ proptest! {
 
 fn build_admission(toml_table: &str) -> ratelab_strategies::Layer {
     let spec: ratelab_strategies::admission::AdmissionSpec = toml::from_str(toml_table).unwrap();
-    spec.build()
+    spec.build(Draws::new(0))
 }
 
 proptest! {
@@ -788,7 +788,7 @@ proptest! {
         let cfg: AimdRateConfig = toml::from_str(&format!(
             "initial_per_s = {initial}\nmin_per_s = {min}\nmax_per_s = {max}\nincrease_per_s = {increase}\ndecrease = {decrease}"
         )).unwrap();
-        let mut s = cfg.build();
+        let mut s = cfg.build(Draws::new(0));
         let mut flying: Vec<(Nanos, RequestInfo)> = vec![];
         let mut last_send: Option<Nanos> = None;
         let mut last_decrease: Option<Nanos> = None;
@@ -836,7 +836,7 @@ proptest! {
     /// throttles while the measured rate holds.
     #[test]
     fn aws_adaptive_is_off_until_a_throttle_and_keeps_its_bounds(ops in ops()) {
-        let mut s = toml::from_str::<AwsAdaptiveConfig>("").unwrap().build();
+        let mut s = toml::from_str::<AwsAdaptiveConfig>("").unwrap().build(Draws::new(0));
         let mut flying: Vec<(Nanos, RequestInfo)> = vec![];
         let mut throttled = false;
         let mut now = 0;

@@ -80,6 +80,28 @@ pub fn check_layers(spec: &StrategySpec, c: u32, log: &[Ev]) -> Result<(), Strin
             // Its bounds (the fill rate's floor, a capacity of at most max(rate, 1), off until
             // the first 429) are held on the machine itself: strategies/tests/properties.rs.
             AdmissionSpec::AwsAdaptive(_) => {}
+            AdmissionSpec::Gradient2(_) | AdmissionSpec::Vegas(_) => {
+                // In flight never above max_concurrency (the limit's upper clamp).
+                let max = match layer {
+                    AdmissionSpec::Gradient2(g) => g.max_concurrency,
+                    AdmissionSpec::Vegas(v) => v.max_concurrency,
+                    _ => unreachable!(),
+                };
+                let mut in_flight = 0u32;
+                for e in &events {
+                    match e {
+                        Ev::Send { t, .. } => {
+                            in_flight += 1;
+                            ensure!(
+                                in_flight <= max,
+                                "{layer:?}: {in_flight} in flight at {t}, max {max}"
+                            );
+                        }
+                        Ev::Response { .. } => in_flight -= 1,
+                        _ => {}
+                    }
+                }
+            }
             AdmissionSpec::HeaderPacing(_) => {
                 // One probe before the first reply.
                 let first_reply = events

@@ -19,8 +19,8 @@ use ratelab_sim::workload::tokens::{FixedTokensConfig, UniformTokensConfig};
 use ratelab_sim::workload::{ArrivalSpec, TokensSpec, WorkloadSpec};
 use ratelab_strategies::admission::{
     AdmissionSpec, AimdConfig, AimdRateConfig, AwsAdaptiveConfig, FixedDelayConfig,
-    HeaderPacingConfig, LeakyBucketConfig, OpenAiCookbookConfig, SemaphoreConfig, Start,
-    TokenBucketConfig, UnlimitedConfig,
+    Gradient2Config, HeaderPacingConfig, LeakyBucketConfig, OpenAiCookbookConfig, SemaphoreConfig,
+    Start, TokenBucketConfig, UnlimitedConfig, VegasConfig,
 };
 use ratelab_strategies::breaker::{BreakerSpec, OnOpen};
 use ratelab_strategies::config::Unit;
@@ -280,6 +280,36 @@ pub fn admission_spec() -> impl Strategy<Value = AdmissionSpec> {
                     })
                 }
             ),
+        (
+            (1u32..30, 1u32..30, 0u32..40),
+            milli(1, 1_000),
+            (0u32..8, 1u32..700),
+            milli(500, 3_000)
+        )
+            .prop_map(
+                |((initial, min, extra), smoothing, (queue_size, long_window), rtt_tolerance)| {
+                    let max_concurrency = initial.max(min) + extra;
+                    AdmissionSpec::Gradient2(Gradient2Config {
+                        initial_limit: initial,
+                        min_limit: min,
+                        max_concurrency,
+                        smoothing,
+                        queue_size,
+                        long_window,
+                        rtt_tolerance,
+                    })
+                }
+            ),
+        (1u32..30, 0u32..40, milli(1, 1_000), 1u32..40).prop_map(
+            |(initial_limit, extra, smoothing, probe_multiplier)| {
+                AdmissionSpec::Vegas(VegasConfig {
+                    initial_limit,
+                    max_concurrency: initial_limit + extra,
+                    smoothing,
+                    probe_multiplier,
+                })
+            }
+        ),
         milli(1, 1_000)
             .prop_map(|headroom| AdmissionSpec::HeaderPacing(HeaderPacingConfig { headroom })),
         (

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AdmissionKind;
 use crate::config::Checker;
+use crate::draws::Draws;
 use crate::kind::{FieldDoc, Kind, KindDoc};
 use crate::strategy::Hints;
 use crate::{Admit, Nanos, Outcome, RequestInfo, Response, Strategy};
@@ -80,7 +81,7 @@ impl Kind for AimdConfig {
 
 impl AdmissionKind for AimdConfig {
     type Machine = Aimd;
-    fn build(&self) -> Aimd {
+    fn build(&self, _draws: Draws) -> Aimd {
         Aimd::new(
             self.initial,
             self.min,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AdmissionKind;
 use crate::config::{Checker, MAX_RATE, Unit};
+use crate::draws::Draws;
 use crate::kind::{FieldDoc, Kind, KindDoc};
 use crate::strategy::Hints;
 use crate::time::SECOND;
@@ -106,7 +107,7 @@ impl Kind for AimdRateConfig {
 
 impl AdmissionKind for AimdRateConfig {
     type Machine = AimdRate;
-    fn build(&self) -> AimdRate {
+    fn build(&self, _draws: Draws) -> AimdRate {
         AimdRate {
             rate: self.initial_per_s.clamp(self.min_per_s, self.max_per_s),
             min: self.min_per_s,
@@ -205,7 +206,9 @@ mod tests {
     use crate::testing::{reply, req};
 
     fn aimd_rate(fields: &str) -> AimdRate {
-        toml::from_str::<AimdRateConfig>(fields).unwrap().build()
+        toml::from_str::<AimdRateConfig>(fields)
+            .unwrap()
+            .build(Draws::new(0))
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AdmissionKind;
 use crate::config::Checker;
+use crate::draws::Draws;
 use crate::kind::{FieldDoc, Kind, KindDoc};
 use crate::strategy::Hints;
 use crate::time::SECOND;
@@ -80,7 +81,7 @@ impl Kind for AwsAdaptiveConfig {
 
 impl AdmissionKind for AwsAdaptiveConfig {
     type Machine = AwsAdaptive;
-    fn build(&self) -> AwsAdaptive {
+    fn build(&self, _draws: Draws) -> AwsAdaptive {
         let mut s = AwsAdaptive {
             c: self.clone(),
             w_max: 0.0,
@@ -250,7 +251,9 @@ mod tests {
     use crate::testing::{reply, req};
 
     fn adaptive() -> AwsAdaptive {
-        toml::from_str::<AwsAdaptiveConfig>("").unwrap().build()
+        toml::from_str::<AwsAdaptiveConfig>("")
+            .unwrap()
+            .build(Draws::new(0))
     }
 
     #[test]

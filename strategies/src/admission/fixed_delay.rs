@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AdmissionKind;
 use crate::config::{Checker, MAX_MS};
+use crate::draws::Draws;
 use crate::kind::{FieldDoc, Kind, KindDoc};
 use crate::strategy::Hints;
 use crate::time::ms_to_nanos;
@@ -33,7 +34,7 @@ impl Kind for FixedDelayConfig {
 
 impl AdmissionKind for FixedDelayConfig {
     type Machine = FixedDelay;
-    fn build(&self) -> FixedDelay {
+    fn build(&self, _draws: Draws) -> FixedDelay {
         FixedDelay::new(ms_to_nanos(self.delay_ms))
     }
 }

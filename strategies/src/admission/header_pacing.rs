@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::AdmissionKind;
 use super::aimd_rate::{AimdRate, AimdRateConfig};
 use crate::config::Checker;
+use crate::draws::Draws;
 use crate::kind::{FieldDoc, Kind, KindDoc};
 use crate::strategy::Hints;
 use crate::{Admit, Nanos, Outcome, RequestInfo, Response, Strategy};
@@ -38,7 +39,7 @@ impl Kind for HeaderPacingConfig {
 
 impl AdmissionKind for HeaderPacingConfig {
     type Machine = HeaderPacing;
-    fn build(&self) -> HeaderPacing {
+    fn build(&self, draws: Draws) -> HeaderPacing {
         HeaderPacing {
             headroom: self.headroom,
             requests: Pace::default(),
@@ -49,7 +50,7 @@ impl AdmissionKind for HeaderPacingConfig {
             paused_until: 0,
             heard_headers: false,
             replies: 0,
-            fallback: AimdRateConfig::defaults().build(),
+            fallback: AimdRateConfig::defaults().build(draws),
             changed: false,
         }
     }
@@ -219,7 +220,7 @@ mod tests {
     use crate::time::SECOND;
 
     fn pacing() -> HeaderPacing {
-        HeaderPacingConfig { headroom: 1.0 }.build()
+        HeaderPacingConfig { headroom: 1.0 }.build(Draws::new(0))
     }
 
     fn with_headers(id: u64, sent: Nanos, status: u16, remaining: u64, reset: Nanos) -> Response {

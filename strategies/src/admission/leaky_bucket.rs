@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::AdmissionKind;
 use super::TokenBucket;
 use crate::config::{Checker, MAX_RATE, RateSpec};
+use crate::draws::Draws;
 use crate::kind::{FieldDoc, Kind, KindDoc};
 
 /// `{ kind = "leaky_bucket", rate_per_s }`.
@@ -31,7 +32,7 @@ impl Kind for LeakyBucketConfig {
 
 impl AdmissionKind for LeakyBucketConfig {
     type Machine = TokenBucket;
-    fn build(&self) -> TokenBucket {
+    fn build(&self, _draws: Draws) -> TokenBucket {
         TokenBucket::leaky(RateSpec::of(Some(self.rate_per_s), None).rate())
     }
 }

@@ -7,25 +7,32 @@ mod aimd;
 mod aimd_rate;
 mod aws_adaptive;
 mod fixed_delay;
+mod gradient2;
 mod header_pacing;
 mod leaky_bucket;
+mod netflix;
 mod openai_cookbook;
 mod semaphore;
 mod token_bucket;
 mod unlimited;
+mod vegas;
 
 pub use aimd::{Aimd, AimdConfig};
 pub use aimd_rate::{AimdRate, AimdRateConfig};
 pub use aws_adaptive::{AwsAdaptive, AwsAdaptiveConfig};
 pub use fixed_delay::{FixedDelay, FixedDelayConfig};
+pub use gradient2::{Gradient2, Gradient2Config};
 pub use header_pacing::{HeaderPacing, HeaderPacingConfig};
 pub use leaky_bucket::LeakyBucketConfig;
+pub use netflix::{ConcurrencyLimiter, LimitAlgorithm};
 pub use openai_cookbook::{OpenAiCookbook, OpenAiCookbookConfig};
 pub use semaphore::{Semaphore, SemaphoreConfig};
 pub use token_bucket::{MAX_BURST, Start, TokenBucket, TokenBucketConfig};
 pub use unlimited::{Unlimited, UnlimitedConfig};
+pub use vegas::{Vegas, VegasConfig};
 
 use crate::breaker::Breaker;
+use crate::draws::Draws;
 use crate::kind::Kind;
 use crate::strategy::Hints;
 use crate::{Admit, Nanos, RequestInfo, Response, Strategy};
@@ -34,8 +41,9 @@ use crate::{Admit, Nanos, RequestInfo, Response, Strategy};
 pub trait AdmissionKind: Kind {
     /// The state machine.
     type Machine: Strategy;
-    /// A fresh machine for one client.
-    fn build(&self) -> Self::Machine;
+    /// A fresh machine for one client; a kind that draws random numbers addresses them in
+    /// `draws` (by its client, request and attempt).
+    fn build(&self, draws: Draws) -> Self::Machine;
 }
 
 /// Declares [`AdmissionSpec`] and [`Layer`] from the registry's lines. A line `"kind" =>
@@ -69,10 +77,10 @@ macro_rules! admission_registry {
         }
 
         impl AdmissionSpec {
-            /// The state machine of this layer.
-            pub fn build(&self) -> Layer {
+            /// The state machine of this layer, drawing from `draws` if it draws at all.
+            pub fn build(&self, draws: Draws) -> Layer {
                 match self {
-                    $( AdmissionSpec::$avariant(c) => Layer::$atarget(AdmissionKind::build(c)), )*
+                    $( AdmissionSpec::$avariant(c) => Layer::$atarget(AdmissionKind::build(c, draws)), )*
                 }
             }
         }
@@ -149,5 +157,7 @@ admission_registry! {
     "aimd_rate" => AimdRate(AimdRateConfig),
     "header_pacing" => HeaderPacing(HeaderPacingConfig),
     "aws_adaptive" => AwsAdaptive(AwsAdaptiveConfig),
+    "gradient2" => Gradient2(Gradient2Config),
+    "vegas" => Vegas(VegasConfig),
     "openai_cookbook" => OpenAiCookbook(OpenAiCookbookConfig),
 }

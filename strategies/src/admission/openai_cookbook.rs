@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::AdmissionKind;
 use crate::bucket::{ExactBucket, Rate};
 use crate::config::{Checker, MAX_MS, MAX_RATE};
+use crate::draws::Draws;
 use crate::kind::{FieldDoc, Kind, KindDoc};
 use crate::strategy::Hints;
 use crate::time::{Nanos, SECOND, ms_to_nanos, secs_to_nanos};
@@ -104,7 +105,7 @@ impl Kind for OpenAiCookbookConfig {
 
 impl AdmissionKind for OpenAiCookbookConfig {
     type Machine = OpenAiCookbook;
-    fn build(&self) -> OpenAiCookbook {
+    fn build(&self, _draws: Draws) -> OpenAiCookbook {
         OpenAiCookbook::new(self)
     }
 }

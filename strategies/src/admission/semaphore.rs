@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AdmissionKind;
 use crate::config::Checker;
+use crate::draws::Draws;
 use crate::kind::{FieldDoc, Kind, KindDoc};
 use crate::strategy::Hints;
 use crate::{Admit, Nanos, RequestInfo, Response, Strategy};
@@ -30,7 +31,7 @@ impl Kind for SemaphoreConfig {
 
 impl AdmissionKind for SemaphoreConfig {
     type Machine = Semaphore;
-    fn build(&self) -> Semaphore {
+    fn build(&self, _draws: Draws) -> Semaphore {
         Semaphore::new(self.permits)
     }
 }

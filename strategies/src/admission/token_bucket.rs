@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::AdmissionKind;
 use crate::bucket::{ExactBucket, Rate};
 use crate::config::{Checker, RateSpec, Unit, scale_rate};
+use crate::draws::Draws;
 use crate::kind::{FieldDoc, Kind, KindDoc};
 use crate::strategy::Hints;
 use crate::{Admit, Nanos, RequestInfo, Response, Strategy};
@@ -82,7 +83,7 @@ impl Kind for TokenBucketConfig {
 
 impl AdmissionKind for TokenBucketConfig {
     type Machine = TokenBucket;
-    fn build(&self) -> TokenBucket {
+    fn build(&self, _draws: Draws) -> TokenBucket {
         let by_tokens = self.unit == Unit::Tokens;
         match self.start {
             Start::Full => TokenBucket::new(self.rate(), self.burst, by_tokens),

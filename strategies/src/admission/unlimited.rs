@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AdmissionKind;
 use crate::config::Checker;
+use crate::draws::Draws;
 use crate::kind::{Kind, KindDoc};
 use crate::strategy::Hints;
 use crate::{Admit, Nanos, RequestInfo, Response, Strategy};
@@ -25,7 +26,7 @@ impl Kind for UnlimitedConfig {
 
 impl AdmissionKind for UnlimitedConfig {
     type Machine = Unlimited;
-    fn build(&self) -> Unlimited {
+    fn build(&self, _draws: Draws) -> Unlimited {
         Unlimited
     }
 }
