@@ -49,9 +49,10 @@ fn latency(r: &StrategyResult, v: f64) -> String {
     }
 }
 
-/// The table: one row per strategy.
+/// The table: one row per strategy (a `shed` column after `breaker` when a throttle shed any).
 pub fn render(out: &RunOutput) -> String {
-    let headers = [
+    let shed = out.results.iter().any(|r| r.rejected_by_throttle > 0);
+    let mut headers = vec![
         "strategy",
         "ok",
         "dead",
@@ -66,11 +67,14 @@ pub fn render(out: &RunOutput) -> String {
         "p50",
         "p99",
     ];
+    if shed {
+        headers.insert(4, "shed");
+    }
     let rows: Vec<Vec<String>> = out
         .results
         .iter()
         .map(|r| {
-            vec![
+            let mut row = vec![
                 r.strategy.clone(),
                 r.succeeded.to_string(),
                 r.dead_lettered.to_string(),
@@ -88,7 +92,11 @@ pub fn render(out: &RunOutput) -> String {
                 share(r, out.api_capacity_rps),
                 latency(r, r.latency_s.p50),
                 latency(r, r.latency_s.p99),
-            ]
+            ];
+            if shed {
+                row.insert(4, r.rejected_by_throttle.to_string());
+            }
+            row
         })
         .collect();
     let widths: Vec<usize> = (0..headers.len())

@@ -63,6 +63,7 @@ fn run_prints_a_table_and_the_json_contract() {
         "succeeded",
         "dead_lettered",
         "rejected_by_breaker",
+        "rejected_by_throttle",
         "in_flight_at_horizon",
         "finished",
         "attempts",
@@ -88,6 +89,7 @@ fn run_prints_a_table_and_the_json_contract() {
             n("succeeded")
                 + n("dead_lettered")
                 + n("rejected_by_breaker")
+                + n("rejected_by_throttle")
                 + n("in_flight_at_horizon"),
             n("requests")
         );

@@ -22,7 +22,7 @@ fn by_name<'a>(out: &'a RunOutput, name: &str) -> &'a StrategyResult {
 
 fn assert_counts_add_up(out: &RunOutput) {
     for r in &out.results {
-        let finals = r.succeeded + r.dead_lettered + r.rejected_by_breaker;
+        let finals = r.succeeded + r.dead_lettered + r.rejected_by_breaker + r.rejected_by_throttle;
         assert_eq!(
             finals + r.in_flight_at_horizon,
             r.requests,
@@ -51,7 +51,8 @@ fn assert_counts_add_up(out: &RunOutput) {
             r.strategy
         );
         for c in &r.clients {
-            let finals = c.succeeded + c.dead_lettered + c.rejected_by_breaker;
+            let finals =
+                c.succeeded + c.dead_lettered + c.rejected_by_breaker + c.rejected_by_throttle;
             assert_eq!(
                 finals + c.in_flight_at_horizon,
                 c.requests,

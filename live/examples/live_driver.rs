@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ratelab_live::client::Target;
-use ratelab_live::{CallError, Limiter, MockApi, Server};
+use ratelab_live::{Limiter, MockApi, Server};
 use ratelab_sim::api::ApiSpec;
 use ratelab_strategies::spec::StrategySpec;
 
@@ -71,7 +71,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     while let Some(joined) = tasks.join_next().await {
         match joined? {
             Ok(_reply) => ok += 1,
-            Err(e @ CallError::GaveUp { .. }) | Err(e @ CallError::RejectedByBreaker { .. }) => {
+            Err(e) => {
                 failed += 1;
                 eprintln!("failed: {e}");
             }

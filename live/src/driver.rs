@@ -21,7 +21,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use ratelab_strategies::client::{Backlog, ClientCore, Head, Transmit, Verdict};
+use ratelab_strategies::client::{Backlog, ClientCore, Head, Refusal, Transmit, Verdict};
 use ratelab_strategies::retry::DeadLetterReason;
 use ratelab_strategies::spec::{BuiltStrategy, StrategySpec};
 use ratelab_strategies::time::Nanos;
@@ -62,8 +62,9 @@ pub trait Observer: Send + Sync {
     fn succeeded(&self, _now: Nanos, _req: &RequestInfo, _latency: Nanos) {}
     /// The request was given up at `now` after `resp`, for `reason`.
     fn gave_up(&self, _now: Nanos, _resp: &Response, _reason: DeadLetterReason) {}
-    /// An open breaker refused the request at `now`.
-    fn rejected(&self, _now: Nanos, _req: &RequestInfo) {}
+    /// The request was refused for good at `now`: by an open breaker, or shed by the client's
+    /// throttle.
+    fn rejected(&self, _now: Nanos, _req: &RequestInfo, _refusal: Refusal) {}
 }
 
 /// Position in the backlog: due retries (class 0, by due time) before fresh requests (class 1,
@@ -281,14 +282,19 @@ where
         let mut due = ready;
         loop {
             let info = head.info;
-            let Some(sent_at) = self.admit(head, due).await else {
-                let now = self.now();
-                if let Some(o) = &self.inner.observer {
-                    o.rejected(now, &info);
+            let sent_at = match self.admit(head, due).await {
+                Ok(sent_at) => sent_at,
+                Err(refusal) => {
+                    let now = self.now();
+                    if let Some(o) = &self.inner.observer {
+                        o.rejected(now, &info, refusal);
+                    }
+                    let attempts = info.attempt - 1;
+                    return Err(match refusal {
+                        Refusal::Breaker => CallError::RejectedByBreaker { attempts },
+                        Refusal::Throttle => CallError::RejectedByThrottle { attempts },
+                    });
                 }
-                return Err(CallError::RejectedByBreaker {
-                    attempts: info.attempt - 1,
-                });
             };
             if let Some(o) = &self.inner.observer {
                 o.sent(sent_at, &info);
@@ -372,8 +378,8 @@ where
     }
 
     /// Waits until the core sends `head` (its backlog position: a retry's due time, a fresh
-    /// request's ready time); the send time, or `None` when it is rejected.
-    async fn admit(&self, head: Head, at: Nanos) -> Option<Nanos> {
+    /// request's ready time); the send time, or who refused it for good.
+    async fn admit(&self, head: Head, at: Nanos) -> Result<Nanos, Refusal> {
         let notify = Arc::new(Notify::new());
         let ticket = {
             let mut st = self.lock();
@@ -399,7 +405,7 @@ where
         loop {
             enum Next {
                 Sent(Nanos),
-                Rejected,
+                Rejected(Refusal),
                 Sleep(Nanos),
                 Wait,
             }
@@ -417,10 +423,10 @@ where
                             tickets.wake_head();
                             Next::Sent(now)
                         }
-                        Transmit::Rejected(h) => {
-                            core.on_rejected(tickets, h);
+                        Transmit::Rejected(h, refusal) => {
+                            core.on_rejected(now, tickets, h, refusal);
                             tickets.wake_head();
-                            Next::Rejected
+                            Next::Rejected(refusal)
                         }
                         Transmit::Blocked => match core.poll_timeout(now, tickets) {
                             Some(t) => Next::Sleep(t),
@@ -430,8 +436,8 @@ where
                 }
             };
             match next {
-                Next::Sent(now) => return Some(now),
-                Next::Rejected => return None,
+                Next::Sent(now) => return Ok(now),
+                Next::Rejected(refusal) => return Err(refusal),
                 Next::Sleep(t) => {
                     let deadline = self.inner.start + Duration::from_nanos(t);
                     tokio::select! {

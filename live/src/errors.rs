@@ -14,6 +14,11 @@ pub enum CallError<T, E> {
         /// Attempts sent before the refusal.
         attempts: u32,
     },
+    /// The client's own throttle (`sre_throttle`) shed it; nothing was sent for this attempt.
+    RejectedByThrottle {
+        /// Attempts sent before the refusal.
+        attempts: u32,
+    },
     /// The last attempt failed and the policy does not retry it (out of attempts, or a failure
     /// it does not cover).
     GaveUp {
@@ -42,6 +47,9 @@ impl<T: HttpReply, E: fmt::Display> fmt::Display for CallError<T, E> {
         match self {
             CallError::RejectedByBreaker { attempts } => {
                 write!(f, "rejected by the open breaker after {attempts} attempts")
+            }
+            CallError::RejectedByThrottle { attempts } => {
+                write!(f, "shed by the client's throttle after {attempts} attempts")
             }
             CallError::GaveUp {
                 attempts,

@@ -158,7 +158,7 @@ pub fn render(sim: &RunOutput, live: &RunOutput, spread: &[RunOutput]) -> String
         if s.succeeded != l.succeeded || s.dead_lettered != l.dead_lettered {
             let _ = writeln!(
                 out,
-                "{:name_w$}  (succeeded {} sim / {} live, dead-lettered {} / {}, rejected by breaker {} / {})",
+                "{:name_w$}  (succeeded {} sim / {} live, dead-lettered {} / {}, rejected by breaker {} / {}, shed {} / {})",
                 "",
                 s.succeeded,
                 l.succeeded,
@@ -166,6 +166,8 @@ pub fn render(sim: &RunOutput, live: &RunOutput, spread: &[RunOutput]) -> String
                 l.dead_lettered,
                 s.rejected_by_breaker,
                 l.rejected_by_breaker,
+                s.rejected_by_throttle,
+                l.rejected_by_throttle,
             );
         }
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use ratelab_sim::metrics::Recorder;
 use ratelab_sim::result::StopReason;
 use ratelab_sim::{Progress, RunOutput, Scenario, StrategyResult};
+use ratelab_strategies::client::Refusal;
 use ratelab_strategies::retry::DeadLetterReason;
 use ratelab_strategies::spec::StrategySpec;
 use ratelab_strategies::time::Nanos;
@@ -53,8 +54,8 @@ impl Observer for Recording {
         self.with(|r| r.gave_up(now, resp, reason));
         self.finished();
     }
-    fn rejected(&self, now: Nanos, req: &RequestInfo) {
-        self.with(|r| r.rejected(req.client, now));
+    fn rejected(&self, now: Nanos, req: &RequestInfo, refusal: Refusal) {
+        self.with(|r| r.rejected(req.client, now, refusal));
         self.finished();
     }
 }

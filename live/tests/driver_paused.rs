@@ -211,6 +211,7 @@ async fn an_open_breaker_fails_fast_then_half_opens() {
             Ok(_) => "ok",
             Err(CallError::GaveUp { .. }) => "429",
             Err(CallError::RejectedByBreaker { .. }) => "rejected",
+            Err(CallError::RejectedByThrottle { .. }) => "shed",
         });
     }
     assert_eq!(

@@ -307,6 +307,7 @@ async fn a_breaker_opens_after_consecutive_429s() {
                 Ok(_) => "ok",
                 Err(CallError::GaveUp { .. }) => "429",
                 Err(CallError::RejectedByBreaker { .. }) => "rejected",
+                Err(CallError::RejectedByThrottle { .. }) => "shed",
             },
         );
     }

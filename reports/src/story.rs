@@ -80,6 +80,12 @@ pub(crate) fn line(out: &RunOutput, r: &StrategyResult) -> String {
             count(r.rejected_by_breaker)
         ));
     }
+    if r.rejected_by_throttle > 0 {
+        outcome.push_str(&format!(
+            ", {} shed by the client's throttle",
+            count(r.rejected_by_throttle)
+        ));
+    }
     if r.in_flight_at_horizon > 0 {
         outcome.push_str(&format!(
             ", {} still pending",

@@ -2,6 +2,7 @@
 //! histograms (hdrhistogram on integer nanoseconds), for the whole run and per client.
 
 use hdrhistogram::Histogram;
+use ratelab_strategies::client::Refusal;
 use ratelab_strategies::retry::DeadLetterReason;
 use ratelab_strategies::time::{Nanos, SECOND, as_secs_f64};
 use ratelab_strategies::{Outcome, Response};
@@ -43,6 +44,7 @@ struct Scope {
     succeeded: u64,
     dead_lettered: u64,
     rejected: u64,
+    shed: u64,
     attempts: u64,
     http_429: u64,
     last_final: Nanos,
@@ -270,7 +272,7 @@ impl Scope {
     }
 
     fn finals(&self) -> u64 {
-        self.succeeded + self.dead_lettered + self.rejected
+        self.succeeded + self.dead_lettered + self.rejected + self.shed
     }
 }
 
@@ -395,10 +397,14 @@ impl Recorder {
         });
     }
 
-    /// A request was failed fast by an open breaker at `now`.
-    pub fn rejected(&mut self, client: u32, now: Nanos) {
+    /// A request was refused for good at `now`: failed fast by an open breaker, or shed by the
+    /// client's throttle.
+    pub fn rejected(&mut self, client: u32, now: Nanos, refusal: Refusal) {
         self.each(client, |s| {
-            s.rejected += 1;
+            match refusal {
+                Refusal::Breaker => s.rejected += 1,
+                Refusal::Throttle => s.shed += 1,
+            }
             s.last_final = now;
         });
     }
@@ -454,6 +460,7 @@ impl Recorder {
                     succeeded: c.succeeded,
                     dead_lettered: c.dead_lettered,
                     rejected_by_breaker: c.rejected,
+                    rejected_by_throttle: c.shed,
                     in_flight_at_horizon: c.requests - c.finals(),
                     attempts: c.attempts,
                     http_429: c.http_429,
@@ -474,6 +481,7 @@ impl Recorder {
             succeeded: t.succeeded,
             dead_lettered: t.dead_lettered,
             rejected_by_breaker: t.rejected,
+            rejected_by_throttle: t.shed,
             in_flight_at_horizon: t.requests - t.finals(),
             finished,
             stop,

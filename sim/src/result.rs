@@ -64,6 +64,9 @@ pub struct StrategyResult {
     pub dead_lettered: u64,
     /// Final: failed fast by an open breaker.
     pub rejected_by_breaker: u64,
+    /// Final: shed by the client's own throttle (`sre_throttle`), never sent.
+    #[serde(default)]
+    pub rejected_by_throttle: u64,
     /// Not final at the horizon: queued, waiting to retry or awaiting a reply.
     pub in_flight_at_horizon: u64,
     /// Every request is final.
@@ -225,6 +228,9 @@ pub struct ClientResult {
     pub dead_lettered: u64,
     /// Rejected by the breaker.
     pub rejected_by_breaker: u64,
+    /// Shed by the client's own throttle.
+    #[serde(default)]
+    pub rejected_by_throttle: u64,
     /// Not final at the horizon.
     pub in_flight_at_horizon: u64,
     /// Attempts sent.

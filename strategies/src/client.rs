@@ -48,11 +48,20 @@ pub enum Transmit<'h> {
     /// Send this attempt, then call [`ClientCore::on_sent`] (or, if the driver cannot send it,
     /// leave it where it is: nothing was committed).
     Send(&'h Head),
-    /// The strategy refused this request for good (an open fail-fast breaker): it is final;
-    /// take it out of the backlog with [`ClientCore::on_rejected`].
-    Rejected(&'h Head),
+    /// The strategy refused this request for good, for the reason given: it is final; take it
+    /// out of the backlog with [`ClientCore::on_rejected`].
+    Rejected(&'h Head, Refusal),
     /// Nothing to send now: ask again at [`ClientCore::poll_timeout`] or after the next reply.
     Blocked,
+}
+
+/// Who refused a request for good.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// An open breaker with `on_open = "fail"` ([`Admit::Reject`]): `rejected_by_breaker`.
+    Breaker,
+    /// The client's own throttle ([`Admit::Shed`]): `rejected_by_throttle`.
+    Throttle,
 }
 
 /// What became of a request after a reply to one of its attempts.
@@ -109,7 +118,8 @@ impl<S: Strategy, R: RetryPolicy> ClientCore<S, R> {
         };
         match self.strategy.poll_admit(now, &head.info) {
             Admit::Now => Transmit::Send(head),
-            Admit::Reject => Transmit::Rejected(head),
+            Admit::Reject => Transmit::Rejected(head, Refusal::Breaker),
+            Admit::Shed => Transmit::Rejected(head, Refusal::Throttle),
             Admit::At(t) => {
                 // An answer in the past would spin: ask again one nanosecond later.
                 self.blocked_until = Some(t.max(now + 1));
@@ -127,9 +137,19 @@ impl<S: Strategy, R: RetryPolicy> ClientCore<S, R> {
         backlog.remove(head);
     }
 
-    /// `head`, answered [`Transmit::Rejected`], is final: it leaves the backlog.
+    /// `head`, answered [`Transmit::Rejected`] at `now` for `refusal`, is final: it leaves the
+    /// backlog, and a shed request is told to the strategy ([`Strategy::on_shed`]).
     #[inline(always)]
-    pub fn on_rejected(&mut self, backlog: &mut impl Backlog, head: &Head) {
+    pub fn on_rejected(
+        &mut self,
+        now: Nanos,
+        backlog: &mut impl Backlog,
+        head: &Head,
+        refusal: Refusal,
+    ) {
+        if refusal == Refusal::Throttle {
+            self.strategy.on_shed(now, &head.info);
+        }
         backlog.remove(head);
     }
 

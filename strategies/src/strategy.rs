@@ -15,6 +15,9 @@ pub trait Strategy {
     fn on_send(&mut self, now: Nanos, req: &RequestInfo);
     /// A reply (or the client's own timeout) for an attempt sent earlier arrived at `now`.
     fn on_response(&mut self, now: Nanos, resp: &Response);
+    /// `req` was shed at `now`: some layer answered [`Admit::Shed`] and the request is final,
+    /// never sent. The default does nothing.
+    fn on_shed(&mut self, _now: Nanos, _req: &RequestInfo) {}
     /// Asked right after [`Strategy::on_response`]: could that reply have made `poll_admit`
     /// answer differently? A driver whose last answer for a request was `At(t)` may, when this
     /// says no, not ask again about it until `t` (or an earlier wake of its own). So answer
@@ -73,7 +76,8 @@ impl Hints {
 
 /// Layers that must all admit, like tower layers around one service.
 ///
-/// The stack admits when every layer says `Now`; a `Reject` from any layer rejects; otherwise it
+/// The stack admits when every layer says `Now`; a `Reject` or `Shed` from any layer is the
+/// answer (the first in layer order); otherwise it
 /// answers the latest `At` (no layer admits before its own) or, failing that,
 /// `WhenSomethingCompletes`.
 pub struct Stack {
@@ -139,6 +143,7 @@ impl Strategy for Stack {
             match layer.poll_admit(now, req) {
                 Admit::Now => {}
                 Admit::Reject => return Admit::Reject,
+                Admit::Shed => return Admit::Shed,
                 Admit::At(t) if t <= now => {}
                 Admit::At(t) => at = Some(at.map_or(t, |a| a.max(t))),
                 Admit::WhenSomethingCompletes => wait_for_completion = true,
@@ -166,6 +171,12 @@ impl Strategy for Stack {
         }
     }
 
+    fn on_shed(&mut self, now: Nanos, req: &RequestInfo) {
+        for layer in &mut self.layers {
+            layer.on_shed(now, req);
+        }
+    }
+
     #[inline]
     fn response_changes_admission(&self) -> bool {
         self.reply_sensitive
@@ -187,6 +198,9 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
     }
     fn on_response(&mut self, now: Nanos, resp: &Response) {
         (**self).on_response(now, resp)
+    }
+    fn on_shed(&mut self, now: Nanos, req: &RequestInfo) {
+        (**self).on_shed(now, req)
     }
     fn response_changes_admission(&self) -> bool {
         (**self).response_changes_admission()

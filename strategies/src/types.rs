@@ -151,6 +151,12 @@ pub enum Admit {
     At(Nanos),
     /// Not until something in flight completes; ask again at the next reply.
     WhenSomethingCompletes,
-    /// Never: fail it fast (an open breaker with `on_open = "fail"`); it is final.
+    /// Never: fail it fast (an open breaker with `on_open = "fail"`); it is final
+    /// (`rejected_by_breaker`).
     Reject,
+    /// Never: the client's own throttle sheds it (`sre_throttle`); it is final
+    /// (`rejected_by_throttle`) and the layers hear of it through [`Strategy::on_shed`].
+    ///
+    /// [`Strategy::on_shed`]: crate::Strategy::on_shed
+    Shed,
 }

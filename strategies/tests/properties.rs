@@ -656,6 +656,7 @@ proptest! {
                             }
                         }
                         Admit::Reject => prop_assert!(fail_fast && state != BreakerState::Closed),
+                        Admit::Shed => prop_assert!(false, "a breaker never sheds"),
                         Admit::At(t) => {
                             prop_assert!(!fail_fast);
                             prop_assert_eq!(state, BreakerState::Open { until: t });

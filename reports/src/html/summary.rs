@@ -79,6 +79,15 @@ fn columns(out: &RunOutput) -> Vec<Column> {
             &|r| cell(r.dead_lettered as f64, count(r.dead_lettered)),
         ),
     ];
+    if rs.iter().any(|r| r.rejected_by_throttle > 0) {
+        cols.push(col(
+            "shed",
+            "requests shed by the client's own throttle (sre_throttle), never sent",
+            false,
+            Among::All,
+            &|r| cell(r.rejected_by_throttle as f64, count(r.rejected_by_throttle)),
+        ));
+    }
     if rs.iter().any(|r| r.rejected_by_breaker > 0) {
         cols.push(col(
             "failed fast",

@@ -330,10 +330,10 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
                     self.held += u64::from(!head.retry);
                     self.send(head.info, head.ready_at);
                 }
-                Transmit::Rejected(head) => {
-                    cl.core.on_rejected(&mut cl.backlog, head);
+                Transmit::Rejected(head, refusal) => {
+                    cl.core.on_rejected(now, &mut cl.backlog, head, refusal);
                     self.held -= u64::from(head.retry);
-                    self.rec.rejected(c, now);
+                    self.rec.rejected(c, now, refusal);
                 }
                 Transmit::Blocked => break,
             }

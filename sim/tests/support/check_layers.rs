@@ -6,7 +6,7 @@ use ratelab_strategies::bucket::Rate;
 use ratelab_strategies::config::{RateSpec, Unit};
 use ratelab_strategies::spec::StrategySpec;
 use ratelab_strategies::time::{Nanos, SECOND, ms_to_nanos, secs_to_nanos};
-use ratelab_strategies::{Admit, RequestInfo};
+use ratelab_strategies::{Admit, Outcome, RequestInfo};
 
 use super::check_limits::check_client_bucket;
 use super::recording::Ev;
@@ -98,6 +98,37 @@ pub fn check_layers(spec: &StrategySpec, c: u32, log: &[Ev]) -> Result<(), Strin
                             );
                         }
                         Ev::Response { .. } => in_flight -= 1,
+                        _ => {}
+                    }
+                }
+            }
+            AdmissionSpec::SreThrottle(sre) => {
+                // A shed only when the window's requests exceed K times its accepts (p > 0).
+                let window = secs_to_nanos(sre.window_s).max(1);
+                let mut history: Vec<(Nanos, bool)> = vec![]; // (time, is an accept)
+                for e in &events {
+                    match e {
+                        Ev::Send { t, .. } => history.push((*t, false)),
+                        Ev::Response { t, resp, .. }
+                            if matches!(resp.outcome, Outcome::Success | Outcome::ClientError) =>
+                        {
+                            history.push((*t, true))
+                        }
+                        Ev::Poll {
+                            t,
+                            admit: Admit::Shed,
+                            ..
+                        } => {
+                            let from = t.saturating_sub(window);
+                            let inside = |&&(at, _): &&(Nanos, bool)| at > from || *t < window;
+                            let requests = history.iter().filter(inside).filter(|h| !h.1).count();
+                            let accepts = history.iter().filter(inside).filter(|h| h.1).count();
+                            ensure!(
+                                requests as f64 > sre.k * accepts as f64,
+                                "sre_throttle shed at {t} with {requests} requests, {accepts} accepts"
+                            );
+                            history.push((*t, false));
+                        }
                         _ => {}
                     }
                 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use ratelab_sim::StrategyResult;
 use ratelab_sim::result::StopReason;
 use ratelab_sim::scenario::Scenario;
+use ratelab_strategies::admission::AdmissionSpec;
 use ratelab_strategies::breaker::OnOpen;
 use ratelab_strategies::spec::StrategySpec;
 use ratelab_strategies::time::{Nanos, SECOND, ms_to_nanos};
@@ -25,6 +26,8 @@ pub enum Final {
     DeadLettered,
     /// Rejected by a fail-fast breaker.
     Rejected,
+    /// Shed by the client's throttle.
+    Shed,
 }
 
 /// Checks one recorded run of `spec` against everything the engine, the API model, the
@@ -116,15 +119,26 @@ pub fn check_run(
             Ev::Poll { req, admit, .. } => {
                 let key = (req.client, req.id);
                 ensure!(!finals.contains_key(&key), "polled a final request {req:?}");
-                if *admit == Admit::Reject {
-                    ensure!(
-                        spec.breaker
-                            .as_ref()
-                            .is_some_and(|b| b.on_open == OnOpen::Fail),
-                        "Reject without a fail-fast breaker"
-                    );
-                    finals.insert(key, Final::Rejected);
-                    final_log.push((t, req.client, req.attempt - 1, Final::Rejected, 0));
+                if matches!(admit, Admit::Reject | Admit::Shed) {
+                    let fin = if *admit == Admit::Reject {
+                        ensure!(
+                            spec.breaker
+                                .as_ref()
+                                .is_some_and(|b| b.on_open == OnOpen::Fail),
+                            "Reject without a fail-fast breaker"
+                        );
+                        Final::Rejected
+                    } else {
+                        ensure!(
+                            spec.admission
+                                .iter()
+                                .any(|a| matches!(a, AdmissionSpec::SreThrottle(_))),
+                            "Shed without a throttle"
+                        );
+                        Final::Shed
+                    };
+                    finals.insert(key, fin);
+                    final_log.push((t, req.client, req.attempt - 1, fin, 0));
                     if req.attempt == 1 {
                         let nf = &mut next_fresh[req.client as usize];
                         ensure!(
@@ -367,12 +381,23 @@ pub fn check_run(
         count(None, Final::Rejected)
     );
     ensure!(
-        res.succeeded + res.dead_lettered + res.rejected_by_breaker + res.in_flight_at_horizon
+        res.rejected_by_throttle == count(None, Final::Shed),
+        "rejected_by_throttle {} but {} observed",
+        res.rejected_by_throttle,
+        count(None, Final::Shed)
+    );
+    ensure!(
+        res.succeeded
+            + res.dead_lettered
+            + res.rejected_by_breaker
+            + res.rejected_by_throttle
+            + res.in_flight_at_horizon
             == total,
-        "conservation: {} + {} + {} + {} != {total}",
+        "conservation: {} + {} + {} + {} + {} != {total}",
         res.succeeded,
         res.dead_lettered,
         res.rejected_by_breaker,
+        res.rejected_by_throttle,
         res.in_flight_at_horizon
     );
     ensure!(
@@ -422,7 +447,16 @@ pub fn check_run(
                 cr.client
             );
             ensure!(
-                cr.succeeded + cr.dead_lettered + cr.rejected_by_breaker + cr.in_flight_at_horizon
+                cr.rejected_by_throttle == count(c, Final::Shed),
+                "client {} shed",
+                cr.client
+            );
+            ensure!(
+                cr.succeeded
+                    + cr.dead_lettered
+                    + cr.rejected_by_breaker
+                    + cr.rejected_by_throttle
+                    + cr.in_flight_at_horizon
                     == cr.requests,
                 "client {} does not add up",
                 cr.client

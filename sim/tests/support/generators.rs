@@ -20,7 +20,7 @@ use ratelab_sim::workload::{ArrivalSpec, TokensSpec, WorkloadSpec};
 use ratelab_strategies::admission::{
     AdmissionSpec, AimdConfig, AimdRateConfig, AwsAdaptiveConfig, FixedDelayConfig,
     Gradient2Config, HeaderPacingConfig, LeakyBucketConfig, OpenAiCookbookConfig, SemaphoreConfig,
-    Start, TokenBucketConfig, UnlimitedConfig, VegasConfig,
+    SreThrottleConfig, Start, TokenBucketConfig, UnlimitedConfig, VegasConfig,
 };
 use ratelab_strategies::breaker::{BreakerSpec, OnOpen};
 use ratelab_strategies::config::Unit;
@@ -310,6 +310,9 @@ pub fn admission_spec() -> impl Strategy<Value = AdmissionSpec> {
                 })
             }
         ),
+        (milli(1_000, 5_000), milli(100, 200_000)).prop_map(|(k, window_s)| {
+            AdmissionSpec::SreThrottle(SreThrottleConfig { k, window_s })
+        }),
         milli(1, 1_000)
             .prop_map(|headroom| AdmissionSpec::HeaderPacing(HeaderPacingConfig { headroom })),
         (

@@ -107,6 +107,9 @@ impl ratelab_strategies::Strategy for Recording {
         self.log.borrow_mut().push(ev);
         self.inner.on_send(now, req);
     }
+    fn on_shed(&mut self, now: Nanos, req: &RequestInfo) {
+        self.inner.on_shed(now, req);
+    }
     fn on_response(&mut self, now: Nanos, resp: &Response) {
         let (aimd_before, breaker_before) = (self.aimd(), self.breaker(now));
         self.inner.on_response(now, resp);

@@ -147,7 +147,7 @@ impl LimitAlgorithm for Gradient2 {
     fn limit(&self) -> f64 {
         self.estimated
     }
-    fn update(&mut self, rtt: Nanos, inflight: u32, _dropped: bool) {
+    fn update(&mut self, _client: u32, rtt: Nanos, inflight: u32, _dropped: bool) {
         let queue_size = f64::from(self.c.queue_size);
         let short = rtt as f64;
         let long = self.add_long(short);
@@ -179,11 +179,11 @@ mod tests {
     #[test]
     fn steady_latency_grows_the_limit_by_the_smoothed_queue_size() {
         let mut g = gradient2();
-        g.update(100, 20, false);
+        g.update(0, 100, 20, false);
         // gradient 1: 20·0.8 + (20 + 4)·0.2 = 20.8.
         assert!((g.limit() - 20.8).abs() < 1e-12);
         for _ in 0..2000 {
-            g.update(100, 200, false);
+            g.update(0, 100, 200, false);
         }
         assert_eq!(g.limit(), 200.0);
     }
@@ -192,13 +192,13 @@ mod tests {
     fn rising_latency_lowers_it_and_app_limited_samples_change_nothing() {
         let mut g = gradient2();
         for _ in 0..10 {
-            g.update(100, 20, false);
+            g.update(0, 100, 20, false);
         }
         let before = g.limit();
-        g.update(100, 1, false);
+        g.update(0, 100, 1, false);
         assert_eq!(g.limit(), before, "inflight < limit / 2");
         for _ in 0..50 {
-            g.update(1000, 200, false);
+            g.update(0, 1000, 200, false);
         }
         assert!(g.limit() < before, "{} after {}", g.limit(), before);
         assert!(g.limit() >= 20.0);
@@ -208,8 +208,8 @@ mod tests {
     fn drops_are_ignored() {
         let mut a = gradient2();
         let mut b = gradient2();
-        a.update(100, 20, true);
-        b.update(100, 20, false);
+        a.update(0, 100, 20, true);
+        b.update(0, 100, 20, false);
         assert_eq!(a.limit(), b.limit());
     }
 }

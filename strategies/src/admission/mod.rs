@@ -13,6 +13,7 @@ mod leaky_bucket;
 mod netflix;
 mod openai_cookbook;
 mod semaphore;
+mod sre_throttle;
 mod token_bucket;
 mod unlimited;
 mod vegas;
@@ -27,6 +28,7 @@ pub use leaky_bucket::LeakyBucketConfig;
 pub use netflix::{ConcurrencyLimiter, LimitAlgorithm};
 pub use openai_cookbook::{OpenAiCookbook, OpenAiCookbookConfig};
 pub use semaphore::{Semaphore, SemaphoreConfig};
+pub use sre_throttle::{SreThrottle, SreThrottleConfig};
 pub use token_bucket::{MAX_BURST, Start, TokenBucket, TokenBucketConfig};
 pub use unlimited::{Unlimited, UnlimitedConfig};
 pub use vegas::{Vegas, VegasConfig};
@@ -125,6 +127,13 @@ macro_rules! admission_registry {
                     Layer::Custom(s) => s.on_response(now, resp),
                 }
             }
+            fn on_shed(&mut self, now: Nanos, req: &RequestInfo) {
+                match self {
+                    $( Layer::$mvariant(s) => s.on_shed(now, req), )*
+                    Layer::Breaker(s) => s.on_shed(now, req),
+                    Layer::Custom(s) => s.on_shed(now, req),
+                }
+            }
             #[inline]
             fn response_changes_admission(&self) -> bool {
                 match self {
@@ -159,5 +168,6 @@ admission_registry! {
     "aws_adaptive" => AwsAdaptive(AwsAdaptiveConfig),
     "gradient2" => Gradient2(Gradient2Config),
     "vegas" => Vegas(VegasConfig),
+    "sre_throttle" => SreThrottle(SreThrottleConfig),
     "openai_cookbook" => OpenAiCookbook(OpenAiCookbookConfig),
 }

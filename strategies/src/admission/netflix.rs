@@ -15,9 +15,9 @@ use crate::{Admit, Nanos, Outcome, RequestInfo, Response, Strategy};
 pub trait LimitAlgorithm {
     /// The limit now (the limiter admits while in flight < ⌊limit⌋).
     fn limit(&self) -> f64;
-    /// One sample: the attempt's RTT (ns, > 0), the requests in flight when it started (itself
-    /// included) and whether it was dropped (a 429).
-    fn update(&mut self, rtt: Nanos, inflight: u32, dropped: bool);
+    /// One sample of `client`'s: the attempt's RTT (ns, > 0), the requests in flight when it
+    /// started (itself included) and whether it was dropped (a 429).
+    fn update(&mut self, client: u32, rtt: Nanos, inflight: u32, dropped: bool);
 }
 
 /// `SimpleLimiter` over a limit algorithm.
@@ -80,7 +80,8 @@ impl<L: LimitAlgorithm> Strategy for ConcurrencyLimiter<L> {
             _ => return, // ignored: the permit is back, the limit stays
         };
         if resp.latency > 0 {
-            self.algorithm.update(resp.latency, inflight, dropped);
+            self.algorithm
+                .update(r.client, resp.latency, inflight, dropped);
         }
     }
     /// Every reply gives a permit back.

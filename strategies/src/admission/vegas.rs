@@ -83,16 +83,15 @@ impl Kind for VegasConfig {
 impl AdmissionKind for VegasConfig {
     type Machine = ConcurrencyLimiter<Vegas>;
     fn build(&self, draws: Draws) -> ConcurrencyLimiter<Vegas> {
-        let mut v = Vegas {
+        let v = Vegas {
             c: self.clone(),
             estimated: f64::from(self.initial_limit),
             rtt_noload: 0,
             probe_count: 0,
-            probe_jitter: 0.0,
+            probe_jitter: None,
             probes: 0,
             draws,
         };
-        v.reset_probe_jitter();
         ConcurrencyLimiter::new(v)
     }
 }
@@ -107,30 +106,36 @@ fn log10(l: f64) -> f64 {
     }
 }
 
-/// `VegasLimit._update`. The probe jitter U(0.5, 1) is addressed by (client 0 of this machine's
-/// draws, probe number): the n-th probe of every run with the same seed draws the same.
+/// `VegasLimit._update`. The probe jitter U(0.5, 1) is addressed by (client, probe number,
+/// attempt 0): the n-th probe of a client draws the same in every run with the same seed (the
+/// first is drawn at the first sample, when the machine learns its client).
 #[derive(Clone, Debug)]
 pub struct Vegas {
     c: VegasConfig,
     estimated: f64,
     rtt_noload: Nanos,
     probe_count: u64,
-    probe_jitter: f64,
+    probe_jitter: Option<f64>,
     /// Probes so far: the address of the next jitter draw.
     probes: u64,
     draws: Draws,
 }
 
 impl Vegas {
-    fn reset_probe_jitter(&mut self) {
-        let u = self.draws.unit(Purpose::Strategy, 0, self.probes, 0);
+    fn reset_probe_jitter(&mut self, client: u32) -> f64 {
+        let u = self.draws.unit(Purpose::Strategy, client, self.probes, 0);
         self.probes += 1;
-        self.probe_jitter = 0.5 + 0.5 * u;
+        let jitter = 0.5 + 0.5 * u;
+        self.probe_jitter = Some(jitter);
+        jitter
     }
 
-    fn should_probe(&self) -> bool {
-        self.probe_jitter * f64::from(self.c.probe_multiplier) * self.estimated
-            <= self.probe_count as f64
+    fn should_probe(&mut self, client: u32) -> bool {
+        let jitter = match self.probe_jitter {
+            Some(j) => j,
+            None => self.reset_probe_jitter(client),
+        };
+        jitter * f64::from(self.c.probe_multiplier) * self.estimated <= self.probe_count as f64
     }
 
     /// The no-load RTT it measures against (ns; 0 before the first sample).
@@ -143,10 +148,10 @@ impl LimitAlgorithm for Vegas {
     fn limit(&self) -> f64 {
         self.estimated
     }
-    fn update(&mut self, rtt: Nanos, inflight: u32, dropped: bool) {
+    fn update(&mut self, client: u32, rtt: Nanos, inflight: u32, dropped: bool) {
         self.probe_count += 1;
-        if self.should_probe() {
-            self.reset_probe_jitter();
+        if self.should_probe(client) {
+            self.reset_probe_jitter(client);
             self.probe_count = 0;
             self.rtt_noload = rtt;
             return;
@@ -191,33 +196,39 @@ mod tests {
     #[test]
     fn no_queue_grows_by_beta_a_queue_shrinks_it_and_a_drop_too() {
         let mut v = vegas();
-        v.update(100, 20, false); // first sample: the no-load RTT
+        v.update(0, 100, 20, false); // first sample: the no-load RTT
         assert_eq!(v.rtt_noload(), 100);
-        v.update(100, 20, false);
+        v.update(0, 100, 20, false);
         // queue 0 ≤ threshold 1: +beta = 6·log10(20) = 6.
         assert_eq!(v.limit(), 26.0);
-        v.update(200, 26, false);
+        v.update(0, 200, 26, false);
         // queue ⌈26·(1 − 1/2)⌉ = 13 > beta 6: −log10 = −1.
         assert_eq!(v.limit(), 25.0);
-        v.update(100, 25, true);
+        v.update(0, 100, 25, true);
         assert_eq!(v.limit(), 24.0);
-        v.update(100, 1, false);
+        v.update(0, 100, 1, false);
         assert_eq!(v.limit(), 24.0, "app-limited");
     }
 
     #[test]
     fn the_probe_jitter_is_addressed_and_in_range() {
-        let a = vegas();
-        let b = vegas();
+        let (mut a, mut b, mut c) = (vegas(), vegas(), vegas());
+        a.update(3, 100, 20, false);
+        b.update(3, 100, 20, false);
+        c.update(4, 100, 20, false);
         assert_eq!(a.probe_jitter, b.probe_jitter);
-        assert!((0.5..1.0).contains(&a.probe_jitter));
+        assert_ne!(
+            a.probe_jitter, c.probe_jitter,
+            "another client draws its own"
+        );
+        assert!(a.probe_jitter.is_some_and(|j| (0.5..1.0).contains(&j)));
         let mut v = vegas();
-        v.update(100, 20, false);
+        v.update(0, 100, 20, false);
         // Probes come every U(0.5, 1)·30·limit samples: within 600 samples at limit 20.
         let mut probed = false;
         for _ in 0..700 {
             let before = v.probes;
-            v.update(150, 1, false);
+            v.update(0, 150, 1, false);
             probed |= v.probes > before;
         }
         assert!(probed);
