@@ -76,8 +76,9 @@ impl Hints {
 
 /// Layers that must all admit, like tower layers around one service.
 ///
-/// The stack admits when every layer says `Now`; a `Reject` or `Shed` from any layer is the
-/// answer (the first in layer order); otherwise it
+/// The stack admits when every layer says `Now`; a `Reject` from any layer rejects; a `Shed` sheds
+/// only a request that every other layer would let go now (a throttle decides at the moment of
+/// sending, not while another layer holds the request back); otherwise it
 /// answers the latest `At` (no layer admits before its own) or, failing that,
 /// `WhenSomethingCompletes`.
 pub struct Stack {
@@ -139,11 +140,12 @@ impl Strategy for Stack {
     fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
         let mut at: Option<Nanos> = None;
         let mut wait_for_completion = false;
+        let mut shed = false;
         for layer in &mut self.layers {
             match layer.poll_admit(now, req) {
                 Admit::Now => {}
                 Admit::Reject => return Admit::Reject,
-                Admit::Shed => return Admit::Shed,
+                Admit::Shed => shed = true,
                 Admit::At(t) if t <= now => {}
                 Admit::At(t) => at = Some(at.map_or(t, |a| a.max(t))),
                 Admit::WhenSomethingCompletes => wait_for_completion = true,
@@ -152,6 +154,7 @@ impl Strategy for Stack {
         match (at, wait_for_completion) {
             (Some(t), _) => Admit::At(t),
             (None, true) => Admit::WhenSomethingCompletes,
+            (None, false) if shed => Admit::Shed,
             (None, false) => Admit::Now,
         }
     }
@@ -224,6 +227,29 @@ mod tests {
             10,
             false,
         ))
+    }
+
+    #[test]
+    fn a_throttle_sheds_only_what_the_other_layers_would_send_now() {
+        struct Sheds;
+        impl Strategy for Sheds {
+            fn poll_admit(&mut self, _now: Nanos, _req: &RequestInfo) -> Admit {
+                Admit::Shed
+            }
+            fn on_send(&mut self, _now: Nanos, _req: &RequestInfo) {}
+            fn on_response(&mut self, _now: Nanos, _resp: &Response) {}
+        }
+        let mut stack = Stack::new(vec![
+            Layer::Custom(Box::new(Sheds)),
+            Layer::Semaphore(Semaphore::new(1)),
+        ]);
+        assert_eq!(stack.poll_admit(0, &req(0)), Admit::Shed);
+        stack.on_send(0, &req(0)); // as if sent anyway: the semaphore is full
+        assert_eq!(
+            stack.poll_admit(0, &req(1)),
+            Admit::WhenSomethingCompletes,
+            "held back by the semaphore, not shed"
+        );
     }
 
     #[test]
