@@ -265,10 +265,10 @@ async fn a_dropped_call_gives_its_permit_back() {
 }
 
 /// `header_pacing` runs unchanged on real time: the driver reads `x-ratelimit-*` into the
-/// `Response` and the kind spreads what remains (4 requests, full again in 2 s: one every
-/// 0.5 s) after its single probe.
+/// `Response` and the kind paces by the refill they imply (none of 4 left, full again in 2 s:
+/// one every 0.5 s) after its single probe.
 #[tokio::test(start_paused = true)]
-async fn header_pacing_spreads_the_remaining_requests_over_the_reset() {
+async fn header_pacing_paces_by_the_refill_the_headers_imply() {
     let limiter = Limiter::from_spec(&spec("admission = [{ kind = \"header_pacing\" }]"), 1);
     let t0 = Instant::now();
     let log: Log = Arc::default();
@@ -287,8 +287,9 @@ async fn header_pacing_spreads_the_remaining_requests_over_the_reset() {
                         let h = r.headers_mut();
                         h.insert(
                             "x-ratelimit-remaining-requests",
-                            HeaderValue::from_static("4"),
+                            HeaderValue::from_static("0"),
                         );
+                        h.insert("x-ratelimit-limit-requests", HeaderValue::from_static("4"));
                         h.insert("x-ratelimit-reset-requests", HeaderValue::from_static("2s"));
                         Ok::<_, std::convert::Infallible>(r)
                     }

@@ -1,7 +1,9 @@
-//! `header_pacing`: paces sends by what the API says is left, spreading the remaining requests
-//! (and tokens) over the time until the limit resets.
+//! `header_pacing`: paces sends by what the API says is left: a client-side bucket per limit,
+//! calibrated by the `x-ratelimit-*` headers of every reply.
 
 use serde::{Deserialize, Serialize};
+
+use std::collections::{HashMap, VecDeque};
 
 use super::AdmissionKind;
 use super::aimd_rate::{AimdRate, AimdRateConfig};
@@ -15,7 +17,7 @@ use crate::{Admit, Nanos, Outcome, RequestInfo, Response, Strategy};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderPacingConfig {
-    /// Share of what remains it plans to use before the reset (1: all of it).
+    /// Share of each limit it plans to use (1: all of it).
     #[serde(default = "one")]
     pub headroom: f64,
 }
@@ -26,7 +28,7 @@ fn one() -> f64 {
 
 impl Kind for HeaderPacingConfig {
     const DOC: KindDoc = KindDoc {
-        about: "spreads the remaining requests and tokens (x-ratelimit-*) over the time to their reset; aimd_rate without headers",
+        about: "a bucket per limit calibrated by x-ratelimit-* (level = remaining, refill = (limit - remaining)/reset); aimd_rate without headers",
         fields: &[FieldDoc::default("headroom", "1")],
         example: r#"{ kind = "header_pacing" }"#,
     };
@@ -42,103 +44,145 @@ impl AdmissionKind for HeaderPacingConfig {
     fn build(&self, draws: Draws) -> HeaderPacing {
         HeaderPacing {
             headroom: self.headroom,
-            requests: Pace::default(),
-            tokens: Pace::default(),
-            in_flight: 0,
-            in_flight_tokens: 0,
-            last_send: None,
+            share: self.headroom,
+            last_cut: None,
+            requests: Estimate::default(),
+            tokens: Estimate::default(),
+            in_flight: HashMap::new(),
+            sends: VecDeque::new(),
+            seq: 0,
+            calibrated: None,
             paused_until: 0,
             heard_headers: false,
             replies: 0,
             fallback: AimdRateConfig::defaults().build(draws),
-            changed: false,
         }
     }
 }
 
-/// Nanoseconds per unit (request or token) for one limit, from its last headers.
+/// What one limit (requests or tokens) has left, as its last headers said: a client-side
+/// bucket calibrated by every reply.
 #[derive(Clone, Copy, Debug, Default)]
-struct Pace {
+struct Estimate {
     /// `None`: the API sent no header for this limit.
-    ns_per_unit: Option<f64>,
+    known: Option<Known>,
 }
 
-impl Pace {
-    /// From `remaining` units left, `in_flight` of ours not yet counted, `reset` until the
-    /// limit is full again and its `limit` when known: the remaining units spread over the
-    /// reset. When nothing remains, one unit per `reset / (limit − remaining)` (what a bucket
-    /// refills), or the whole reset when the limit is not known.
-    fn set(
+#[derive(Clone, Copy, Debug)]
+struct Known {
+    /// Units usable at `at` (what remained, less what was sent since it was counted).
+    level: f64,
+    at: Nanos,
+    /// Units the limit gains per nanosecond (`None` until a reply shows it).
+    refill: Option<f64>,
+    /// The limit's capacity in units, when known.
+    capacity: f64,
+}
+
+impl Estimate {
+    /// A reply's `remaining`, `reset` and `limit` at `now`; `later` units of ours were sent
+    /// after the replied attempt (the API had not counted them). The refill is what a bucket
+    /// that is full again after `reset` gains: `(limit − remaining) / reset`.
+    fn calibrate(
         &mut self,
+        now: Nanos,
         remaining: u64,
-        in_flight: u64,
         reset: Nanos,
         limit: Option<u64>,
+        later: u64,
         share: f64,
     ) {
-        let usable = (remaining.saturating_sub(in_flight)) as f64 * share;
-        let reset = reset as f64;
-        self.ns_per_unit = Some(if usable >= 1.0 {
-            reset / usable
+        let missing = limit.map_or(remaining.max(1), |l| l.saturating_sub(remaining));
+        let refill = if reset > 0 && missing > 0 {
+            Some(missing as f64 * share / reset as f64)
         } else {
-            match limit {
-                Some(l) if l > remaining => reset / (l - remaining) as f64,
-                _ => reset,
-            }
+            self.known.and_then(|k| k.refill)
+        };
+        let capacity = limit.map_or(f64::INFINITY, |l| l as f64 * share);
+        self.known = Some(Known {
+            level: (remaining as f64 * share - later as f64)
+                .max(0.0)
+                .min(capacity),
+            at: now,
+            refill,
+            capacity,
         });
     }
 
-    /// The wait after a send of `cost` units.
-    fn gap(&self, cost: u64) -> Nanos {
-        match self.ns_per_unit {
-            None => 0,
-            Some(ns) => {
-                let g = libm::ceil(ns * cost as f64);
-                if g >= u64::MAX as f64 {
-                    u64::MAX
-                } else {
-                    g as Nanos
-                }
-            }
+    fn level_at(k: &Known, now: Nanos) -> f64 {
+        let gained = k
+            .refill
+            .map_or(0.0, |r| now.saturating_sub(k.at) as f64 * r);
+        (k.level + gained).min(k.capacity)
+    }
+
+    /// When `cost` units are there, at or after `now` (`None`: not before the next reply).
+    fn ready_at(&self, now: Nanos, cost: u64) -> Option<Nanos> {
+        let Some(k) = &self.known else {
+            return Some(now);
+        };
+        // A request heavier than the capacity goes when the limit is full.
+        let need = (cost as f64).min(k.capacity);
+        let have = Self::level_at(k, now);
+        if have >= need {
+            return Some(now);
+        }
+        let refill = k.refill?;
+        let wait = libm::ceil((need - have) / refill);
+        Some(now.saturating_add(if wait >= u64::MAX as f64 {
+            u64::MAX
+        } else {
+            (wait as Nanos).max(1)
+        }))
+    }
+
+    /// `cost` units were sent at `now`.
+    fn take(&mut self, now: Nanos, cost: u64) {
+        if let Some(k) = &mut self.known {
+            k.level = Self::level_at(k, now) - cost as f64;
+            k.at = now;
         }
     }
 }
 
-/// Header-driven pacing. Every reply that carries `x-ratelimit-remaining-*` and `-reset-*` sets
-/// the pace of that limit: `(remaining − ours in flight) · headroom` units spread evenly over
-/// the time to the reset (against a fixed window that uses the window exactly; against a token
-/// bucket it settles where the pace equals the refill, the bucket half full). A send of cost `c`
-/// is followed, at the earliest, `c` units of each limit's pace later. A 429 stops all sending
-/// until its `Retry-After` (or, without one, the reset of the limit that is empty). Before the
-/// first reply one request is in flight at a time; an API that sends no rate-limit headers gets
-/// the fallback, `aimd_rate` with its defaults, driven by the same replies.
+/// Header-driven pacing: a client-side bucket per limit (requests and tokens), calibrated by
+/// every reply that carries `x-ratelimit-remaining-*` and `-reset-*`: its level is what remains
+/// (times `headroom`) less what this client sent after the replied attempt was counted, its
+/// refill `(limit − remaining) / reset` (what a bucket that is full again after `reset` gains;
+/// with no `limit` header, `remaining / reset`), its capacity the limit. A request goes when
+/// every bucket holds its cost (1, or its tokens); a 429 stops all sending until its
+/// `Retry-After` (or, without one, the reset of the limit that is empty). Before the first reply
+/// one request is in flight at a time; when a bucket is empty and no reply has shown its refill
+/// yet, the next reply is awaited. Against an API that sends no rate-limit headers it runs the
+/// fallback, `aimd_rate` with its defaults, on the same replies.
 #[derive(Clone, Debug)]
 pub struct HeaderPacing {
     headroom: f64,
-    requests: Pace,
-    tokens: Pace,
-    in_flight: u64,
-    in_flight_tokens: u64,
-    /// The last send: its time and tokens.
-    last_send: Option<(Nanos, u64)>,
+    /// The share of each limit it uses now: `headroom`, halved by a 429 (another client is
+    /// using the same quota), given back a little (1/1000 of the headroom) by each success.
+    share: f64,
+    /// When the share was last halved: a 429 to an attempt sent before then does not halve it
+    /// again.
+    last_cut: Option<Nanos>,
+    requests: Estimate,
+    tokens: Estimate,
+    /// Attempts in flight: the number of each one's send (looked up, never iterated).
+    in_flight: HashMap<(u64, u32), u64>,
+    /// Sends after the attempt of the last calibration, oldest first: (number, tokens).
+    sends: VecDeque<(u64, u64)>,
+    /// Sends so far: the number of the next.
+    seq: u64,
+    /// The send number of the attempt whose reply last calibrated the buckets: a reply to an
+    /// earlier attempt (replies come out of order) tells less than what is known, and is not
+    /// used to calibrate.
+    calibrated: Option<u64>,
     paused_until: Nanos,
     heard_headers: bool,
     replies: u64,
     fallback: AimdRate,
-    changed: bool,
 }
 
 impl HeaderPacing {
-    fn next_send_at(&self) -> Nanos {
-        let paced = match self.last_send {
-            None => 0,
-            Some((t, tokens)) => {
-                t.saturating_add(self.requests.gap(1).max(self.tokens.gap(tokens)))
-            }
-        };
-        paced.max(self.paused_until)
-    }
-
     /// Has it heard rate-limit headers (and so left the fallback)?
     pub fn paced_by_headers(&self) -> bool {
         self.heard_headers
@@ -147,46 +191,115 @@ impl HeaderPacing {
 
 impl Strategy for HeaderPacing {
     fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
-        if self.replies == 0 && self.in_flight > 0 {
+        if self.replies == 0 && !self.in_flight.is_empty() {
             return Admit::WhenSomethingCompletes;
         }
-        if self.replies > 0 && !self.heard_headers {
-            let at = self.fallback.poll_admit(now, req);
-            return match at {
-                Admit::Now if self.paused_until > now => Admit::At(self.paused_until),
-                Admit::At(t) => Admit::At(t.max(self.paused_until)),
-                other => other,
-            };
+        let paced = if self.replies > 0 && !self.heard_headers {
+            self.fallback.poll_admit(now, req)
+        } else {
+            let times = [
+                self.requests.ready_at(now, 1),
+                self.tokens.ready_at(now, req.tokens),
+            ];
+            if times.contains(&None) {
+                if self.in_flight.is_empty() {
+                    Admit::Now // nothing will answer: probe
+                } else {
+                    Admit::WhenSomethingCompletes
+                }
+            } else {
+                match times.into_iter().flatten().max() {
+                    Some(t) if t > now => Admit::At(t),
+                    _ => Admit::Now,
+                }
+            }
+        };
+        match paced {
+            Admit::Now if self.paused_until > now => Admit::At(self.paused_until),
+            Admit::At(t) => Admit::At(t.max(self.paused_until)),
+            other => other,
         }
-        let at = self.next_send_at();
-        if at <= now { Admit::Now } else { Admit::At(at) }
     }
 
     fn on_send(&mut self, now: Nanos, req: &RequestInfo) {
-        self.in_flight += 1;
-        self.in_flight_tokens += req.tokens;
-        self.last_send = Some((now, req.tokens));
+        self.in_flight.insert((req.id, req.attempt), self.seq);
+        self.sends.push_back((self.seq, req.tokens));
+        self.seq += 1;
+        self.requests.take(now, 1);
+        self.tokens.take(now, req.tokens);
         self.fallback.on_send(now, req);
     }
 
     fn on_response(&mut self, now: Nanos, resp: &Response) {
-        let before = (self.next_send_at(), self.heard_headers);
-        self.in_flight = self.in_flight.saturating_sub(1);
-        self.in_flight_tokens = self.in_flight_tokens.saturating_sub(resp.request.tokens);
+        let r = resp.request;
+        let sent = self.in_flight.remove(&(r.id, r.attempt));
         self.replies += 1;
         self.fallback.on_response(now, resp);
-        let share = self.headroom;
+        self.adapt_share(now, resp);
+        let share = self.share;
+        // Only a reply to an attempt sent after the last calibrating one says something new.
+        let fresh = sent.filter(|&n| self.calibrated.is_none_or(|c| n > c));
+        let has_headers = resp.remaining_requests.is_some() || resp.remaining_tokens.is_some();
+        if let Some(n) = fresh.filter(|_| has_headers) {
+            self.calibrated = Some(n);
+            // What the API had not counted when it answered: ours sent after this attempt.
+            while self.sends.front().is_some_and(|&(m, _)| m <= n) {
+                self.sends.pop_front();
+            }
+            let later = self.sends.len() as u64;
+            let later_tokens: u64 = self.sends.iter().map(|&(_, t)| t).sum();
+            self.calibrate(now, resp, later, later_tokens, share);
+        } else if sent.is_some() && !has_headers && self.calibrated.is_none() {
+            // No headers: nothing to keep for calibration.
+            self.sends.clear();
+        }
+        self.pause_on_429(now, resp);
+    }
+
+    fn hints(&self) -> Hints {
+        Hints::CONSERVATIVE
+    }
+}
+
+impl HeaderPacing {
+    fn calibrate(
+        &mut self,
+        now: Nanos,
+        resp: &Response,
+        later: u64,
+        later_tokens: u64,
+        share: f64,
+    ) {
         if let (Some(remaining), Some(reset)) = (resp.remaining_requests, resp.reset_requests) {
             self.heard_headers = true;
             let limit = resp.limit_requests;
             self.requests
-                .set(remaining, self.in_flight, reset, limit, share);
+                .calibrate(now, remaining, reset, limit, later, share);
         }
         if let (Some(remaining), Some(reset)) = (resp.remaining_tokens, resp.reset_tokens) {
             self.heard_headers = true;
-            let (limit, ours) = (resp.limit_tokens, self.in_flight_tokens);
-            self.tokens.set(remaining, ours, reset, limit, share);
+            let limit = resp.limit_tokens;
+            self.tokens
+                .calibrate(now, remaining, reset, limit, later_tokens, share);
         }
+    }
+
+    /// A 429 halves the share (at most once per round trip, down to 1/1024): the headers
+    /// promised room that someone else took. Each success gives back 1/1000 of the headroom.
+    fn adapt_share(&mut self, now: Nanos, resp: &Response) {
+        match resp.outcome {
+            Outcome::RateLimited if self.last_cut.is_none_or(|t| resp.sent_at >= t) => {
+                self.share = (self.share / 2.0).max(self.headroom / 1024.0);
+                self.last_cut = Some(now);
+            }
+            Outcome::Success => {
+                self.share = (self.share + self.headroom / 1000.0).min(self.headroom);
+            }
+            _ => {}
+        }
+    }
+
+    fn pause_on_429(&mut self, now: Nanos, resp: &Response) {
         if resp.outcome == Outcome::RateLimited {
             let empty_reset = [
                 (resp.remaining_requests, resp.reset_requests),
@@ -199,17 +312,6 @@ impl Strategy for HeaderPacing {
                 self.paused_until = self.paused_until.max(now.saturating_add(wait));
             }
         }
-        self.changed = (self.next_send_at(), self.heard_headers) != before
-            || self.replies == 1
-            || (!self.heard_headers && self.fallback.response_changes_admission());
-    }
-
-    fn response_changes_admission(&self) -> bool {
-        self.changed
-    }
-
-    fn hints(&self) -> Hints {
-        Hints::CONSERVATIVE
     }
 }
 
@@ -227,43 +329,48 @@ mod tests {
         let mut r = reply(id, sent, status);
         r.remaining_requests = Some(remaining);
         r.reset_requests = Some(reset);
-        r.limit_requests = Some(100);
+        r.limit_requests = Some(20);
         r
     }
 
     #[test]
-    fn one_probe_then_the_remaining_requests_spread_over_the_reset() {
+    fn one_probe_then_what_remains_goes_and_the_rest_at_the_refill() {
         let mut s = pacing();
         assert_eq!(s.poll_admit(0, &req(0)), Admit::Now);
         s.on_send(0, &req(0));
         assert_eq!(s.poll_admit(0, &req(1)), Admit::WhenSomethingCompletes);
-        // 10 left, full again in 5 s: one every 0.5 s.
-        s.on_response(SECOND, &with_headers(0, 0, 200, 10, 5 * SECOND));
-        assert!(s.response_changes_admission());
+        // 19 of 20 left, full again in 0.1 s: 10/s refill; 19 go at once.
+        s.on_response(SECOND, &with_headers(0, 0, 200, 19, SECOND / 10));
         assert!(s.paced_by_headers());
-        assert_eq!(s.poll_admit(SECOND, &req(1)), Admit::Now);
-        s.on_send(SECOND, &req(1));
+        for id in 1..20 {
+            assert_eq!(s.poll_admit(SECOND, &req(id)), Admit::Now, "{id}");
+            s.on_send(SECOND, &req(id));
+        }
+        // Empty: the next one refill-time later.
         assert_eq!(
-            s.poll_admit(SECOND, &req(2)),
-            Admit::At(SECOND + SECOND / 2)
+            s.poll_admit(SECOND, &req(20)),
+            Admit::At(SECOND + SECOND / 10)
         );
     }
 
     #[test]
-    fn requests_in_flight_are_not_counted_twice_and_a_429_pauses() {
+    fn sends_the_api_had_not_counted_are_taken_off_and_a_429_pauses() {
         let mut s = pacing();
         s.on_send(0, &req(0));
-        s.on_response(1, &with_headers(0, 0, 200, 4, 8 * SECOND));
-        for id in 1..4 {
-            s.on_send(1, &req(id));
-        }
-        // 4 left, but 2 of ours still in flight after this reply: 2 over 8 s.
-        s.on_response(2, &with_headers(1, 1, 200, 4, 8 * SECOND));
-        assert_eq!(s.poll_admit(2, &req(4)), Admit::At(1 + 4 * SECOND));
-        let mut limited = with_headers(2, 1, 429, 0, 8 * SECOND);
+        s.on_send(5, &req(1)); // as if sent anyway
+        s.on_send(6, &req(2));
+        // The reply to request 0 counted it, not 1 and 2: 4 − 2 usable.
+        s.on_response(10, &with_headers(0, 0, 200, 4, 8 * SECOND));
+        assert_eq!(s.poll_admit(10, &req(3)), Admit::Now);
+        s.on_send(10, &req(3));
+        assert_eq!(s.poll_admit(10, &req(4)), Admit::Now);
+        s.on_send(10, &req(4));
+        // 4 of 20 remained over 8 s to full: 2/s; empty now: the next 0.5 s later.
+        assert_eq!(s.poll_admit(10, &req(5)), Admit::At(10 + SECOND / 2));
+        let mut limited = with_headers(1, 5, 429, 0, 8 * SECOND);
         limited.retry_after = Some(20 * SECOND);
-        s.on_response(3, &limited);
-        assert_eq!(s.poll_admit(3, &req(4)), Admit::At(3 + 20 * SECOND));
+        s.on_response(11, &limited);
+        assert_eq!(s.poll_admit(11, &req(5)), Admit::At(11 + 20 * SECOND));
     }
 
     #[test]
@@ -274,11 +381,13 @@ mod tests {
         s.on_send(0, &r);
         let mut resp = reply(0, 0, 200);
         resp.request.tokens = 100;
-        resp.remaining_tokens = Some(1000);
-        resp.reset_tokens = Some(10 * SECOND);
+        resp.remaining_tokens = Some(100);
+        resp.reset_tokens = Some(9 * SECOND);
+        resp.limit_tokens = Some(1000);
         s.on_response(1, &resp);
+        assert_eq!(s.poll_admit(1, &r), Admit::Now);
         s.on_send(1, &r);
-        // 1000 tokens over 10 s: a request of 100 tokens each second.
+        // 900 tokens missing over 9 s: 100/s; a request of 100 tokens each second.
         assert_eq!(s.poll_admit(1, &r), Admit::At(1 + SECOND));
     }
 
