@@ -540,3 +540,52 @@ fn fidelity_refuses_an_unknown_strategy_and_a_bad_scale_before_running() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn league_runs_every_entry_on_every_api_and_its_json_and_page_are_its_table() {
+    let page = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("league.html");
+    let out = ratelab(&[
+        "league",
+        "scenarios/league",
+        "--json",
+        "-",
+        "--quiet",
+        "--report",
+        page.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stderr);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let apis = json["apis"].as_array().unwrap();
+    assert!(apis.len() >= 9);
+    for api in apis {
+        let name = api["name"].as_str().unwrap();
+        assert!(table.contains(name), "{name} in the table");
+        for c in api["results"].as_array().unwrap() {
+            let n = |k: &str| c[k].as_u64().unwrap();
+            assert_eq!(n("succeeded") + n("lost"), n("requests"));
+            assert_eq!(
+                c["efficiency"].is_null(),
+                n("lost") > 0 || api["ideal_makespan_s"].is_null()
+            );
+        }
+    }
+    assert!(table.contains("the best zero-knowledge entry meets the target on"));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("token-bucket"));
+    // The same bytes again.
+    let again = ratelab(&["league", "scenarios/league", "--json", "-", "--quiet"]);
+    assert_eq!(out.stdout, again.stdout);
+}
+
+#[test]
+fn league_of_a_bad_folder_names_the_file_and_exits_2() {
+    let out = ratelab(&["league", "no/such/folder"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no/such/folder/entries.toml"), "{err}");
+}

@@ -131,3 +131,16 @@ fn the_readme_documents_every_kind_and_its_fields() {
         }
     }
 }
+
+/// The README's league matrix is what `ratelab league` prints today.
+#[test]
+fn the_league_in_the_readme_is_current() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let league = ratelab::league::League::load(&root.join("scenarios/league")).unwrap();
+    let matrix = ratelab::league::render_matrix(&league.run(|_| {}));
+    assert!(
+        readme.contains(&format!("```\n{matrix}```")),
+        "update the README's league (ratelab league):\n{matrix}"
+    );
+}

@@ -36,6 +36,7 @@ mod html;
 mod story;
 
 pub use csv::{CsvFile, csv_files, write_csv};
+pub use html::escape;
 
 use ratelab_sim::RunOutput;
 

@@ -30,6 +30,7 @@
 pub mod api;
 pub mod engine;
 pub mod metrics;
+pub mod oracle;
 pub mod queue;
 pub mod result;
 pub mod sampling;

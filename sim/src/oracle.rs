@@ -1,0 +1,141 @@
+//! The oracle: a client that knows the API's limits exactly, so that a run can say how close a
+//! strategy came to what the API allows.
+//!
+//! It holds a private copy of the API's limits, fed the same sends as the API, and sends each
+//! request at the first instant every limit admits it (a concurrency limit learns each request's
+//! end of service from the same latency draw the API will make). Its clients share the one copy
+//! (the API's limits are shared too) and nothing is retried. Its makespan on the scenario's
+//! workload and draws is the *ideal makespan*: a strategy's efficiency is `ideal / makespan`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use ratelab_strategies::retry::Retry;
+use ratelab_strategies::time::Nanos;
+use ratelab_strategies::{Admit, Draws, RequestInfo, Response, Strategy};
+
+use crate::api::latency::LatencySampler;
+use crate::api::{Limit, LimitState};
+use crate::engine::{ClientSetup, simulate};
+use crate::scenario::Scenario;
+
+/// The limits as the oracle tracks them.
+struct Shadow {
+    limits: Vec<LimitState>,
+    latency: LatencySampler,
+    draws: Draws,
+}
+
+/// One client's view of the shared copy.
+struct Oracle(Rc<RefCell<Shadow>>);
+
+impl Strategy for Oracle {
+    fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
+        let mut copy = self.0.borrow_mut();
+        if copy.limits.iter().any(|l| l.never_fits(req.tokens)) {
+            return Admit::Now; // a 413 whenever it goes
+        }
+        let wait = copy
+            .limits
+            .iter_mut()
+            .map(|l| l.wait(now, req.tokens))
+            .max()
+            .unwrap_or(0);
+        if wait == 0 {
+            Admit::Now
+        } else {
+            Admit::At(now.saturating_add(wait))
+        }
+    }
+    fn on_send(&mut self, now: Nanos, req: &RequestInfo) {
+        let mut copy = self.0.borrow_mut();
+        let Shadow {
+            limits,
+            latency,
+            draws,
+        } = &mut *copy;
+        if limits.iter().any(|l| l.never_fits(req.tokens)) {
+            return;
+        }
+        let served = latency.sample(draws, req.client, req.id, req.attempt, req.tokens);
+        let end = now.saturating_add(served);
+        for l in limits.iter_mut() {
+            l.commit(now, req.tokens, end);
+        }
+    }
+    fn on_response(&mut self, _now: Nanos, _resp: &Response) {}
+}
+
+/// The ideal makespan of `scenario` with `seed`, in seconds: the oracle's, when it finishes every
+/// request within the horizon and the memory limit; `None` otherwise, or when the API has no
+/// limits (nothing to be ideal against).
+pub fn ideal_makespan_s(scenario: &Scenario, seed: u64) -> Option<f64> {
+    if scenario.api.limits.is_empty() {
+        return None;
+    }
+    let copy = Rc::new(RefCell::new(Shadow {
+        limits: scenario.api.limits.iter().map(|l| l.build()).collect(),
+        latency: scenario.api.latency.sampler(),
+        draws: Draws::new(seed),
+    }));
+    let result = simulate(
+        scenario,
+        seed,
+        "oracle",
+        |_client| ClientSetup {
+            strategy: Oracle(Rc::clone(&copy)),
+            retry: Retry::never(),
+            timeout: None,
+        },
+        None,
+    );
+    result.finished.then_some(result.makespan_s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn scenario(api: &str, workload: &str) -> Scenario {
+        Scenario::parse(
+            &format!(
+                "name = \"o\"\n[workload]\n{workload}\n[api]\n{api}\n[[strategy]]\nname = \"s\"\n"
+            ),
+            Path::new("o.toml"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_token_bucket_is_used_exactly() {
+        // 10 at once, then one every 100 ms: the 30th is sent at 2.0 s, answered 50 ms later.
+        let sc = scenario(
+            "limits = [{ kind = \"token_bucket\", rate_per_s = 10, burst = 10 }]\nlatency = { kind = \"fixed\", ms = 50 }",
+            "requests = 30",
+        );
+        assert_eq!(ideal_makespan_s(&sc, 1), Some(2.05));
+    }
+
+    #[test]
+    fn a_concurrency_cap_is_kept_full() {
+        // 4 in flight, 100 ms each: 20 requests in 5 rounds.
+        let sc = scenario(
+            "limits = [{ kind = \"concurrency\", max_in_flight = 4 }]\nlatency = { kind = \"fixed\", ms = 100 }",
+            "requests = 20",
+        );
+        assert_eq!(ideal_makespan_s(&sc, 1), Some(0.5));
+    }
+
+    #[test]
+    fn clients_share_the_one_copy_and_no_limit_means_no_ideal() {
+        let sc = scenario(
+            "limits = [{ kind = \"token_bucket\", rate_per_s = 10, burst = 10 }]\nlatency = { kind = \"fixed\", ms = 50 }",
+            "requests = 15\nclients = 2",
+        );
+        // 30 requests in all against the one bucket: as one client of 30.
+        assert_eq!(ideal_makespan_s(&sc, 1), Some(2.05));
+        let free = scenario("latency = { kind = \"fixed\", ms = 50 }", "requests = 3");
+        assert_eq!(ideal_makespan_s(&free, 1), None);
+    }
+}
