@@ -241,3 +241,79 @@ fn bulk_runs_scaled_down() {
     let rate = r.http_429 as f64 / r.attempts as f64;
     assert!((0.03..0.2).contains(&rate), "429 share {rate}");
 }
+
+#[test]
+fn an_unknown_limit_is_found_by_the_kinds_that_need_no_number() {
+    let out = run("unknown-limit.toml");
+    assert_counts_add_up(&out);
+    let ideal = ratelab::sim::oracle::ideal_makespan_s(&out.scenario, out.seed).unwrap();
+    let fast = by_name(&out, "guess-10/s");
+    assert!(
+        (0.15..0.25).contains(&fast.rate_429()),
+        "{}",
+        fast.rate_429()
+    );
+    let slow = by_name(&out, "guess-5/s");
+    assert_eq!(slow.http_429, 0);
+    assert!(slow.makespan_s > 1.5 * ideal);
+    let hp = by_name(&out, "header_pacing");
+    assert_eq!((hp.http_429, hp.succeeded), (0, 2000));
+    assert!(
+        hp.makespan_s <= 1.01 * ideal,
+        "{} vs {ideal}",
+        hp.makespan_s
+    );
+    let ar = by_name(&out, "aimd_rate");
+    assert!(ar.makespan_s <= 1.02 * ideal && ar.rate_429() < 0.05);
+    let aws = by_name(&out, "aws_adaptive");
+    assert!(aws.makespan_s <= 1.02 * ideal && aws.rate_429() > 0.4);
+}
+
+#[test]
+fn the_sdks_retries_give_up_fast_against_a_busy_api() {
+    let out = run("sdk-retries.toml");
+    assert_counts_add_up(&out);
+    for name in ["openai-sdk", "anthropic-sdk", "tenacity-article"] {
+        let r = by_name(&out, name);
+        assert!(r.dead_lettered > 900, "{name}: {}", r.dead_lettered);
+        assert_eq!(
+            r.dead_letter.by_reason.get("attempts"),
+            Some(&r.dead_lettered),
+            "{name}: out of attempts"
+        );
+    }
+    assert!(by_name(&out, "openai-sdk").makespan_s < 10.0);
+    let b = by_name(&out, "backoff-8");
+    assert!((250..400).contains(&b.dead_lettered), "{}", b.dead_lettered);
+    assert!(b.makespan_s > 60.0);
+}
+
+#[test]
+fn gradient2_ignores_429s_where_vegas_and_aimd_back_off() {
+    let out = run("concurrency-limiters.toml");
+    assert_counts_add_up(&out);
+    assert!(by_name(&out, "gradient2").rate_429() > 0.5);
+    for name in ["vegas", "aimd"] {
+        let r = by_name(&out, name);
+        assert!(r.rate_429() < 0.1, "{name}: {}", r.rate_429());
+    }
+    assert!(out.results.iter().all(|r| r.succeeded == 2000));
+}
+
+#[test]
+fn sre_throttling_sheds_locally_instead_of_retrying_into_the_overload() {
+    let out = run("sre-throttle.toml");
+    assert_counts_add_up(&out);
+    let plain = by_name(&out, "retries-only");
+    let sre = by_name(&out, "sre_throttle");
+    assert!(plain.dead_lettered > 800 && plain.rate_429() > 0.7);
+    assert_eq!(plain.rejected_by_throttle, 0);
+    assert!(
+        sre.rejected_by_throttle > 700,
+        "{}",
+        sre.rejected_by_throttle
+    );
+    assert!(sre.attempts * 2 < plain.attempts);
+    assert!(sre.http_429 * 3 < plain.http_429);
+    assert!(sre.succeeded + 50 > plain.succeeded);
+}

@@ -45,7 +45,7 @@ impl ScaleExt for Scenario {
         let mut honours_retry_after = Vec::new();
         for st in &mut s.strategies {
             st.scale(k);
-            if st.retry.honours_retry_after() {
+            if st.retry.uses_retry_after() {
                 honours_retry_after.push(st.name.clone());
             }
         }
@@ -147,7 +147,7 @@ mod tests {
             }
             let scaled = s.scaled(10.0).unwrap().scenario;
             for (spec, fast) in s.strategies.iter().zip(&scaled.strategies) {
-                if spec.retry.honours_retry_after() && s.api.retry_after {
+                if spec.retry.uses_retry_after() && s.api.retry_after {
                     continue;
                 }
                 let a = ratelab_sim::run_strategy(&s, spec, s.seed, None);

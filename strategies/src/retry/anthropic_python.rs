@@ -64,7 +64,11 @@ impl RetryKind for AnthropicPythonConfig {
     fn max_attempts(&self) -> u32 {
         self.max_retries + 1
     }
+    /// Not always: a `Retry-After` over 60 s falls back to the (shorter) exponential wait.
     fn honours_retry_after(&self) -> bool {
         false
+    }
+    fn uses_retry_after(&self) -> bool {
+        true
     }
 }

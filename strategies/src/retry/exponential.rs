@@ -162,6 +162,9 @@ impl RetryKind for ExponentialConfig {
     fn honours_retry_after(&self) -> bool {
         self.retry_after_fields().mode() != RetryAfter::Ignore
     }
+    fn uses_retry_after(&self) -> bool {
+        self.honours_retry_after() || self.max_retry_after_ms.is_some()
+    }
 }
 
 /// The shape of exponential waits: retry n ≥ 1 has the ceiling `min(cap, base ·

@@ -88,6 +88,9 @@ impl RetryKind for FixedConfig {
     fn honours_retry_after(&self) -> bool {
         self.retry_after_fields().mode() != RetryAfter::Ignore
     }
+    fn uses_retry_after(&self) -> bool {
+        self.honours_retry_after() || self.max_retry_after_ms.is_some()
+    }
 }
 
 /// Retries after the same `delay` every time, until it gives up.

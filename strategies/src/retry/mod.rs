@@ -51,6 +51,11 @@ pub trait RetryKind: Kind {
     fn max_attempts(&self) -> u32;
     /// Does a retry wait at least the `Retry-After` the API sent?
     fn honours_retry_after(&self) -> bool;
+    /// Can `Retry-After` change when a retry goes at all (waited for, at least or exactly, or
+    /// a reason to give up)? The default: when it is honoured.
+    fn uses_retry_after(&self) -> bool {
+        self.honours_retry_after()
+    }
 }
 
 /// Declares [`RetrySpec`] and [`Retry`] from the registry's lines.
@@ -80,6 +85,12 @@ macro_rules! retry_registry {
             pub fn honours_retry_after(&self) -> bool {
                 match self {
                     $( RetrySpec::$variant(c) => RetryKind::honours_retry_after(c), )*
+                }
+            }
+            /// Can `Retry-After` change when a retry goes (see [`RetryKind::uses_retry_after`])?
+            pub fn uses_retry_after(&self) -> bool {
+                match self {
+                    $( RetrySpec::$variant(c) => RetryKind::uses_retry_after(c), )*
                 }
             }
         }
