@@ -93,6 +93,8 @@ pub struct ClientCore<S, R> {
     /// The strategy's last answer for the head was `At(t)`: `t`, moved past the time it was
     /// asked. It stands until then unless the strategy says a reply changed it.
     blocked_until: Option<Nanos>,
+    /// The strategy hears of a request's end ([`crate::Hints::hears_finals`], asked once).
+    hears_finals: bool,
 }
 
 impl<S: Strategy, R: RetryPolicy> ClientCore<S, R> {
@@ -100,6 +102,7 @@ impl<S: Strategy, R: RetryPolicy> ClientCore<S, R> {
     /// every reply).
     pub fn new(strategy: S, retry: R, timeout: Option<Nanos>) -> Self {
         ClientCore {
+            hears_finals: strategy.hints().hears_finals,
             strategy,
             retry,
             timeout,
@@ -150,6 +153,9 @@ impl<S: Strategy, R: RetryPolicy> ClientCore<S, R> {
         if refusal == Refusal::Throttle {
             self.strategy.on_shed(now, &head.info);
         }
+        if self.hears_finals {
+            self.strategy.on_final(now, &head.info);
+        }
         backlog.remove(head);
     }
 
@@ -184,19 +190,27 @@ impl<S: Strategy, R: RetryPolicy> ClientCore<S, R> {
     #[inline(always)]
     pub fn handle_reply(&mut self, now: Nanos, resp: &Response) -> Verdict {
         self.strategy.on_response(now, resp);
-        if resp.outcome == Outcome::Success {
-            return Verdict::Succeeded;
+        let verdict = if resp.outcome == Outcome::Success {
+            Verdict::Succeeded
+        } else {
+            match self.retry.retry_at(now, resp) {
+                Ok(due) => return Verdict::RetryAt(due.max(now)),
+                Err(reason) => Verdict::GaveUp(reason),
+            }
+        };
+        if self.hears_finals {
+            self.strategy.on_final(now, &resp.request);
         }
-        match self.retry.retry_at(now, resp) {
-            Ok(due) => Verdict::RetryAt(due.max(now)),
-            Err(reason) => Verdict::GaveUp(reason),
-        }
+        verdict
     }
 
     /// The caller stopped waiting for an attempt (its call was dropped): the strategy hears of
     /// it as `resp` (a timeout), so that its permit comes back; nothing retries it.
     pub fn handle_abandoned(&mut self, now: Nanos, resp: &Response) {
         self.strategy.on_response(now, resp);
+        if self.hears_finals {
+            self.strategy.on_final(now, &resp.request);
+        }
     }
 
     /// After a reply at `now`: would asking again now send nothing and bring no wake earlier

@@ -18,6 +18,11 @@ pub trait Strategy {
     /// `req` was shed at `now`: some layer answered [`Admit::Shed`] and the request is final,
     /// never sent. The default does nothing.
     fn on_shed(&mut self, _now: Nanos, _req: &RequestInfo) {}
+    /// The request of `req` is final at `now`: it succeeded, was given up, or was refused (a
+    /// retry rejected by a breaker or shed). Told after [`Strategy::on_response`] of its last
+    /// attempt, to the strategies whose [`Hints::hears_finals`] is true. The default does
+    /// nothing.
+    fn on_final(&mut self, _now: Nanos, _req: &RequestInfo) {}
     /// Asked right after [`Strategy::on_response`]: could that reply have made `poll_admit`
     /// answer differently? A driver whose last answer for a request was `At(t)` may, when this
     /// says no, not ask again about it until `t` (or an earlier wake of its own). So answer
@@ -50,6 +55,8 @@ pub struct Hints {
     /// [`Strategy::response_changes_admission`] can ever answer `true`: with `false` a caller
     /// such as [`Stack`] may leave the question out.
     pub response_may_change_admission: bool,
+    /// [`Strategy::on_final`] does something: with `false` a caller may leave the call out.
+    pub hears_finals: bool,
 }
 
 impl Hints {
@@ -59,18 +66,22 @@ impl Hints {
         reads_rate_limit_headers: true,
         hears_responses: true,
         response_may_change_admission: true,
+        hears_finals: true,
     };
     /// Ignores replies altogether (a token bucket): no headers, nothing heard, nothing changed.
     pub const IGNORES_REPLIES: Hints = Hints {
         reads_rate_limit_headers: false,
         hears_responses: false,
         response_may_change_admission: false,
+        hears_finals: false,
     };
-    /// Hears replies, which may change admission, but reads no rate-limit headers.
+    /// Hears replies, which may change admission, but reads no rate-limit headers and needs
+    /// no word of a request's end.
     pub const HEARS_REPLIES: Hints = Hints {
         reads_rate_limit_headers: false,
         hears_responses: true,
         response_may_change_admission: true,
+        hears_finals: false,
     };
 }
 
@@ -89,6 +100,8 @@ pub struct Stack {
     /// Indices of the layers whose admission a reply may change
     /// ([`Hints::response_may_change_admission`]): only they are asked whether it did.
     reply_sensitive: Vec<usize>,
+    /// Indices of the layers told of a request's end ([`Hints::hears_finals`]).
+    hearing_finals: Vec<usize>,
     /// The layers' hints together.
     hints: Hints,
 }
@@ -99,6 +112,7 @@ impl Default for Stack {
             layers: Vec::new(),
             listening: Vec::new(),
             reply_sensitive: Vec::new(),
+            hearing_finals: Vec::new(),
             hints: Hints::IGNORES_REPLIES,
         }
     }
@@ -123,9 +137,13 @@ impl Stack {
         if hints.response_may_change_admission {
             self.reply_sensitive.push(self.layers.len());
         }
+        if hints.hears_finals {
+            self.hearing_finals.push(self.layers.len());
+        }
         self.hints.reads_rate_limit_headers |= hints.reads_rate_limit_headers;
         self.hints.hears_responses |= hints.hears_responses;
         self.hints.response_may_change_admission |= hints.response_may_change_admission;
+        self.hints.hears_finals |= hints.hears_finals;
         self.layers.push(layer);
     }
 
@@ -180,6 +198,12 @@ impl Strategy for Stack {
         }
     }
 
+    fn on_final(&mut self, now: Nanos, req: &RequestInfo) {
+        for &i in &self.hearing_finals {
+            self.layers[i].on_final(now, req);
+        }
+    }
+
     #[inline]
     fn response_changes_admission(&self) -> bool {
         self.reply_sensitive
@@ -204,6 +228,9 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
     }
     fn on_shed(&mut self, now: Nanos, req: &RequestInfo) {
         (**self).on_shed(now, req)
+    }
+    fn on_final(&mut self, now: Nanos, req: &RequestInfo) {
+        (**self).on_final(now, req)
     }
     fn response_changes_admission(&self) -> bool {
         (**self).response_changes_admission()

@@ -160,6 +160,45 @@ pub fn check_layers(spec: &StrategySpec, c: u32, log: &[Ev]) -> Result<(), Strin
                     );
                 }
             }
+            AdmissionSpec::Semaphore(s) if s.hold_during_backoff => {
+                // At most `permits` requests between their first send and their end.
+                let mut open: std::collections::BTreeSet<u64> = Default::default();
+                for e in &events {
+                    match e {
+                        Ev::Send { t, req, .. } => {
+                            if req.attempt == 1 {
+                                open.insert(req.id);
+                            }
+                            ensure!(
+                                open.contains(&req.id),
+                                "hold_during_backoff: retry {req:?} holds no permit"
+                            );
+                            ensure!(
+                                open.len() <= s.permits as usize,
+                                "hold_during_backoff: {} requests hold permits at {t}, {} permits",
+                                open.len(),
+                                s.permits
+                            );
+                        }
+                        Ev::Response { resp, .. } if resp.outcome == Outcome::Success => {
+                            open.remove(&resp.request.id);
+                        }
+                        Ev::Retry {
+                            resp, at: Err(_), ..
+                        } => {
+                            open.remove(&resp.request.id);
+                        }
+                        Ev::Poll {
+                            req,
+                            admit: Admit::Reject | Admit::Shed,
+                            ..
+                        } => {
+                            open.remove(&req.id);
+                        }
+                        _ => {}
+                    }
+                }
+            }
             AdmissionSpec::Semaphore(_) | AdmissionSpec::FixedDelay(_) => {
                 let (limit, delay) = match layer {
                     AdmissionSpec::Semaphore(s) => (s.permits, 0),

@@ -213,7 +213,12 @@ pub fn admission_spec() -> impl Strategy<Value = AdmissionSpec> {
         Just(AdmissionSpec::Unlimited(UnlimitedConfig {})),
         milli(0, 300_000)
             .prop_map(|delay_ms| AdmissionSpec::FixedDelay(FixedDelayConfig { delay_ms })),
-        (1u32..8).prop_map(|permits| AdmissionSpec::Semaphore(SemaphoreConfig { permits })),
+        (1u32..8, proptest::bool::weighted(0.3)).prop_map(|(permits, hold_during_backoff)| {
+            AdmissionSpec::Semaphore(SemaphoreConfig {
+                permits,
+                hold_during_backoff,
+            })
+        }),
         (rate_pair(), 1u64..10, unit(), any::<bool>()).prop_map(
             |((rate_per_s, rate_per_min), burst, unit, empty)| {
                 AdmissionSpec::TokenBucket(TokenBucketConfig {

@@ -110,6 +110,9 @@ impl ratelab_strategies::Strategy for Recording {
     fn on_shed(&mut self, now: Nanos, req: &RequestInfo) {
         self.inner.on_shed(now, req);
     }
+    fn on_final(&mut self, now: Nanos, req: &RequestInfo) {
+        self.inner.on_final(now, req);
+    }
     fn on_response(&mut self, now: Nanos, resp: &Response) {
         let (aimd_before, breaker_before) = (self.aimd(), self.breaker(now));
         self.inner.on_response(now, resp);

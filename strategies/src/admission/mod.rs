@@ -134,6 +134,13 @@ macro_rules! admission_registry {
                     Layer::Custom(s) => s.on_shed(now, req),
                 }
             }
+            fn on_final(&mut self, now: Nanos, req: &RequestInfo) {
+                match self {
+                    $( Layer::$mvariant(s) => s.on_final(now, req), )*
+                    Layer::Breaker(s) => s.on_final(now, req),
+                    Layer::Custom(s) => s.on_final(now, req),
+                }
+            }
             #[inline]
             fn response_changes_admission(&self) -> bool {
                 match self {

@@ -189,6 +189,7 @@ impl Strategy for OpenAiCookbook {
             reads_rate_limit_headers: false,
             hears_responses: true,
             response_may_change_admission: false,
+            hears_finals: false,
         }
     }
 }
