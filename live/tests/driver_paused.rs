@@ -27,6 +27,39 @@ fn reply(status: u16, retry_after: Option<&'static str>) -> Response<()> {
 /// Milliseconds since `t0` of each attempt, as (id, attempt, ms).
 type Log = Arc<Mutex<Vec<(u64, u32, u128)>>>;
 
+/// Requests 0..n called at once through `limiter`, each answered at once with `answer()`; every
+/// call must succeed. The (id, attempt, ms since the start) of every attempt, in send order.
+async fn call_all(
+    limiter: &Limiter,
+    n: u64,
+    answer: fn() -> Response<()>,
+) -> Vec<(u64, u32, u128)> {
+    let t0 = Instant::now();
+    let log: Log = Arc::default();
+    let mut tasks = tokio::task::JoinSet::new();
+    for id in 0..n {
+        let (limiter, log) = (limiter.clone(), log.clone());
+        tasks.spawn(async move {
+            limiter
+                .call_request(id, 1, |a| {
+                    let log = log.clone();
+                    async move {
+                        log.lock()
+                            .unwrap()
+                            .push((a.id, a.attempt, t0.elapsed().as_millis()));
+                        Ok::<_, std::convert::Infallible>(answer())
+                    }
+                })
+                .await
+                .is_ok()
+        });
+    }
+    while let Some(ok) = tasks.join_next().await {
+        assert!(ok.unwrap());
+    }
+    log.lock().unwrap().clone()
+}
+
 #[tokio::test(start_paused = true)]
 async fn retry_after_is_honoured_not_undercut() {
     for (honour, expected_ms) in [(true, 3000), (false, 100)] {
@@ -70,30 +103,7 @@ async fn a_leaky_bucket_spaces_sends_exactly_in_request_order() {
         &spec("admission = [{ kind = \"leaky_bucket\", rate_per_s = 10 }]"),
         1,
     );
-    let t0 = Instant::now();
-    let log: Log = Arc::default();
-    let mut tasks = tokio::task::JoinSet::new();
-    for id in 0..5u64 {
-        let (limiter, log) = (limiter.clone(), log.clone());
-        tasks.spawn(async move {
-            limiter
-                .call_request(id, 1, |a| {
-                    let log = log.clone();
-                    async move {
-                        log.lock()
-                            .unwrap()
-                            .push((a.id, a.attempt, t0.elapsed().as_millis()));
-                        Ok::<_, std::convert::Infallible>(reply(200, None))
-                    }
-                })
-                .await
-                .is_ok()
-        });
-    }
-    while let Some(ok) = tasks.join_next().await {
-        assert!(ok.unwrap());
-    }
-    let log = log.lock().unwrap().clone();
+    let log = call_all(&limiter, 5, || reply(200, None)).await;
     assert_eq!(
         log,
         (0..5u64)
@@ -270,37 +280,17 @@ async fn a_dropped_call_gives_its_permit_back() {
 #[tokio::test(start_paused = true)]
 async fn header_pacing_paces_by_the_refill_the_headers_imply() {
     let limiter = Limiter::from_spec(&spec("admission = [{ kind = \"header_pacing\" }]"), 1);
-    let t0 = Instant::now();
-    let log: Log = Arc::default();
-    let mut tasks = tokio::task::JoinSet::new();
-    for id in 0..3u64 {
-        let (limiter, log) = (limiter.clone(), log.clone());
-        tasks.spawn(async move {
-            limiter
-                .call_request(id, 1, |a| {
-                    let log = log.clone();
-                    async move {
-                        log.lock()
-                            .unwrap()
-                            .push((a.id, a.attempt, t0.elapsed().as_millis()));
-                        let mut r = reply(200, None);
-                        let h = r.headers_mut();
-                        h.insert(
-                            "x-ratelimit-remaining-requests",
-                            HeaderValue::from_static("0"),
-                        );
-                        h.insert("x-ratelimit-limit-requests", HeaderValue::from_static("4"));
-                        h.insert("x-ratelimit-reset-requests", HeaderValue::from_static("2s"));
-                        Ok::<_, std::convert::Infallible>(r)
-                    }
-                })
-                .await
-                .is_ok()
-        });
-    }
-    while let Some(ok) = tasks.join_next().await {
-        assert!(ok.unwrap());
-    }
-    let log = log.lock().unwrap().clone();
+    let log = call_all(&limiter, 3, || {
+        let mut r = reply(200, None);
+        let h = r.headers_mut();
+        h.insert(
+            "x-ratelimit-remaining-requests",
+            HeaderValue::from_static("0"),
+        );
+        h.insert("x-ratelimit-limit-requests", HeaderValue::from_static("4"));
+        h.insert("x-ratelimit-reset-requests", HeaderValue::from_static("2s"));
+        r
+    })
+    .await;
     assert_eq!(log, vec![(0, 1, 0), (1, 1, 500), (2, 1, 1000)]);
 }

@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
+use proptest::test_runner::{FileFailurePersistence, TestCaseError};
 use ratelab_strategies::admission::{
     AdmissionKind, Aimd, AimdRateConfig, AwsAdaptiveConfig, FixedDelay, Semaphore, TokenBucket,
 };
@@ -447,19 +447,51 @@ proptest! {
                 Op::Complete(i, status) if !flying.is_empty() => {
                     let (sent, r) = flying.remove(i % flying.len());
                     s.on_response(now, &respond(r, sent, now, status));
-                    let after = s.window();
-                    match status {
-                        200 => prop_assert!(after >= before && after <= max),
-                        429 if last_decrease.is_none_or(|d| sent >= d) => {
-                            prop_assert_eq!(after, (before * decrease).max(min));
-                            last_decrease = Some(now);
-                        }
-                        _ => prop_assert_eq!(after, before, "status {} moved the window", status),
-                    }
+                    let step = AimdStep { before, after: s.window(), min, max, decrease };
+                    step.check(status, sent, now, &mut last_decrease)?;
                 }
                 Op::Complete(..) => {}
             }
         }
+    }
+}
+
+/// One reply's move of an AIMD quantity (a window or a rate) kept in `[min, max]`.
+struct AimdStep {
+    before: f64,
+    after: f64,
+    min: f64,
+    max: f64,
+    decrease: f64,
+}
+
+impl AimdStep {
+    /// A success never shrinks it (nor past `max`); a 429 to an attempt sent at or after the
+    /// last decrease multiplies it by `decrease` (floored at `min`) and is the new last
+    /// decrease; any other reply leaves it.
+    fn check(
+        &self,
+        status: u16,
+        sent: Nanos,
+        now: Nanos,
+        last_decrease: &mut Option<Nanos>,
+    ) -> Result<(), TestCaseError> {
+        let AimdStep {
+            before,
+            after,
+            min,
+            max,
+            decrease,
+        } = *self;
+        match status {
+            200 => prop_assert!(after >= before && after <= max),
+            429 if last_decrease.is_none_or(|d| sent >= d) => {
+                prop_assert_eq!(after, (before * decrease).max(min));
+                *last_decrease = Some(now);
+            }
+            _ => prop_assert_eq!(after, before, "status {} moved it", status),
+        }
+        Ok(())
     }
 }
 
@@ -815,15 +847,8 @@ proptest! {
                 Op::Complete(i, status) if !flying.is_empty() => {
                     let (sent, r) = flying.remove(i % flying.len());
                     s.on_response(now, &respond(r, sent, now, status));
-                    let after = s.rate();
-                    match status {
-                        200 => prop_assert!(after >= before && after <= max),
-                        429 if last_decrease.is_none_or(|d| sent >= d) => {
-                            prop_assert_eq!(after, (before * decrease).max(min));
-                            last_decrease = Some(now);
-                        }
-                        _ => prop_assert_eq!(after, before, "status {} moved the rate", status),
-                    }
+                    let step = AimdStep { before, after: s.rate(), min, max, decrease };
+                    step.check(status, sent, now, &mut last_decrease)?;
                 }
                 Op::Complete(..) => {}
             }

@@ -447,14 +447,8 @@ pub fn retry_spec() -> impl Strategy<Value = RetrySpec> {
                     on,
                 })
             }),
-        1 => (0u32..5).prop_map(|max_retries| RetrySpec::OpenAiPython(OpenAiPythonConfig {
-            max_retries,
-            speed: 1.0,
-        })),
-        1 => (0u32..5).prop_map(|max_retries| RetrySpec::AnthropicPython(AnthropicPythonConfig {
-            max_retries,
-            speed: 1.0,
-        })),
+        1 => (0u32..5).prop_map(|n| RetrySpec::OpenAiPython(OpenAiPythonConfig::new(n))),
+        1 => (0u32..5).prop_map(|n| RetrySpec::AnthropicPython(AnthropicPythonConfig::new(n))),
     ]
 }
 

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::AdmissionKind;
-use super::netflix::{ConcurrencyLimiter, LimitAlgorithm};
+use super::netflix::{ConcurrencyLimiter, LimitAlgorithm, check_limits};
 use crate::config::Checker;
 use crate::draws::Draws;
 use crate::kind::{FieldDoc, Kind, KindDoc};
@@ -78,23 +78,11 @@ impl Kind for Gradient2Config {
         example: r#"{ kind = "gradient2" }"#,
     };
     fn check(&self, c: &mut Checker) {
-        c.integer(
-            "max_concurrency",
-            u64::from(self.max_concurrency),
-            1,
-            1_000_000,
-        );
-        c.integer(
-            "min_limit",
-            u64::from(self.min_limit),
-            1,
-            u64::from(self.max_concurrency.max(1)),
-        );
-        c.integer(
-            "initial_limit",
-            u64::from(self.initial_limit),
-            1,
-            u64::from(self.max_concurrency.max(1)),
+        check_limits(
+            c,
+            self.initial_limit,
+            Some(self.min_limit),
+            self.max_concurrency,
         );
         c.positive("smoothing", self.smoothing, 0.0, 1.0);
         c.integer("queue_size", u64::from(self.queue_size), 0, 1_000_000);

@@ -8,8 +8,20 @@
 
 use std::collections::HashMap;
 
+use crate::config::Checker;
 use crate::strategy::Hints;
 use crate::{Admit, Nanos, Outcome, RequestInfo, Response, Strategy};
+
+/// Checks the limits both kinds take: `max_concurrency` (1..=1e6), and `min_limit` (when the
+/// kind has one) and `initial_limit` within 1..=max.
+pub(super) fn check_limits(c: &mut Checker, initial: u32, min: Option<u32>, max: u32) {
+    c.integer("max_concurrency", u64::from(max), 1, 1_000_000);
+    let top = u64::from(max.max(1));
+    if let Some(min) = min {
+        c.integer("min_limit", u64::from(min), 1, top);
+    }
+    c.integer("initial_limit", u64::from(initial), 1, top);
+}
 
 /// How one sample moves a concurrency limit: the library's `_update`.
 pub trait LimitAlgorithm {

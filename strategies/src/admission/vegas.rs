@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::AdmissionKind;
-use super::netflix::{ConcurrencyLimiter, LimitAlgorithm};
+use super::netflix::{ConcurrencyLimiter, LimitAlgorithm, check_limits};
 use crate::config::Checker;
 use crate::draws::{Draws, Purpose};
 use crate::kind::{FieldDoc, Kind, KindDoc};
@@ -56,18 +56,7 @@ impl Kind for VegasConfig {
         example: r#"{ kind = "vegas" }"#,
     };
     fn check(&self, c: &mut Checker) {
-        c.integer(
-            "max_concurrency",
-            u64::from(self.max_concurrency),
-            1,
-            1_000_000,
-        );
-        c.integer(
-            "initial_limit",
-            u64::from(self.initial_limit),
-            1,
-            u64::from(self.max_concurrency.max(1)),
-        );
+        check_limits(c, self.initial_limit, None, self.max_concurrency);
         c.positive("smoothing", self.smoothing, 0.0, 1.0);
         c.integer(
             "probe_multiplier",

@@ -11,12 +11,12 @@ mod openai_python;
 mod stainless;
 mod tenacity;
 
-pub use anthropic_python::AnthropicPythonConfig;
+pub use anthropic_python::{Anthropic, AnthropicPythonConfig};
 pub use exponential::{Backoff, ExponentialConfig, ExponentialRetry, Jitter, exponential_ceiling};
 pub use fixed::{FixedConfig, FixedRetry};
 pub use none::{NoRetry, NoRetryConfig};
-pub use openai_python::OpenAiPythonConfig;
-pub use stainless::{Stainless, StainlessRetry};
+pub use openai_python::{OpenAi, OpenAiPythonConfig};
+pub use stainless::{Sdk, SdkRetryConfig, Stainless, StainlessRetry};
 pub use tenacity::{TenacityConfig, TenacityRetry};
 
 use serde::{Deserialize, Serialize};

@@ -8,8 +8,14 @@
 //! 8) · (1 − 0.25 · random())` seconds: 75–100 % of 0.5, 1, 2, 4, 8 s. The `x-should-retry`
 //! header that can override the status rule is not modelled (no modelled API sends it).
 
+use std::marker::PhantomData;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Checker, MAX_ATTEMPTS};
 use crate::draws::{Draws, Purpose};
-use crate::retry::{DeadLetterReason, RetryPolicy};
+use crate::kind::{Kind, KindDoc};
+use crate::retry::{DeadLetterReason, RetryKind, RetryPolicy};
 #[cfg(test)]
 use crate::time::SECOND;
 use crate::time::{Nanos, secs_to_nanos};
@@ -21,6 +27,91 @@ pub const INITIAL_RETRY_DELAY_S: f64 = 0.5;
 pub const MAX_RETRY_DELAY_S: f64 = 8.0;
 /// `DEFAULT_MAX_RETRIES`.
 pub const DEFAULT_MAX_RETRIES: u32 = 2;
+
+/// What tells one generated SDK from another: its catalog entry and its `Retry-After` rule.
+pub trait Sdk: Clone + std::fmt::Debug + PartialEq + Default + Send + Sync + 'static {
+    /// What `ratelab list` says of the kind.
+    const DOC: KindDoc;
+    /// The longest `Retry-After` used as the wait, seconds.
+    const RETRY_AFTER_LIMIT_S: u64;
+    /// A longer one ends the request (else the exponential wait is used).
+    const LONGER_RETRY_AFTER_GIVES_UP: bool;
+}
+
+/// `{ kind = "openai_python" | "anthropic_python", max_retries }`: the client's `max_retries`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, bound = "")]
+pub struct SdkRetryConfig<S: Sdk> {
+    /// `OpenAI(max_retries=…)` / `Anthropic(max_retries=…)`: retries after the first attempt.
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+    /// How much faster than the SDK's own constants it runs (`--scale`; not a TOML field).
+    #[serde(skip, default = "unscaled")]
+    pub speed: f64,
+    #[serde(skip)]
+    sdk: PhantomData<S>,
+}
+
+fn default_max_retries() -> u32 {
+    DEFAULT_MAX_RETRIES
+}
+
+fn unscaled() -> f64 {
+    1.0
+}
+
+impl<S: Sdk> SdkRetryConfig<S> {
+    /// The SDK with `max_retries`, at its own speed.
+    pub fn new(max_retries: u32) -> Self {
+        SdkRetryConfig {
+            max_retries,
+            speed: 1.0,
+            sdk: PhantomData,
+        }
+    }
+}
+
+impl<S: Sdk> Kind for SdkRetryConfig<S> {
+    const DOC: KindDoc = S::DOC;
+    fn check(&self, c: &mut Checker) {
+        c.integer(
+            "max_retries",
+            u64::from(self.max_retries),
+            0,
+            u64::from(MAX_ATTEMPTS - 1),
+        );
+    }
+    /// The SDK's waits, `k` times shorter (its constants stay what `ratelab list` shows).
+    fn scale(&mut self, k: f64) {
+        self.speed *= k;
+    }
+}
+
+impl<S: Sdk> RetryKind for SdkRetryConfig<S> {
+    type Policy = StainlessRetry;
+    fn build(&self, draws: Draws) -> StainlessRetry {
+        StainlessRetry::new(
+            Stainless {
+                max_retries: self.max_retries,
+                retry_after_limit: seconds_at(S::RETRY_AFTER_LIMIT_S, self.speed),
+                longer_retry_after_gives_up: S::LONGER_RETRY_AFTER_GIVES_UP,
+                speed: self.speed,
+            },
+            draws,
+        )
+    }
+    fn max_attempts(&self) -> u32 {
+        self.max_retries + 1
+    }
+    /// Always, when a longer one ends the request (OpenAI); not when a longer one falls back to
+    /// the shorter exponential wait (Anthropic).
+    fn honours_retry_after(&self) -> bool {
+        S::LONGER_RETRY_AFTER_GIVES_UP
+    }
+    fn uses_retry_after(&self) -> bool {
+        true
+    }
+}
 
 /// The constants that tell one SDK's loop from the other's.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -107,7 +198,7 @@ impl RetryPolicy for StainlessRetry {
 }
 
 /// `s` seconds at `speed` (see [`Stainless::speed`]).
-pub(crate) fn seconds_at(s: u64, speed: f64) -> Nanos {
+fn seconds_at(s: u64, speed: f64) -> Nanos {
     secs_to_nanos(s as f64 / speed)
 }
 
