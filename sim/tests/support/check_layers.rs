@@ -102,9 +102,26 @@ pub fn check_layers(spec: &StrategySpec, c: u32, log: &[Ev]) -> Result<(), Strin
                     }
                 }
             }
-            AdmissionSpec::SreThrottle(sre) => {
-                // A shed only when the window's requests exceed K times its accepts (p > 0).
-                let window = secs_to_nanos(sre.window_s).max(1);
+            AdmissionSpec::SreThrottle(_) => {
+                // A shed only when some throttle's window holds more requests than K times its
+                // accepts (p > 0); checked once, with every throttle of the stack.
+                let throttles: Vec<_> = spec
+                    .admission
+                    .iter()
+                    .filter_map(|a| match a {
+                        AdmissionSpec::SreThrottle(t) => Some(t),
+                        _ => None,
+                    })
+                    .collect();
+                if !std::ptr::eq(
+                    layer,
+                    spec.admission
+                        .iter()
+                        .find(|a| matches!(a, AdmissionSpec::SreThrottle(_)))
+                        .unwrap(),
+                ) {
+                    continue;
+                }
                 let mut history: Vec<(Nanos, bool)> = vec![]; // (time, is an accept)
                 for e in &events {
                     match e {
@@ -119,13 +136,18 @@ pub fn check_layers(spec: &StrategySpec, c: u32, log: &[Ev]) -> Result<(), Strin
                             admit: Admit::Shed,
                             ..
                         } => {
-                            let from = t.saturating_sub(window);
-                            let inside = |&&(at, _): &&(Nanos, bool)| at > from || *t < window;
-                            let requests = history.iter().filter(inside).filter(|h| !h.1).count();
-                            let accepts = history.iter().filter(inside).filter(|h| h.1).count();
+                            let shedding = throttles.iter().any(|sre| {
+                                let window = secs_to_nanos(sre.window_s).max(1);
+                                let from = t.saturating_sub(window);
+                                let inside = |&&(at, _): &&(Nanos, bool)| at > from || *t < window;
+                                let requests =
+                                    history.iter().filter(inside).filter(|h| !h.1).count();
+                                let accepts = history.iter().filter(inside).filter(|h| h.1).count();
+                                requests as f64 > sre.k * accepts as f64
+                            });
                             ensure!(
-                                requests as f64 > sre.k * accepts as f64,
-                                "sre_throttle shed at {t} with {requests} requests, {accepts} accepts"
+                                shedding,
+                                "sre_throttle shed at {t} with p = 0 in every window"
                             );
                             history.push((*t, false));
                         }
