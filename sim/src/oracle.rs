@@ -7,12 +7,11 @@
 //! (the API's limits are shared too) and nothing is retried. Its makespan on the scenario's
 //! workload and draws is the *ideal makespan*: a strategy's efficiency is `ideal / makespan`.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use ratelab_strategies::retry::Retry;
 use ratelab_strategies::time::Nanos;
-use ratelab_strategies::{Admit, Draws, RequestInfo, Response, Strategy};
+use ratelab_strategies::{Admit, Draws, Layer, RequestInfo, Response, Stack, Strategy};
 
 use crate::api::latency::LatencySampler;
 use crate::api::{Limit, LimitState};
@@ -26,12 +25,20 @@ struct Shadow {
     draws: Draws,
 }
 
-/// One client's view of the shared copy.
-struct Oracle(Rc<RefCell<Shadow>>);
+/// One client's view of the shared copy. (An `Arc<Mutex>` in a `Stack`, although the run is
+/// single-threaded: so the oracle runs the one instantiation of the engine every strategy runs,
+/// and a second one does not change how the compiler inlines the hot path.)
+struct Oracle(Arc<Mutex<Shadow>>);
+
+impl Oracle {
+    fn shadow(&self) -> MutexGuard<'_, Shadow> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 impl Strategy for Oracle {
     fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
-        let mut copy = self.0.borrow_mut();
+        let mut copy = self.shadow();
         if copy.limits.iter().any(|l| l.never_fits(req.tokens)) {
             return Admit::Now; // a 413 whenever it goes
         }
@@ -48,7 +55,7 @@ impl Strategy for Oracle {
         }
     }
     fn on_send(&mut self, now: Nanos, req: &RequestInfo) {
-        let mut copy = self.0.borrow_mut();
+        let mut copy = self.shadow();
         let Shadow {
             limits,
             latency,
@@ -73,7 +80,7 @@ pub fn ideal_makespan_s(scenario: &Scenario, seed: u64) -> Option<f64> {
     if scenario.api.limits.is_empty() {
         return None;
     }
-    let copy = Rc::new(RefCell::new(Shadow {
+    let copy = Arc::new(Mutex::new(Shadow {
         limits: scenario.api.limits.iter().map(|l| l.build()).collect(),
         latency: scenario.api.latency.sampler(),
         draws: Draws::new(seed),
@@ -83,7 +90,7 @@ pub fn ideal_makespan_s(scenario: &Scenario, seed: u64) -> Option<f64> {
         seed,
         "oracle",
         |_client| ClientSetup {
-            strategy: Oracle(Rc::clone(&copy)),
+            strategy: Stack::new(vec![Layer::Custom(Box::new(Oracle(Arc::clone(&copy))))]),
             retry: Retry::never(),
             timeout: None,
         },
