@@ -14,9 +14,12 @@ use ratelab_sim::{RunOutput, Scenario, run_scenario};
 
 /// A deterministic virtual-clock lab for client strategies against rate-limited APIs.
 ///
-/// ratelab runs client strategies (fixed delay, semaphore, token bucket, leaky bucket, AIMD, with
-/// retries, backoff and a circuit breaker) against modelled rate-limited APIs on a virtual clock,
-/// and reports throughput, latency and 429s. The same scenario and seed give the same bytes.
+/// ratelab runs client strategies (fixed delay, semaphore, token bucket, leaky bucket, AIMD, and
+/// those that find the limit themselves: header pacing, AWS adaptive mode, Netflix Vegas and
+/// Gradient2, Google SRE throttling; with retries as tenacity and the OpenAI and Anthropic SDKs
+/// do them, backoff and a circuit breaker) against modelled rate-limited APIs on a virtual
+/// clock, and reports throughput, latency and 429s. The same scenario and seed give the same
+/// bytes.
 #[derive(Parser)]
 #[command(
     name = "ratelab",
