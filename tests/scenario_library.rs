@@ -255,7 +255,7 @@ fn an_unknown_limit_is_found_by_the_kinds_that_need_no_number() {
     );
     let slow = by_name(&out, "guess-5/s");
     assert_eq!(slow.http_429, 0);
-    assert!(slow.makespan_s > 1.5 * ideal);
+    assert!(slow.makespan_s > 1.55 * ideal, "60 % longer");
     let hp = by_name(&out, "header_pacing");
     assert_eq!((hp.http_429, hp.succeeded), (0, 2000));
     assert!(
@@ -282,7 +282,13 @@ fn the_sdks_retries_give_up_fast_against_a_busy_api() {
             "{name}: out of attempts"
         );
     }
-    assert!(by_name(&out, "openai-sdk").makespan_s < 10.0);
+    for (name, within) in [
+        ("openai-sdk", 10.0),
+        ("anthropic-sdk", 10.0),
+        ("tenacity-article", 30.0),
+    ] {
+        assert!(by_name(&out, name).makespan_s < within, "{name}");
+    }
     let b = by_name(&out, "backoff-8");
     assert!((250..400).contains(&b.dead_lettered), "{}", b.dead_lettered);
     assert!(b.makespan_s > 60.0);
@@ -314,6 +320,6 @@ fn sre_throttling_sheds_locally_instead_of_retrying_into_the_overload() {
         sre.rejected_by_throttle
     );
     assert!(sre.attempts * 2 < plain.attempts);
-    assert!(sre.http_429 * 3 < plain.http_429);
+    assert!((sre.http_429 as f64) < 0.3 * plain.http_429 as f64);
     assert!(sre.succeeded + 50 > plain.succeeded);
 }

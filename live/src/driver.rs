@@ -280,9 +280,15 @@ where
             retry: false,
         };
         let mut due = ready;
+        // Armed while the request waits to retry: a call dropped then ends its request.
+        let mut waiting: Option<WaitingGuard<'_, S, R>> = None;
         loop {
             let info = head.info;
-            let sent_at = match self.admit(head, due).await {
+            let admitted = self.admit(head, due).await;
+            if let Some(mut w) = waiting.take() {
+                w.armed = false; // sent, or refused (which ends it in the core)
+            }
+            let sent_at = match admitted {
                 Ok(sent_at) => sent_at,
                 Err(refusal) => {
                     let now = self.now();
@@ -364,6 +370,11 @@ where
                 }
                 Verdict::Succeeded => unreachable!("a failure's reply is not a success"),
             };
+            waiting = Some(WaitingGuard {
+                limiter: self,
+                info,
+                armed: true,
+            });
             if retry_due > now {
                 sleep_until(
                     self.inner.start + Duration::from_nanos(retry_due),
@@ -500,6 +511,27 @@ impl<S: Strategy, R: RetryPolicy> Drop for InFlightGuard<'_, S, R> {
         if let Some(o) = &limiter.inner.observer {
             o.replied(now, &response);
         }
+    }
+}
+
+/// A call dropped while its request waits to retry ends the request: the core tells the layers
+/// that hear of ends (a semaphore holding its permit through the backoff) and the policy.
+struct WaitingGuard<'a, S: Strategy, R: RetryPolicy> {
+    limiter: &'a Limiter<S, R>,
+    info: RequestInfo,
+    armed: bool,
+}
+
+impl<S: Strategy, R: RetryPolicy> Drop for WaitingGuard<'_, S, R> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let limiter = self.limiter;
+        let mut st = limiter.lock();
+        let now = st.tick(nanos_since(limiter.inner.start));
+        st.core.handle_dropped(now, &self.info);
+        st.tickets.wake_head();
     }
 }
 

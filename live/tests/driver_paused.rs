@@ -294,3 +294,32 @@ async fn header_pacing_paces_by_the_refill_the_headers_imply() {
     .await;
     assert_eq!(log, vec![(0, 1, 0), (1, 1, 500), (2, 1, 1000)]);
 }
+
+/// A call dropped while it waits to retry ends its request: a semaphore holding permits through
+/// the backoff gets its permit back, and the next call goes.
+#[tokio::test(start_paused = true)]
+async fn a_call_dropped_while_it_waits_to_retry_gives_its_held_permit_back() {
+    let limiter = Limiter::from_spec(
+        &spec(
+            "admission = [{ kind = \"semaphore\", permits = 1, hold_during_backoff = true }]\n\
+             retry = { kind = \"fixed\", delay_ms = 1000, max_attempts = 3 }",
+        ),
+        1,
+    );
+    let first = tokio::time::timeout(
+        Duration::from_millis(500),
+        limiter.call_request(0, 1, |_| async {
+            Ok::<_, std::convert::Infallible>(reply(429, None))
+        }),
+    )
+    .await;
+    assert!(first.is_err(), "dropped while it waited to retry");
+    let second = tokio::time::timeout(
+        Duration::from_millis(100),
+        limiter.call_request(1, 1, |_| async {
+            Ok::<_, std::convert::Infallible>(reply(200, None))
+        }),
+    )
+    .await;
+    assert!(matches!(second, Ok(Ok(_))), "the held permit came back");
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The real tenacity (Python) against `ratelab serve` on loopback, beside the simulator's
 # `tenacity` kind on the same API (scripts/fidelity/tenacity.toml): attempts and 429s must be
-# equal, the makespan within 5 %, and tenacity's waits those ratelab computes. Installs what it
+# equal, the makespan within 5 %, and tenacity's waits for these fields 2, 2, 4, 8, 16 s (what
+# the `tenacity` kind's unit tests hold it to). Installs what it
 # needs: python3-tenacity and python3-venv from Debian when missing (as root), a virtualenv in
 # target/fidelity-venv. Exit status 1 on any difference.
 set -euo pipefail

@@ -153,7 +153,9 @@ impl<S: Strategy, R: RetryPolicy> ClientCore<S, R> {
         if refusal == Refusal::Throttle {
             self.strategy.on_shed(now, &head.info);
         }
-        if self.hears_finals {
+        // A refused retry ends a request that was sent before (it may hold a permit); a refused
+        // first attempt was never sent and holds nothing.
+        if self.hears_finals && head.retry {
             self.strategy.on_final(now, &head.info);
         }
         backlog.remove(head);
@@ -210,6 +212,14 @@ impl<S: Strategy, R: RetryPolicy> ClientCore<S, R> {
         self.strategy.on_response(now, resp);
         if self.hears_finals {
             self.strategy.on_final(now, &resp.request);
+        }
+    }
+
+    /// The caller stopped waiting for a request between its attempts (its call was dropped while
+    /// it waited to retry): the request is final; the layers that hear of ends are told.
+    pub fn handle_dropped(&mut self, now: Nanos, req: &RequestInfo) {
+        if self.hears_finals {
+            self.strategy.on_final(now, req);
         }
     }
 
@@ -337,6 +347,42 @@ mod tests {
             panic!("the due retry goes");
         };
         assert_eq!((due.retry, due.info.attempt), (true, 2));
+    }
+
+    #[test]
+    fn a_refused_first_attempt_is_no_end_for_the_layers_a_refused_retry_is() {
+        use std::cell::Cell;
+        use std::rc::Rc;
+        struct Ends(Rc<Cell<u32>>);
+        impl Strategy for Ends {
+            fn poll_admit(&mut self, _now: Nanos, _req: &RequestInfo) -> Admit {
+                Admit::Shed
+            }
+            fn on_send(&mut self, _now: Nanos, _req: &RequestInfo) {}
+            fn on_response(&mut self, _now: Nanos, _resp: &Response) {}
+            fn on_final(&mut self, _now: Nanos, _req: &RequestInfo) {
+                self.0.set(self.0.get() + 1);
+            }
+        }
+        let ends = Rc::new(Cell::new(0));
+        let mut core = ClientCore::new(Ends(Rc::clone(&ends)), fixed_retry(1), None);
+        let mut work = Work {
+            fresh: 1,
+            ..Work::default()
+        };
+        let fresh = work.head(0).unwrap();
+        core.on_rejected(0, &mut work, &fresh, Refusal::Throttle);
+        assert_eq!(ends.get(), 0, "never sent: holds nothing");
+        let mut retry = req(7);
+        retry.attempt = 2;
+        work.retries.push((0, retry));
+        let head = work.head(0).unwrap();
+        core.on_rejected(0, &mut work, &head, Refusal::Breaker);
+        assert_eq!(
+            ends.get(),
+            1,
+            "a refused retry ends a request that was sent"
+        );
     }
 
     #[test]

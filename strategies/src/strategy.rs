@@ -18,8 +18,9 @@ pub trait Strategy {
     /// `req` was shed at `now`: some layer answered [`Admit::Shed`] and the request is final,
     /// never sent. The default does nothing.
     fn on_shed(&mut self, _now: Nanos, _req: &RequestInfo) {}
-    /// The request of `req` is final at `now`: it succeeded, was given up, or was refused (a
-    /// retry rejected by a breaker or shed). Told after [`Strategy::on_response`] of its last
+    /// The request of `req` is final at `now` after at least one send: it succeeded, was given
+    /// up, was refused on a retry (rejected by a breaker or shed), or its caller stopped waiting.
+    /// A request refused before its first send is never told here. Told after [`Strategy::on_response`] of its last
     /// attempt, to the strategies whose [`Hints::hears_finals`] is true. The default does
     /// nothing.
     fn on_final(&mut self, _now: Nanos, _req: &RequestInfo) {}
