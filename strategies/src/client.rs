@@ -137,6 +137,9 @@ impl<S: Strategy, R: RetryPolicy> ClientCore<S, R> {
     #[inline(always)]
     pub fn on_sent(&mut self, now: Nanos, backlog: &mut impl Backlog, head: &Head) {
         self.strategy.on_send(now, &head.info);
+        if !head.retry {
+            self.retry.on_first_send(now, &head.info);
+        }
         backlog.remove(head);
     }
 
@@ -158,6 +161,7 @@ impl<S: Strategy, R: RetryPolicy> ClientCore<S, R> {
         if self.hears_finals && head.retry {
             self.strategy.on_final(now, &head.info);
         }
+        self.retry.on_final(now, &head.info, false);
         backlog.remove(head);
     }
 
@@ -203,6 +207,8 @@ impl<S: Strategy, R: RetryPolicy> ClientCore<S, R> {
         if self.hears_finals {
             self.strategy.on_final(now, &resp.request);
         }
+        self.retry
+            .on_final(now, &resp.request, verdict == Verdict::Succeeded);
         verdict
     }
 
@@ -213,6 +219,7 @@ impl<S: Strategy, R: RetryPolicy> ClientCore<S, R> {
         if self.hears_finals {
             self.strategy.on_final(now, &resp.request);
         }
+        self.retry.on_final(now, &resp.request, false);
     }
 
     /// The caller stopped waiting for a request between its attempts (its call was dropped while

@@ -43,7 +43,11 @@ pub fn check_run(
     let draws = Draws::new(seed);
     let horizon = sc.horizon();
     let timeout = spec.build(draws).timeout;
-    let mut reference_retry = spec.retry.build(draws);
+    // One reference policy per client, told what each client's policy is told (first sends,
+    // retry questions, final states): budgets and quotas are per client.
+    let mut reference_retry: Vec<_> = (0..sc.workload.clients)
+        .map(|_| spec.retry.build(draws))
+        .collect();
     let max_attempts = spec.retry.max_attempts();
     let rejected_latency = ms_to_nanos(sc.api.rejected_latency_ms);
 
@@ -139,6 +143,7 @@ pub fn check_run(
                     };
                     finals.insert(key, fin);
                     final_log.push((t, req.client, req.attempt - 1, fin, 0));
+                    reference_retry[req.client as usize].on_final(t, req, false);
                     if req.attempt == 1 {
                         let nf = &mut next_fresh[req.client as usize];
                         ensure!(
@@ -153,6 +158,9 @@ pub fn check_run(
                 }
             }
             Ev::Send { req, .. } => {
+                if req.attempt == 1 {
+                    reference_retry[req.client as usize].on_first_send(t, req);
+                }
                 let key = (req.client, req.id, req.attempt);
                 ensure!(
                     !finals.contains_key(&(req.client, req.id)),
@@ -277,6 +285,7 @@ pub fn check_run(
                     );
                     let e2e = t - ready[r.client as usize][r.id as usize];
                     final_log.push((t, r.client, r.attempt, Final::Succeeded, e2e));
+                    reference_retry[r.client as usize].on_final(t, &r, true);
                 }
                 replies.push((t, r.client, *resp));
                 flight_changes.push((t, r.client, -1));
@@ -295,7 +304,10 @@ pub fn check_run(
                     resp.outcome != ratelab_strategies::Outcome::Success,
                     "retry_at asked about a success"
                 );
-                let expected = reference_retry.retry_at(t, resp);
+                let expected = reference_retry[r.client as usize].retry_at(t, resp);
+                if expected.is_err() {
+                    reference_retry[r.client as usize].on_final(t, &r, false);
+                }
                 ensure!(
                     *at == expected,
                     "retry policy answered {at:?}, reference {expected:?}"

@@ -25,8 +25,9 @@ use ratelab_strategies::admission::{
 use ratelab_strategies::breaker::{BreakerSpec, OnOpen};
 use ratelab_strategies::config::Unit;
 use ratelab_strategies::retry::{
-    AnthropicPythonConfig, ExponentialConfig, FixedConfig, Jitter, NoRetryConfig,
-    OpenAiPythonConfig, RetryAfter, RetryAfterFields, RetryOnSpec, RetrySpec, TenacityConfig,
+    AnthropicPythonConfig, BudgetSpec, ExponentialConfig, FixedConfig, Jitter, NoRetryConfig,
+    OpenAiPythonConfig, QuotaSpec, RetryAfter, RetryAfterFields, RetryOnSpec, RetrySpec,
+    TenacityConfig,
 };
 use ratelab_strategies::spec::StrategySpec;
 
@@ -208,7 +209,7 @@ pub fn workload_spec(max_requests: u64, max_clients: u32) -> impl Strategy<Value
 }
 
 /// One admission layer.
-pub fn admission_spec() -> impl Strategy<Value = AdmissionSpec> {
+pub fn admission_spec() -> BoxedStrategy<AdmissionSpec> {
     prop_oneof![
         Just(AdmissionSpec::Unlimited(UnlimitedConfig {})),
         milli(0, 300_000)
@@ -335,6 +336,7 @@ pub fn admission_spec() -> impl Strategy<Value = AdmissionSpec> {
                 })
             }),
     ]
+    .boxed()
 }
 
 fn retry_on() -> impl Strategy<Value = Vec<RetryOnSpec>> {
@@ -385,8 +387,33 @@ fn retry_after_fields() -> impl Strategy<Value = RetryAfterFields> {
         })
 }
 
+/// A retry budget and a retry quota, each sometimes.
+fn guards() -> BoxedStrategy<(Option<BudgetSpec>, Option<QuotaSpec>)> {
+    let budget =
+        (milli(1_000, 10_000), 0u32..4, milli(0, 2_000)).prop_map(|(ttl_s, min_per_s, percent)| {
+            BudgetSpec {
+                ttl_s,
+                min_per_s,
+                percent,
+            }
+        });
+    let quota = (1u32..60, 0u32..10, 0u32..20, 0u32..6).prop_map(
+        |(capacity, cost, timeout_cost, refund)| QuotaSpec {
+            capacity,
+            cost,
+            timeout_cost,
+            refund,
+        },
+    );
+    (
+        proptest::option::weighted(0.2, budget),
+        proptest::option::weighted(0.2, quota),
+    )
+        .boxed()
+}
+
 /// A retry policy.
-pub fn retry_spec() -> impl Strategy<Value = RetrySpec> {
+pub fn retry_spec() -> BoxedStrategy<RetrySpec> {
     let jitter = prop_oneof![
         Just(Jitter::None),
         Just(Jitter::Full),
@@ -395,14 +422,16 @@ pub fn retry_spec() -> impl Strategy<Value = RetrySpec> {
     ];
     prop_oneof![
         1 => Just(RetrySpec::None(NoRetryConfig {})),
-        2 => (milli(0, 3_000_000), 1u32..6, retry_after_fields(), retry_on()).prop_map(
-            |(delay_ms, max_attempts, ra, on)| RetrySpec::Fixed(FixedConfig {
+        2 => (milli(0, 3_000_000), 1u32..6, retry_after_fields(), retry_on(), guards()).prop_map(
+            |(delay_ms, max_attempts, ra, on, (budget, quota))| RetrySpec::Fixed(FixedConfig {
                 delay_ms,
                 max_attempts,
                 honor_retry_after: ra.honor_retry_after,
                 retry_after: ra.retry_after,
                 max_retry_after_ms: ra.max_retry_after_ms,
                 on,
+                budget,
+                quota,
             })
         ),
         4 => (
@@ -411,9 +440,9 @@ pub fn retry_spec() -> impl Strategy<Value = RetrySpec> {
             jitter,
             1u32..7,
             retry_after_fields(),
-            retry_on()
+            (retry_on(), guards())
         )
-            .prop_map(|((base, extra, floor), multiplier, jitter, max_attempts, ra, on)| {
+            .prop_map(|((base, extra, floor), multiplier, jitter, max_attempts, ra, (on, (budget, quota)))| {
                 let cap = base + extra;
                 RetrySpec::Exponential(ExponentialConfig {
                     base_ms: base as f64 / 1000.0,
@@ -427,6 +456,8 @@ pub fn retry_spec() -> impl Strategy<Value = RetrySpec> {
                     retry_after: ra.retry_after,
                     max_retry_after_ms: ra.max_retry_after_ms,
                     on,
+                    budget,
+                    quota,
                 })
             }),
         2 => (
@@ -434,9 +465,9 @@ pub fn retry_spec() -> impl Strategy<Value = RetrySpec> {
             milli(1_000, 3_000),
             1u32..7,
             prop_oneof![2 => Just(0.0), 1 => milli(0, 2_000)],
-            retry_on()
+            (retry_on(), guards())
         )
-            .prop_map(|((multiplier, min_s, max_s), exp_base, stop_after_attempt, jitter_s, on)| {
+            .prop_map(|((multiplier, min_s, max_s), exp_base, stop_after_attempt, jitter_s, (on, (budget, quota)))| {
                 RetrySpec::Tenacity(TenacityConfig {
                     multiplier,
                     min_s,
@@ -445,11 +476,14 @@ pub fn retry_spec() -> impl Strategy<Value = RetrySpec> {
                     stop_after_attempt,
                     jitter_s,
                     on,
+                    budget,
+                    quota,
                 })
             }),
         1 => (0u32..5).prop_map(|n| RetrySpec::OpenAiPython(OpenAiPythonConfig::new(n))),
         1 => (0u32..5).prop_map(|n| RetrySpec::AnthropicPython(AnthropicPythonConfig::new(n))),
     ]
+    .boxed()
 }
 
 /// A circuit breaker.

@@ -144,6 +144,12 @@ impl RetryPolicy for RecordingRetry {
         });
         at
     }
+    fn on_first_send(&mut self, now: Nanos, req: &RequestInfo) {
+        self.inner.on_first_send(now, req);
+    }
+    fn on_final(&mut self, now: Nanos, req: &RequestInfo, succeeded: bool) {
+        self.inner.on_final(now, req, succeeded);
+    }
 }
 
 /// Runs one strategy of a scenario through the real engine with the recording seam.

@@ -17,7 +17,11 @@ pub struct Anthropic;
 impl Sdk for Anthropic {
     const DOC: KindDoc = KindDoc {
         about: "the Anthropic Python SDK's retries: Retry-After up to 60 s, else 0.5·2^n s (cap 8) jittered to 75-100 %",
-        fields: &[FieldDoc::default("max_retries", "2")],
+        fields: &[
+            FieldDoc::default("max_retries", "2"),
+            FieldDoc::default("budget", "none"),
+            FieldDoc::default("quota", "none"),
+        ],
         example: r#"{ kind = "anthropic_python", max_retries = 2 }"#,
     };
     const RETRY_AFTER_LIMIT_S: u64 = RETRY_AFTER_LIMIT_S;

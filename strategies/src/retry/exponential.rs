@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{BudgetSpec, Guards, QuotaSpec, check_guards, scale_budget};
 use super::{DeadLetterReason, GiveUp, RetryAfter, RetryAfterFields, RetryKind, RetryOn};
 use super::{RetryOnSpec, RetryPolicy};
 use super::{default_max_attempts, retry_on_all};
@@ -63,6 +64,12 @@ pub struct ExponentialConfig {
     /// Failures retried.
     #[serde(default = "retry_on_all")]
     pub on: Vec<RetryOnSpec>,
+    /// A retry budget (tower's `TpsBudget`): a refused retry ends the request (`budget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetSpec>,
+    /// The AWS SDKs' retry quota: a refused retry ends the request (`quota`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaSpec>,
 }
 
 fn is_zero(v: &f64) -> bool {
@@ -106,10 +113,13 @@ impl Kind for ExponentialConfig {
                 .values(r#""ignore" | "at_least" | "replace""#),
             FieldDoc::default("max_retry_after_ms", "none"),
             FieldDoc::default("on", r#"["429", "5xx", "timeout"]"#),
+            FieldDoc::default("budget", "none"),
+            FieldDoc::default("quota", "none"),
         ],
         example: r#"{ kind = "exponential", base_ms = 500, jitter = "full" }"#,
     };
     fn check(&self, c: &mut Checker) {
+        check_guards(c, &self.budget, &self.quota);
         let (base_ms, cap_ms) = (self.base_ms, self.cap_ms);
         c.number("base_ms", base_ms, 0.0, MAX_MS);
         c.number("cap_ms", cap_ms, 0.0, MAX_MS);
@@ -131,6 +141,7 @@ impl Kind for ExponentialConfig {
         self.retry_after_fields().check(c);
     }
     fn scale(&mut self, k: f64) {
+        scale_budget(&mut self.budget, k);
         if let Some(ms) = &mut self.max_retry_after_ms {
             *ms /= k;
         }
@@ -155,6 +166,9 @@ impl RetryKind for ExponentialConfig {
                 .with_retry_after(&self.retry_after_fields()),
             draws,
         )
+    }
+    fn guards(&self) -> Guards {
+        Guards::new(self.budget.as_ref(), self.quota.as_ref())
     }
     fn max_attempts(&self) -> u32 {
         self.max_attempts

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{BudgetSpec, Guards, QuotaSpec, check_guards, scale_budget};
 use super::{DeadLetterReason, GiveUp, RetryAfter, RetryAfterFields, RetryKind, RetryOn};
 use super::{RetryOnSpec, RetryPolicy};
 use super::{default_max_attempts, retry_on_all};
@@ -33,6 +34,12 @@ pub struct FixedConfig {
     /// Failures retried.
     #[serde(default = "retry_on_all")]
     pub on: Vec<RetryOnSpec>,
+    /// A retry budget (tower's `TpsBudget`): a refused retry ends the request (`budget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetSpec>,
+    /// The AWS SDKs' retry quota: a refused retry ends the request (`quota`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaSpec>,
 }
 
 impl FixedConfig {
@@ -57,15 +64,19 @@ impl Kind for FixedConfig {
                 .values(r#""ignore" | "at_least" | "replace""#),
             FieldDoc::default("max_retry_after_ms", "none"),
             FieldDoc::default("on", r#"["429", "5xx", "timeout"]"#),
+            FieldDoc::default("budget", "none"),
+            FieldDoc::default("quota", "none"),
         ],
         example: r#"{ kind = "fixed", delay_ms = 1000 }"#,
     };
     fn check(&self, c: &mut Checker) {
+        check_guards(c, &self.budget, &self.quota);
         c.number("delay_ms", self.delay_ms, 0.0, MAX_MS);
         GiveUp::check_max_attempts(c, self.max_attempts);
         self.retry_after_fields().check(c);
     }
     fn scale(&mut self, k: f64) {
+        scale_budget(&mut self.budget, k);
         if let Some(ms) = &mut self.max_retry_after_ms {
             *ms /= k;
         }
@@ -81,6 +92,9 @@ impl RetryKind for FixedConfig {
             GiveUp::new(RetryOn::of(&self.on), self.max_attempts)
                 .with_retry_after(&self.retry_after_fields()),
         )
+    }
+    fn guards(&self) -> Guards {
+        Guards::new(self.budget.as_ref(), self.quota.as_ref())
     }
     fn max_attempts(&self) -> u32 {
         self.max_attempts

@@ -6,6 +6,7 @@
 mod anthropic_python;
 mod exponential;
 mod fixed;
+mod guards;
 mod none;
 mod openai_python;
 mod stainless;
@@ -14,6 +15,9 @@ mod tenacity;
 pub use anthropic_python::{Anthropic, AnthropicPythonConfig};
 pub use exponential::{Backoff, ExponentialConfig, ExponentialRetry, Jitter, exponential_ceiling};
 pub use fixed::{FixedConfig, FixedRetry};
+pub use guards::{
+    BudgetSpec, Guards, QuotaSpec, RetryBudget, RetryQuota, check_guards, scale_budget,
+};
 pub use none::{NoRetry, NoRetryConfig};
 pub use openai_python::{OpenAi, OpenAiPythonConfig};
 pub use stainless::{Sdk, SdkRetryConfig, Stainless, StainlessRetry};
@@ -25,13 +29,19 @@ use crate::config::{Checker, MAX_ATTEMPTS, MAX_MS};
 use crate::draws::Draws;
 use crate::kind::Kind;
 use crate::time::{Nanos, ms_to_nanos};
-use crate::types::{Outcome, Response};
+use crate::types::{Outcome, RequestInfo, Response};
 
 /// Decides whether and when a failed attempt is sent again.
 pub trait RetryPolicy {
     /// The attempt `resp.request.attempt` failed at `now`: the time of the next attempt, or
     /// why the policy gives up (the request is dead-lettered for that reason).
     fn retry_at(&mut self, now: Nanos, resp: &Response) -> Result<Nanos, DeadLetterReason>;
+    /// `req` was sent for the first time at `now` (a retry budget deposits). The default does
+    /// nothing.
+    fn on_first_send(&mut self, _now: Nanos, _req: &RequestInfo) {}
+    /// `req`'s request is final at `now`, a success or not (a retry quota refunds a success).
+    /// The default does nothing.
+    fn on_final(&mut self, _now: Nanos, _req: &RequestInfo, _succeeded: bool) {}
     /// Does this policy read a reply's rate-limit headers ([`Response::remaining_requests`] and
     /// the other `x-ratelimit-*` values)? `Retry-After` is not one of them: it is always sent.
     /// The default is `true` (see [`crate::strategy::Hints`]).
@@ -56,6 +66,10 @@ pub trait RetryKind: Kind {
     fn uses_retry_after(&self) -> bool {
         self.honours_retry_after()
     }
+    /// Its `budget` and `quota`, built (none by default).
+    fn guards(&self) -> Guards {
+        Guards::default()
+    }
 }
 
 /// Declares [`RetrySpec`] and [`Retry`] from the registry's lines.
@@ -69,10 +83,13 @@ macro_rules! retry_registry {
         }
 
         impl RetrySpec {
-            /// The policy, drawing its jitter from `draws`.
+            /// The policy, drawing its jitter from `draws`, with its guards.
             pub fn build(&self, draws: Draws) -> Retry {
                 match self {
-                    $( RetrySpec::$variant(c) => Retry::$variant(RetryKind::build(c, draws)), )*
+                    $( RetrySpec::$variant(c) => Retry {
+                        policy: Policy::$variant(RetryKind::build(c, draws)),
+                        guards: RetryKind::guards(c),
+                    }, )*
                 }
             }
             /// Attempts in all, the first send included.
@@ -98,23 +115,23 @@ macro_rules! retry_registry {
         /// The policy of a built-in retry kind: an enum (no dynamic dispatch on the hot path)
         /// that delegates to the kind's own policy.
         #[derive(Clone, Debug)]
-        pub enum Retry {
+        pub enum Policy {
             $(
                 #[doc = concat!("The policy of `kind = \"", $kind, "\"`.")]
                 $variant(<$config as RetryKind>::Policy),
             )*
         }
 
-        impl RetryPolicy for Retry {
+        impl RetryPolicy for Policy {
             #[inline]
             fn retry_at(&mut self, now: Nanos, resp: &Response) -> Result<Nanos, DeadLetterReason> {
                 match self {
-                    $( Retry::$variant(p) => p.retry_at(now, resp), )*
+                    $( Policy::$variant(p) => p.retry_at(now, resp), )*
                 }
             }
             fn reads_rate_limit_headers(&self) -> bool {
                 match self {
-                    $( Retry::$variant(p) => p.reads_rate_limit_headers(), )*
+                    $( Policy::$variant(p) => p.reads_rate_limit_headers(), )*
                 }
             }
         }
@@ -136,10 +153,53 @@ impl Default for RetrySpec {
     }
 }
 
+/// A built retry policy: the kind's own, and the guards any kind may add (a retry budget, the
+/// AWS retry quota), asked after the policy chose to retry.
+#[derive(Clone, Debug)]
+pub struct Retry {
+    /// The kind's policy.
+    pub policy: Policy,
+    /// Its budget and quota.
+    pub guards: Guards,
+}
+
 impl Retry {
     /// A policy that never retries.
     pub fn never() -> Self {
-        Retry::None(NoRetry)
+        Retry {
+            policy: Policy::None(NoRetry),
+            guards: Guards::default(),
+        }
+    }
+}
+
+impl RetryPolicy for Retry {
+    #[inline]
+    fn retry_at(&mut self, now: Nanos, resp: &Response) -> Result<Nanos, DeadLetterReason> {
+        let at = self.policy.retry_at(now, resp)?;
+        if !self.guards.is_empty() {
+            self.guards.admit_retry(now, resp)?;
+        }
+        Ok(at)
+    }
+    #[inline]
+    fn on_first_send(&mut self, now: Nanos, _req: &RequestInfo) {
+        if let Some(b) = &mut self.guards.budget {
+            b.deposit(now);
+        }
+    }
+    #[inline]
+    fn on_final(&mut self, _now: Nanos, req: &RequestInfo, succeeded: bool) {
+        if let Some(q) = &mut self.guards.quota {
+            if succeeded {
+                q.release(req);
+            } else {
+                q.forget(req);
+            }
+        }
+    }
+    fn reads_rate_limit_headers(&self) -> bool {
+        self.policy.reads_rate_limit_headers()
     }
 }
 
@@ -220,14 +280,20 @@ pub enum DeadLetterReason {
     NotRetryable,
     /// The API asked for a longer wait than `max_retry_after_ms` allows.
     RetryAfterTooLong,
+    /// The retry budget (`budget = { … }`) had nothing left.
+    Budget,
+    /// The retry quota (`quota = { … }`) had nothing left.
+    Quota,
 }
 
 impl DeadLetterReason {
     /// Every reason, in the order of the JSON's `by_reason`.
-    pub const ALL: [DeadLetterReason; 3] = [
+    pub const ALL: [DeadLetterReason; 5] = [
         DeadLetterReason::Attempts,
         DeadLetterReason::NotRetryable,
         DeadLetterReason::RetryAfterTooLong,
+        DeadLetterReason::Budget,
+        DeadLetterReason::Quota,
     ];
 
     /// The name used in the JSON and the tables.
@@ -236,6 +302,8 @@ impl DeadLetterReason {
             DeadLetterReason::Attempts => "attempts",
             DeadLetterReason::NotRetryable => "not_retryable",
             DeadLetterReason::RetryAfterTooLong => "retry_after_too_long",
+            DeadLetterReason::Budget => "budget",
+            DeadLetterReason::Quota => "quota",
         }
     }
 }

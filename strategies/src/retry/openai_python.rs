@@ -18,7 +18,11 @@ pub struct OpenAi;
 impl Sdk for OpenAi {
     const DOC: KindDoc = KindDoc {
         about: "the OpenAI Python SDK's retries: Retry-After up to 120 s, else 0.5·2^n s (cap 8) jittered to 75-100 %",
-        fields: &[FieldDoc::default("max_retries", "2")],
+        fields: &[
+            FieldDoc::default("max_retries", "2"),
+            FieldDoc::default("budget", "none"),
+            FieldDoc::default("quota", "none"),
+        ],
         example: r#"{ kind = "openai_python", max_retries = 2 }"#,
     };
     const RETRY_AFTER_LIMIT_S: u64 = MAX_RETRY_AFTER_DELAY_S;

@@ -15,7 +15,10 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Checker, MAX_ATTEMPTS};
 use crate::draws::{Draws, Purpose};
 use crate::kind::{Kind, KindDoc};
-use crate::retry::{DeadLetterReason, RetryKind, RetryPolicy};
+use crate::retry::{
+    BudgetSpec, DeadLetterReason, Guards, QuotaSpec, RetryKind, RetryPolicy, check_guards,
+    scale_budget,
+};
 #[cfg(test)]
 use crate::time::SECOND;
 use crate::time::{Nanos, secs_to_nanos};
@@ -45,6 +48,12 @@ pub struct SdkRetryConfig<S: Sdk> {
     /// `OpenAI(max_retries=…)` / `Anthropic(max_retries=…)`: retries after the first attempt.
     #[serde(default = "default_max_retries")]
     pub max_retries: u32,
+    /// A retry budget (tower's `TpsBudget`): a refused retry ends the request (`budget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetSpec>,
+    /// The AWS SDKs' retry quota: a refused retry ends the request (`quota`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaSpec>,
     /// How much faster than the SDK's own constants it runs (`--scale`; not a TOML field).
     #[serde(skip, default = "unscaled")]
     pub speed: f64,
@@ -65,6 +74,8 @@ impl<S: Sdk> SdkRetryConfig<S> {
     pub fn new(max_retries: u32) -> Self {
         SdkRetryConfig {
             max_retries,
+            budget: None,
+            quota: None,
             speed: 1.0,
             sdk: PhantomData,
         }
@@ -74,6 +85,7 @@ impl<S: Sdk> SdkRetryConfig<S> {
 impl<S: Sdk> Kind for SdkRetryConfig<S> {
     const DOC: KindDoc = S::DOC;
     fn check(&self, c: &mut Checker) {
+        check_guards(c, &self.budget, &self.quota);
         c.integer(
             "max_retries",
             u64::from(self.max_retries),
@@ -84,6 +96,7 @@ impl<S: Sdk> Kind for SdkRetryConfig<S> {
     /// The SDK's waits, `k` times shorter (its constants stay what `ratelab list` shows).
     fn scale(&mut self, k: f64) {
         self.speed *= k;
+        scale_budget(&mut self.budget, k);
     }
 }
 
@@ -99,6 +112,9 @@ impl<S: Sdk> RetryKind for SdkRetryConfig<S> {
             },
             draws,
         )
+    }
+    fn guards(&self) -> Guards {
+        Guards::new(self.budget.as_ref(), self.quota.as_ref())
     }
     fn max_attempts(&self) -> u32 {
         self.max_retries + 1

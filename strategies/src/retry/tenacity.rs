@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{BudgetSpec, Guards, QuotaSpec, check_guards, scale_budget};
 use super::{DeadLetterReason, GiveUp, RetryKind, RetryOn, RetryOnSpec, RetryPolicy};
 use super::{default_max_attempts, retry_on_all};
 use crate::config::{Checker, MAX_MS};
@@ -47,6 +48,12 @@ pub struct TenacityConfig {
     /// The failures retried (tenacity's `retry=`; by default every exception).
     #[serde(default = "retry_on_all")]
     pub on: Vec<RetryOnSpec>,
+    /// A retry budget (tower's `TpsBudget`): a refused retry ends the request (`budget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetSpec>,
+    /// The AWS SDKs' retry quota: a refused retry ends the request (`quota`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaSpec>,
 }
 
 fn one() -> f64 {
@@ -67,10 +74,13 @@ impl Kind for TenacityConfig {
             FieldDoc::default("stop_after_attempt", "5"),
             FieldDoc::default("jitter_s", "0"),
             FieldDoc::default("on", r#"["429", "5xx", "timeout"]"#),
+            FieldDoc::default("budget", "none"),
+            FieldDoc::default("quota", "none"),
         ],
         example: r#"{ kind = "tenacity", multiplier = 1, min_s = 2, max_s = 60 }"#,
     };
     fn check(&self, c: &mut Checker) {
+        check_guards(c, &self.budget, &self.quota);
         c.number("multiplier", self.multiplier, 0.0, MAX_S);
         c.number("min_s", self.min_s, 0.0, MAX_S);
         if let Some(max_s) = self.max_s {
@@ -81,6 +91,7 @@ impl Kind for TenacityConfig {
         GiveUp::check_max_attempts_named(c, "stop_after_attempt", self.stop_after_attempt);
     }
     fn scale(&mut self, k: f64) {
+        scale_budget(&mut self.budget, k);
         self.multiplier /= k;
         self.min_s /= k;
         if let Some(max_s) = &mut self.max_s {
@@ -99,6 +110,9 @@ impl RetryKind for TenacityConfig {
             jitter: secs_to_nanos(self.jitter_s),
             draws,
         }
+    }
+    fn guards(&self) -> Guards {
+        Guards::new(self.budget.as_ref(), self.quota.as_ref())
     }
     fn max_attempts(&self) -> u32 {
         self.stop_after_attempt
