@@ -223,11 +223,13 @@ impl<S: Strategy, R: RetryPolicy> ClientCore<S, R> {
     }
 
     /// The caller stopped waiting for a request between its attempts (its call was dropped while
-    /// it waited to retry): the request is final; the layers that hear of ends are told.
+    /// it waited to retry): the request is final; the layers that hear of ends and the retry
+    /// policy are told.
     pub fn handle_dropped(&mut self, now: Nanos, req: &RequestInfo) {
         if self.hears_finals {
             self.strategy.on_final(now, req);
         }
+        self.retry.on_final(now, req, false);
     }
 
     /// After a reply at `now`: would asking again now send nothing and bring no wake earlier
