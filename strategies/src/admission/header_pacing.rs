@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use super::AdmissionKind;
 use super::aimd_rate::{AimdRate, AimdRateConfig};
@@ -48,7 +48,7 @@ impl AdmissionKind for HeaderPacingConfig {
             last_cut: None,
             requests: Estimate::default(),
             tokens: Estimate::default(),
-            in_flight: HashMap::new(),
+            in_flight: BTreeMap::new(),
             sends: VecDeque::new(),
             seq: 0,
             calibrated: None,
@@ -166,8 +166,9 @@ pub struct HeaderPacing {
     last_cut: Option<Nanos>,
     requests: Estimate,
     tokens: Estimate,
-    /// Attempts in flight: the number of each one's send (looked up, never iterated).
-    in_flight: HashMap<(u64, u32), u64>,
+    /// Attempts in flight: the number of each one's send (a `BTreeMap`: no hasher seeded by the
+    /// OS in the simulator's state).
+    in_flight: BTreeMap<(u64, u32), u64>,
     /// Sends after the attempt of the last calibration, oldest first: (number, tokens).
     sends: VecDeque<(u64, u64)>,
     /// Sends so far: the number of the next.

@@ -6,7 +6,7 @@
 //! (`onDropped`), anything else is ignored (`onIgnore`: the permit comes back, the limit does not
 //! move). A sample with an RTT of 0 is ignored too (the library requires `rtt > 0`).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use crate::config::Checker;
 use crate::strategy::Hints;
@@ -39,7 +39,7 @@ pub struct ConcurrencyLimiter<L> {
     in_flight: u32,
     /// In flight when each attempt in flight started (itself included), by (request, attempt).
     /// Never iterated, only looked up.
-    started_with: HashMap<(u64, u32), u32>,
+    started_with: BTreeMap<(u64, u32), u32>,
 }
 
 impl<L: LimitAlgorithm> ConcurrencyLimiter<L> {
@@ -48,7 +48,7 @@ impl<L: LimitAlgorithm> ConcurrencyLimiter<L> {
         ConcurrencyLimiter {
             algorithm,
             in_flight: 0,
-            started_with: HashMap::new(),
+            started_with: BTreeMap::new(),
         }
     }
 

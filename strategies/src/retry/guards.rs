@@ -2,7 +2,7 @@
 //! quota (`quota = { … }`). Both are asked after the policy chose to retry, and a refusal ends
 //! the request (`dead_letter.by_reason`: `budget`, `quota`).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -224,7 +224,7 @@ pub struct RetryQuota {
     available: u32,
     /// What the last retry of each request waiting or in flight took (looked up, never
     /// iterated).
-    taken: HashMap<u64, u32>,
+    taken: BTreeMap<u64, u32>,
 }
 
 impl RetryQuota {
@@ -233,7 +233,7 @@ impl RetryQuota {
         RetryQuota {
             available: spec.capacity,
             spec: spec.clone(),
-            taken: HashMap::new(),
+            taken: BTreeMap::new(),
         }
     }
 
