@@ -481,3 +481,34 @@ fn the_memory_limit_counts_requests_not_the_slots_they_once_used() {
     assert_eq!(r.stop, StopReason::MemoryLimit);
     assert_eq!((r.attempts, r.makespan_s), (999, 0.0));
 }
+
+/// The retry guards end requests exactly when their arithmetic says: five requests at once
+/// against an API that always fails. A quota of 10 at 5 a retry pays for two retries, then
+/// every request ends for `quota`; a budget of 20 % with no reserve earns one retry from five
+/// first sends, then every request ends for `budget`.
+#[test]
+fn a_retry_quota_and_a_retry_budget_end_requests_when_they_run_out() {
+    let run = |guard: &str| {
+        let sc = scenario(&format!(
+            r#"
+            name = "guards"
+            [workload]
+            requests = 5
+            [api]
+            latency = {{ kind = "fixed", ms = 10 }}
+            errors = {{ probability = 1.0 }}
+            [[strategy]]
+            name = "g"
+            retry = {{ kind = "fixed", delay_ms = 0, max_attempts = 10, {guard} }}
+            "#
+        ));
+        let r = run_scenario(&sc, sc.seed, None).results.remove(0);
+        (r.attempts, r.dead_lettered, r.dead_letter.by_reason)
+    };
+    let (attempts, dead, by) = run("quota = { capacity = 10, cost = 5 }");
+    assert_eq!((attempts, dead), (7, 5));
+    assert_eq!(by.get("quota"), Some(&5));
+    let (attempts, dead, by) = run("budget = { ttl_s = 10, min_per_s = 0, percent = 0.2 }");
+    assert_eq!((attempts, dead), (6, 5));
+    assert_eq!(by.get("budget"), Some(&5));
+}
