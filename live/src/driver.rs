@@ -348,11 +348,10 @@ where
                     }
                     (response, Failure::Reply(reply))
                 }
-                Some(Err(e)) => {
-                    let mut r = Response::new(info, sent_at, 0, waited);
-                    r.outcome = Outcome::ServerError;
-                    (r, Failure::Error(e))
-                }
+                Some(Err(e)) => (
+                    Response::connection(info, sent_at, waited),
+                    Failure::Error(e),
+                ),
                 None => (Response::timeout(info, sent_at, waited), Failure::Timeout),
             };
             in_flight.armed = false;

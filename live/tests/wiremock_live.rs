@@ -318,3 +318,52 @@ async fn a_breaker_opens_after_consecutive_429s() {
         "an open breaker sends nothing"
     );
 }
+
+/// A refused connection is its own class, `connection`: retried by default, and not by a policy
+/// whose `on` names only `5xx` (it used to count as a 5xx).
+#[tokio::test]
+async fn a_refused_connection_is_the_connection_class() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = Target::new(&format!("http://127.0.0.1:{port}/v1/analyze")).unwrap();
+    let gave_up = |retry: &str| {
+        let limiter = Limiter::from_spec(&spec(retry), 1);
+        let target = target.clone();
+        async move {
+            match limiter
+                .call(|a| {
+                    let t = target.clone();
+                    async move { t.send(a).await }
+                })
+                .await
+            {
+                Err(CallError::GaveUp {
+                    attempts,
+                    reason,
+                    last: Failure::Error(_),
+                }) => (attempts, reason),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    };
+    assert_eq!(
+        gave_up(r#"retry = { kind = "fixed", delay_ms = 1, max_attempts = 3 }"#).await,
+        (3, DeadLetterReason::Attempts)
+    );
+    assert_eq!(
+        gave_up(r#"retry = { kind = "fixed", delay_ms = 1, max_attempts = 3, on = ["5xx"] }"#)
+            .await,
+        (1, DeadLetterReason::NotRetryable)
+    );
+    assert_eq!(
+        gave_up(
+            r#"retry = { kind = "fixed", delay_ms = 1, max_attempts = 3, on = ["connection"] }"#
+        )
+        .await,
+        (3, DeadLetterReason::Attempts)
+    );
+}

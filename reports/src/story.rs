@@ -113,6 +113,9 @@ pub(crate) fn line(out: &RunOutput, r: &StrategyResult) -> String {
     for (n, what) in [
         (r.http_5xx, "server errors"),
         (r.timeouts, "timeouts"),
+        (r.http_408, "408s"),
+        (r.http_409, "409s (conflicts)"),
+        (r.transport_errors, "transport errors (refused or reset)"),
         (r.http_413, "413s (heavier than a limit's burst)"),
     ] {
         if n > 0 {

@@ -282,7 +282,10 @@ pub struct Recorder {
     clients: Vec<Scope>,
     http_5xx: u64,
     http_413: u64,
+    http_408: u64,
+    http_409: u64,
     timeouts: u64,
+    transport_errors: u64,
     attempts_ok: Vec<u64>,
     attempts_dead: Vec<u64>,
     dead: DeadLetters,
@@ -309,7 +312,10 @@ impl Recorder {
             clients: per_client,
             http_5xx: 0,
             http_413: 0,
+            http_408: 0,
+            http_409: 0,
             timeouts: 0,
+            transport_errors: 0,
             attempts_ok: Vec::new(),
             attempts_dead: Vec::new(),
             dead: DeadLetters::default(),
@@ -343,6 +349,9 @@ impl Recorder {
         match outcome {
             Outcome::ServerError => self.http_5xx += 1,
             Outcome::Timeout => self.timeouts += 1,
+            Outcome::RequestTimeout => self.http_408 += 1,
+            Outcome::Conflict => self.http_409 += 1,
+            Outcome::Connection => self.transport_errors += 1,
             Outcome::ClientError if status == 413 => self.http_413 += 1,
             _ => {}
         }
@@ -369,6 +378,7 @@ impl Recorder {
     pub fn gave_up(&mut self, now: Nanos, last: &Response, reason: DeadLetterReason) {
         let status = match last.outcome {
             Outcome::Timeout => "timeout".to_string(),
+            Outcome::Connection => "connection".to_string(),
             _ if last.status == 0 => "error".to_string(),
             _ => last.status.to_string(),
         };
@@ -490,7 +500,10 @@ impl Recorder {
             http_429: t.http_429,
             http_5xx: self.http_5xx,
             http_413: self.http_413,
+            http_408: self.http_408,
+            http_409: self.http_409,
             timeouts: self.timeouts,
+            transport_errors: self.transport_errors,
             makespan_s: secs,
             goodput_rps: if secs > 0.0 {
                 t.succeeded as f64 / secs

@@ -83,8 +83,17 @@ pub struct StrategyResult {
     pub http_5xx: u64,
     /// 413 replies received (heavier than a limit's burst).
     pub http_413: u64,
+    /// 408 replies received.
+    #[serde(default)]
+    pub http_408: u64,
+    /// 409 replies received.
+    #[serde(default)]
+    pub http_409: u64,
     /// Client timeouts.
     pub timeouts: u64,
+    /// Attempts that got no HTTP reply: connection refused or reset.
+    #[serde(default)]
+    pub transport_errors: u64,
     /// Time of the last final state, or the horizon, s.
     pub makespan_s: f64,
     /// Successes per second of makespan.

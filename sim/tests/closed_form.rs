@@ -512,3 +512,37 @@ fn a_retry_quota_and_a_retry_budget_end_requests_when_they_run_out() {
     assert_eq!((attempts, dead), (6, 5));
     assert_eq!(by.get("budget"), Some(&5));
 }
+
+/// The failure classes 408 and 409: counted by status in the result, retried by default, and a
+/// retry whose `on` names only one class gives the other up at once (`not_retryable`).
+#[test]
+fn request_timeouts_and_conflicts_are_their_own_classes() {
+    let run = |status: u16, on: &str| {
+        let sc = scenario(&format!(
+            r#"
+            name = "classes"
+            [workload]
+            requests = 4
+            [api]
+            latency = {{ kind = "fixed", ms = 10 }}
+            errors = {{ probability = 1.0, status = {status} }}
+            [[strategy]]
+            name = "c"
+            retry = {{ kind = "fixed", delay_ms = 0, max_attempts = 3{on} }}
+            "#
+        ));
+        run_scenario(&sc, sc.seed, None).results.remove(0)
+    };
+    let r = run(408, "");
+    assert_eq!(
+        (r.attempts, r.http_408, r.http_409, r.http_5xx),
+        (12, 12, 0, 0)
+    );
+    assert_eq!(r.dead_letter.by_reason.get("attempts"), Some(&4));
+    let r = run(409, "");
+    assert_eq!((r.attempts, r.http_408, r.http_409), (12, 0, 12));
+    let r = run(409, r#", on = ["408"]"#);
+    assert_eq!((r.attempts, r.http_409), (4, 4));
+    assert_eq!(r.dead_letter.by_reason.get("not_retryable"), Some(&4));
+    assert_eq!(r.dead_letter.by_last_status.get("409"), Some(&4));
+}

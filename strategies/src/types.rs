@@ -28,6 +28,12 @@ pub enum Outcome {
     Timeout,
     /// Any other 4xx (413: heavier than a limit's burst): retrying cannot help.
     ClientError,
+    /// 408 Request Timeout: the server gave up waiting for the request.
+    RequestTimeout,
+    /// 409 Conflict (optimistic concurrency: another write came first).
+    Conflict,
+    /// No HTTP reply at all: the connection was refused or reset (status 0).
+    Connection,
 }
 
 impl Outcome {
@@ -35,17 +41,19 @@ impl Outcome {
     pub fn from_status(status: u16) -> Outcome {
         match status {
             200..=299 => Outcome::Success,
+            408 => Outcome::RequestTimeout,
+            409 => Outcome::Conflict,
             429 => Outcome::RateLimited,
             500..=599 => Outcome::ServerError,
             _ => Outcome::ClientError,
         }
     }
 
-    /// True for outcomes a breaker counts as failures (429, 5xx, timeout).
+    /// True for outcomes a breaker counts as failures (429, 5xx, timeout, connection).
     pub fn is_failure(self) -> bool {
         matches!(
             self,
-            Outcome::RateLimited | Outcome::ServerError | Outcome::Timeout
+            Outcome::RateLimited | Outcome::ServerError | Outcome::Timeout | Outcome::Connection
         )
     }
 }
@@ -106,6 +114,15 @@ impl Response {
     pub fn timeout(request: RequestInfo, sent_at: Nanos, waited: Nanos) -> Self {
         Response {
             outcome: Outcome::Timeout,
+            ..Response::new(request, sent_at, 0, waited)
+        }
+    }
+
+    /// A transport error `waited` after the send (refused, reset): no status, outcome
+    /// [`Outcome::Connection`].
+    pub fn connection(request: RequestInfo, sent_at: Nanos, waited: Nanos) -> Self {
+        Response {
+            outcome: Outcome::Connection,
             ..Response::new(request, sent_at, 0, waited)
         }
     }

@@ -60,7 +60,7 @@ fn yes() -> bool {
 pub struct ErrorsSpec {
     /// Chance that an admitted attempt fails, 0..=1.
     pub probability: f64,
-    /// Status of the failure, 500..=599 (default 500).
+    /// Status of the failure: 408, 409 or 500..=599 (default 500).
     #[serde(default = "default_error_status")]
     pub status: u16,
 }
@@ -92,7 +92,12 @@ impl ApiSpec {
         if let Some(e) = &self.errors {
             let mut c = c.nested("errors");
             c.number("probability", e.probability, 0.0, 1.0);
-            c.integer("status", u64::from(e.status), 500, 599);
+            if !matches!(e.status, 408 | 409 | 500..=599) {
+                c.fail(
+                    "status",
+                    format!("must be 408, 409 or in 500..=599 (got {})", e.status),
+                );
+            }
         }
         if let Some(b) = &self.ban {
             let mut c = c.nested("ban");

@@ -127,7 +127,10 @@ pub fn check_layers(spec: &StrategySpec, c: u32, log: &[Ev]) -> Result<(), Strin
                     match e {
                         Ev::Send { t, .. } => history.push((*t, false)),
                         Ev::Response { t, resp, .. }
-                            if matches!(resp.outcome, Outcome::Success | Outcome::ClientError) =>
+                            if matches!(
+                                resp.outcome,
+                                Outcome::Success | Outcome::ClientError | Outcome::Conflict
+                            ) =>
                         {
                             history.push((*t, true))
                         }

@@ -129,7 +129,10 @@ impl Strategy for SreThrottle {
         self.record(now);
     }
     fn on_response(&mut self, now: Nanos, resp: &Response) {
-        if matches!(resp.outcome, Outcome::Success | Outcome::ClientError) {
+        if matches!(
+            resp.outcome,
+            Outcome::Success | Outcome::ClientError | Outcome::Conflict
+        ) {
             prune(&mut self.accepts, now, self.window);
             self.accepts.push_back(now);
         }

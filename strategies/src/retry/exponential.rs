@@ -112,7 +112,7 @@ impl Kind for ExponentialConfig {
             FieldDoc::default("retry_after", "\"ignore\"")
                 .values(r#""ignore" | "at_least" | "replace""#),
             FieldDoc::default("max_retry_after_ms", "none"),
-            FieldDoc::default("on", r#"["429", "5xx", "timeout"]"#),
+            FieldDoc::default("on", super::RETRY_ON_ALL_DOC),
             FieldDoc::default("budget", "none"),
             FieldDoc::default("quota", "none"),
         ],

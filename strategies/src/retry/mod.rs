@@ -212,6 +212,12 @@ pub struct RetryOn {
     pub server_error: bool,
     /// The client's own timeout.
     pub timeout: bool,
+    /// 408 Request Timeout.
+    pub request_timeout: bool,
+    /// 409 Conflict.
+    pub conflict: bool,
+    /// A transport error: connection refused or reset.
+    pub connection: bool,
 }
 
 impl RetryOn {
@@ -220,6 +226,9 @@ impl RetryOn {
         rate_limited: true,
         server_error: true,
         timeout: true,
+        request_timeout: true,
+        conflict: true,
+        connection: true,
     };
 
     /// Does this policy retry `outcome`?
@@ -228,6 +237,9 @@ impl RetryOn {
             Outcome::RateLimited => self.rate_limited,
             Outcome::ServerError => self.server_error,
             Outcome::Timeout => self.timeout,
+            Outcome::RequestTimeout => self.request_timeout,
+            Outcome::Conflict => self.conflict,
+            Outcome::Connection => self.connection,
             Outcome::Success | Outcome::ClientError => false,
         }
     }
@@ -238,11 +250,15 @@ impl RetryOn {
             rate_limited: list.contains(&RetryOnSpec::RateLimited),
             server_error: list.contains(&RetryOnSpec::ServerError),
             timeout: list.contains(&RetryOnSpec::Timeout),
+            request_timeout: list.contains(&RetryOnSpec::RequestTimeout),
+            conflict: list.contains(&RetryOnSpec::Conflict),
+            connection: list.contains(&RetryOnSpec::Connection),
         }
     }
 }
 
-/// A failure class a retry policy may cover, written `"429"`, `"5xx"` or `"timeout"`.
+/// A failure class a retry policy may cover (or a breaker count), written `"429"`, `"5xx"`,
+/// `"timeout"`, `"408"`, `"409"` or `"connection"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RetryOnSpec {
     /// 429 Too Many Requests.
@@ -254,7 +270,19 @@ pub enum RetryOnSpec {
     /// The client's own timeout.
     #[serde(rename = "timeout")]
     Timeout,
+    /// 408 Request Timeout.
+    #[serde(rename = "408")]
+    RequestTimeout,
+    /// 409 Conflict.
+    #[serde(rename = "409")]
+    Conflict,
+    /// Connection refused or reset (no HTTP reply).
+    #[serde(rename = "connection")]
+    Connection,
 }
+
+/// What `ratelab list` shows as the default of `on`.
+pub const RETRY_ON_ALL_DOC: &str = r#"["429", "5xx", "timeout", "408", "409", "connection"]"#;
 
 /// Every failure class: the default of `on`.
 pub fn retry_on_all() -> Vec<RetryOnSpec> {
@@ -262,6 +290,9 @@ pub fn retry_on_all() -> Vec<RetryOnSpec> {
         RetryOnSpec::RateLimited,
         RetryOnSpec::ServerError,
         RetryOnSpec::Timeout,
+        RetryOnSpec::RequestTimeout,
+        RetryOnSpec::Conflict,
+        RetryOnSpec::Connection,
     ]
 }
 

@@ -160,8 +160,13 @@ impl StainlessRetry {
     pub fn retries(resp: &Response) -> bool {
         matches!(
             resp.outcome,
-            Outcome::RateLimited | Outcome::ServerError | Outcome::Timeout
-        ) || matches!(resp.status, 408 | 409)
+            Outcome::RateLimited
+                | Outcome::ServerError
+                | Outcome::Timeout
+                | Outcome::RequestTimeout
+                | Outcome::Conflict
+                | Outcome::Connection
+        )
     }
 
     /// The exponential wait after `retries_taken` retries, for a jitter draw `u` in (0, 1), at

@@ -73,7 +73,7 @@ impl Kind for TenacityConfig {
             FieldDoc::default("exp_base", "2"),
             FieldDoc::default("stop_after_attempt", "5"),
             FieldDoc::default("jitter_s", "0"),
-            FieldDoc::default("on", r#"["429", "5xx", "timeout"]"#),
+            FieldDoc::default("on", super::RETRY_ON_ALL_DOC),
             FieldDoc::default("budget", "none"),
             FieldDoc::default("quota", "none"),
         ],
