@@ -25,9 +25,9 @@ use ratelab_strategies::admission::{
 use ratelab_strategies::breaker::{BreakerSpec, OnOpen};
 use ratelab_strategies::config::Unit;
 use ratelab_strategies::retry::{
-    AnthropicPythonConfig, BudgetSpec, ExponentialConfig, FixedConfig, Jitter, NoRetryConfig,
-    OpenAiPythonConfig, QuotaSpec, RetryAfter, RetryAfterFields, RetryOnSpec, RetrySpec,
-    TenacityConfig,
+    AnthropicPythonConfig, AwsStandardConfig, BudgetSpec, ExponentialConfig, FixedConfig, Jitter,
+    NoRetryConfig, OpenAiPythonConfig, QuotaSpec, RetryAfter, RetryAfterFields, RetryOnSpec,
+    RetrySpec, TenacityConfig,
 };
 use ratelab_strategies::spec::StrategySpec;
 
@@ -125,10 +125,14 @@ pub fn latency_spec() -> impl Strategy<Value = LatencySpec> {
 pub fn api_spec() -> impl Strategy<Value = ApiSpec> {
     let errors = proptest::option::weighted(
         0.25,
-        (0u64..=1000, 500u16..600).prop_map(|(p, status)| ErrorsSpec {
-            probability: p as f64 / 1000.0,
-            status,
-        }),
+        (
+            0u64..=1000,
+            prop_oneof![4 => 500u16..600, 1 => Just(408u16), 1 => Just(409u16)],
+        )
+            .prop_map(|(p, status)| ErrorsSpec {
+                probability: p as f64 / 1000.0,
+                status,
+            }),
     );
     let ban = proptest::option::weighted(
         0.15,
@@ -344,9 +348,17 @@ fn retry_on() -> impl Strategy<Value = Vec<RetryOnSpec>> {
         proptest::bool::weighted(0.85),
         proptest::bool::weighted(0.6),
         proptest::bool::weighted(0.6),
+        proptest::bool::weighted(0.5),
     )
-        .prop_map(|(a, b, c)| {
+        .prop_map(|(a, b, c, d)| {
             let mut v = vec![];
+            if d {
+                v.extend([
+                    RetryOnSpec::RequestTimeout,
+                    RetryOnSpec::Conflict,
+                    RetryOnSpec::Connection,
+                ]);
+            }
             if a {
                 v.push(RetryOnSpec::RateLimited);
             }
@@ -482,6 +494,17 @@ pub fn retry_spec() -> BoxedStrategy<RetrySpec> {
             }),
         1 => (0u32..5).prop_map(|n| RetrySpec::OpenAiPython(OpenAiPythonConfig::new(n))),
         1 => (0u32..5).prop_map(|n| RetrySpec::AnthropicPython(AnthropicPythonConfig::new(n))),
+        1 => (1u32..6, milli(0, 2_000), milli(0, 30_000), guards()).prop_map(
+            |(total_max_attempts, base_s, max_backoff_s, (budget, quota))| {
+                RetrySpec::AwsStandard(AwsStandardConfig {
+                    total_max_attempts,
+                    base_s,
+                    max_backoff_s,
+                    quota: quota.unwrap_or_default(),
+                    budget,
+                })
+            }
+        ),
     ]
     .boxed()
 }

@@ -4,6 +4,7 @@
 //! catalog ([`RetrySpec::KINDS`]) and [`Retry`], the enum that dispatches to the policies.
 
 mod anthropic_python;
+mod aws_standard;
 mod exponential;
 mod fixed;
 mod guards;
@@ -13,6 +14,7 @@ mod stainless;
 mod tenacity;
 
 pub use anthropic_python::{Anthropic, AnthropicPythonConfig};
+pub use aws_standard::{AwsStandardConfig, AwsStandardRetry};
 pub use exponential::{Backoff, ExponentialConfig, ExponentialRetry, Jitter, exponential_ceiling};
 pub use fixed::{FixedConfig, FixedRetry};
 pub use guards::{
@@ -145,6 +147,7 @@ retry_registry! {
     "tenacity" => Tenacity(TenacityConfig),
     "openai_python" => OpenAiPython(OpenAiPythonConfig),
     "anthropic_python" => AnthropicPython(AnthropicPythonConfig),
+    "aws_standard" => AwsStandard(AwsStandardConfig),
 }
 
 impl Default for RetrySpec {
