@@ -190,6 +190,10 @@ fn tenacity_breaker_fails_fast() {
     let out = run("seed-tenacity-breaker.toml");
     assert_counts_add_up(&out);
     assert!(by_name(&out, "tenacity+breaker-fail").rejected_by_breaker > 400);
+    // Checked before the queue: every text is sent once, and the breaker ends the retries.
+    let exact = by_name(&out, "article-exactly");
+    assert_eq!(exact.attempts, 500);
+    assert!(exact.http_429 > 450 && exact.rejected_by_breaker == exact.http_429);
     let wait = by_name(&out, "tenacity+breaker-wait");
     assert_eq!(wait.rejected_by_breaker, 0);
     let paced = by_name(&out, "bucket-5/s+semaphore-5");

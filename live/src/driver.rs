@@ -278,6 +278,7 @@ where
             },
             ready_at: ready,
             retry: false,
+            queued_at: ready,
         };
         let mut due = ready;
         // Armed while the request waits to retry: a call dropped then ends its request.
@@ -383,6 +384,7 @@ where
             }
             head.info.attempt += 1;
             head.retry = true;
+            head.queued_at = retry_due;
             due = retry_due;
         }
     }

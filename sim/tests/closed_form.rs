@@ -32,6 +32,9 @@ impl<S: Strategy> Strategy for Recording<S> {
     fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
         self.inner.poll_admit(now, req)
     }
+    fn poll_admit_queued(&mut self, now: Nanos, queued_at: Nanos, req: &RequestInfo) -> Admit {
+        self.inner.poll_admit_queued(now, queued_at, req)
+    }
     fn on_send(&mut self, now: Nanos, req: &RequestInfo) {
         self.log.borrow_mut().sends.push((now, *req));
         self.inner.on_send(now, req)

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Checker, MAX_MS};
 use crate::kind::{FieldDoc, KindDoc};
+use crate::retry::{RetryOn, RetryOnSpec};
 use crate::strategy::Hints;
 use crate::time::ms_to_nanos;
 use crate::{Admit, Nanos, RequestInfo, Response, Strategy};
@@ -20,6 +21,20 @@ pub enum OnOpen {
     Fail,
 }
 
+/// When the breaker looks at an attempt.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerCheck {
+    /// Right before the attempt would be sent: an open breaker holds back (or fails) whatever
+    /// waits.
+    #[default]
+    AtSend,
+    /// When the attempt joins the queue (its request's ready time, its retry's due time): an
+    /// attempt that found the breaker closed goes on even if it opened since (the second
+    /// article's `if self.circuit_open: raise` before `async with self.semaphore`).
+    BeforeQueue,
+}
+
 /// The optional `breaker` of a `[[strategy]]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,12 +45,27 @@ pub struct BreakerSpec {
     /// How long it stays open, ms.
     #[serde(default = "default_open_ms")]
     pub open_ms: f64,
-    /// Probes let through when half-open.
+    /// Probes let through when half-open (0: it closes when `open_ms` is up, no probe).
     #[serde(default = "default_probes")]
     pub half_open_probes: u32,
     /// Wait or fail fast while open.
     #[serde(default)]
     pub on_open: OnOpen,
+    /// The failures it counts (default 429, 5xx, timeout, connection).
+    #[serde(default = "default_counts")]
+    pub counts: Vec<RetryOnSpec>,
+    /// When it looks at an attempt.
+    #[serde(default)]
+    pub check: BreakerCheck,
+}
+
+fn default_counts() -> Vec<RetryOnSpec> {
+    vec![
+        RetryOnSpec::RateLimited,
+        RetryOnSpec::ServerError,
+        RetryOnSpec::Timeout,
+        RetryOnSpec::Connection,
+    ]
 }
 
 fn default_consecutive_failures() -> u32 {
@@ -51,12 +81,14 @@ fn default_probes() -> u32 {
 impl BreakerSpec {
     /// What `ratelab list` says of the breaker table.
     pub const DOC: KindDoc = KindDoc {
-        about: "opens after consecutive 429/5xx/timeouts",
+        about: "opens after consecutive failures (429/5xx/timeouts/connection errors)",
         fields: &[
             FieldDoc::default("consecutive_failures", "5"),
             FieldDoc::default("open_ms", "30000"),
             FieldDoc::default("half_open_probes", "1"),
             FieldDoc::default("on_open", "\"wait\"").values(r#""wait" | "fail""#),
+            FieldDoc::default("counts", r#"["429", "5xx", "timeout", "connection"]"#),
+            FieldDoc::default("check", "\"at_send\"").values(r#""at_send" | "before_queue""#),
         ],
         example: r#"{ consecutive_failures = 3, open_ms = 10000 }"#,
     };
@@ -73,9 +105,24 @@ impl BreakerSpec {
         c.integer(
             "half_open_probes",
             u64::from(self.half_open_probes),
-            1,
+            0,
             1_000_000,
         );
+        if self.counts.is_empty() {
+            c.fail(
+                "counts",
+                "must name at least one failure class: \"429\", \"5xx\", \"timeout\", \"408\", \"409\" or \"connection\"",
+            );
+        }
+        if self.check == BreakerCheck::BeforeQueue && self.half_open_probes != 0 {
+            c.fail(
+                "check",
+                format!(
+                    "\"before_queue\" needs half_open_probes = 0 (got {}): a breaker checked before the queue closes when open_ms is up, without probes",
+                    self.half_open_probes
+                ),
+            );
+        }
     }
 
     /// The same breaker `k` times faster: the open time ÷ k.
@@ -85,12 +132,15 @@ impl BreakerSpec {
 
     /// The state machine.
     pub fn build(&self) -> Breaker {
-        Breaker::new(
+        let mut b = Breaker::new(
             self.consecutive_failures,
             ms_to_nanos(self.open_ms),
             self.half_open_probes,
             self.on_open == OnOpen::Fail,
-        )
+        );
+        b.counts = RetryOn::of(&self.counts);
+        b.before_queue = self.check == BreakerCheck::BeforeQueue;
+        b
     }
 }
 
@@ -108,11 +158,13 @@ pub enum BreakerState {
     HalfOpen,
 }
 
-/// Counts consecutive failures (429, 5xx, timeout) in reply order; a success resets the count.
-/// At `threshold` it opens for `open_for`, then lets `probes` attempts through: all succeed →
-/// closed, any fails → open again. While open it makes admission wait, or, with `fail_fast`,
+/// Counts consecutive failures (those in `counts`; by default 429, 5xx, timeout, connection) in
+/// reply order; a success resets the count. At `threshold` it opens for `open_for`, then lets
+/// `probes` attempts through: all succeed → closed, any fails → open again (with no probes it
+/// closes when `open_for` is up). While open it makes admission wait, or, with `fail_fast`,
 /// rejects (the request is final: rejected by the breaker). Replies to attempts sent before its
-/// last state change do not move it.
+/// last state change do not move it. Checked before the queue, it answers for an attempt from
+/// the state it was in when the attempt joined the queue.
 #[derive(Clone, Debug)]
 pub struct Breaker {
     threshold: u32,
@@ -124,30 +176,54 @@ pub struct Breaker {
     consecutive: u32,
     probes_sent: u32,
     probes_ok: u32,
+    counts: RetryOn,
+    before_queue: bool,
+    /// With `before_queue`: every time it was open, `[from, until)`, in order.
+    opened: Vec<(Nanos, Nanos)>,
 }
 
 impl Breaker {
-    /// A closed breaker.
+    /// A closed breaker that counts 429, 5xx, timeouts and connection errors and is checked at
+    /// send time (`probes` 0: it closes when `open_for` is up).
     pub fn new(threshold: u32, open_for: Nanos, probes: u32, fail_fast: bool) -> Self {
         Breaker {
             threshold: threshold.max(1),
             open_for,
-            probes: probes.max(1),
+            probes,
             fail_fast,
             state: BreakerState::Closed,
             changed_at: 0,
             consecutive: 0,
             probes_sent: 0,
             probes_ok: 0,
+            counts: RetryOn {
+                request_timeout: false,
+                conflict: false,
+                ..RetryOn::ALL
+            },
+            before_queue: false,
+            opened: Vec::new(),
         }
     }
 
-    /// The state at `now` (an open breaker whose time is up is half-open).
+    /// The state at `now` (an open breaker whose time is up is half-open, or closed when it
+    /// takes no probes).
     pub fn state_at(&self, now: Nanos) -> BreakerState {
         match self.state {
+            BreakerState::Open { until } if now >= until && self.probes == 0 => {
+                BreakerState::Closed
+            }
             BreakerState::Open { until } if now >= until => BreakerState::HalfOpen,
             s => s,
         }
+    }
+
+    /// Checked before the queue: when the breaker that was open at `t` closes again (`None`:
+    /// it was closed at `t`).
+    fn open_at(&self, t: Nanos) -> Option<Nanos> {
+        let i = self.opened.partition_point(|&(from, _)| from <= t);
+        let &(_, until) = self.opened.get(i.checked_sub(1)?)?;
+        (t < until).then_some(until)
     }
 
     /// Makes the lazy open → half-open transition real.
@@ -155,7 +231,12 @@ impl Breaker {
         if let BreakerState::Open { until } = self.state
             && now >= until
         {
-            self.enter(BreakerState::HalfOpen, until);
+            let next = if self.probes == 0 {
+                BreakerState::Closed
+            } else {
+                BreakerState::HalfOpen
+            };
+            self.enter(next, until);
         }
     }
 
@@ -169,12 +250,30 @@ impl Breaker {
 
     fn open(&mut self, now: Nanos) {
         let until = now.saturating_add(self.open_for);
+        if self.before_queue {
+            self.opened.push((now, until));
+        }
         self.enter(BreakerState::Open { until }, now);
     }
 }
 
 impl Strategy for Breaker {
-    fn poll_admit(&mut self, now: Nanos, _req: &RequestInfo) -> Admit {
+    fn poll_admit_queued(&mut self, now: Nanos, queued_at: Nanos, req: &RequestInfo) -> Admit {
+        if !self.before_queue {
+            return self.poll_admit(now, req);
+        }
+        match self.open_at(queued_at) {
+            None => Admit::Now,
+            Some(_) if self.fail_fast => Admit::Reject,
+            Some(until) if until > now => Admit::At(until),
+            Some(_) => Admit::Now,
+        }
+    }
+
+    fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
+        if self.before_queue {
+            return self.poll_admit_queued(now, now, req);
+        }
         match self.state_at(now) {
             BreakerState::Closed => Admit::Now,
             BreakerState::Open { .. } if self.fail_fast => Admit::Reject,
@@ -209,7 +308,7 @@ impl Strategy for Breaker {
         if resp.sent_at < self.changed_at {
             return;
         }
-        let failed = resp.outcome.is_failure();
+        let failed = self.counts.covers(resp.outcome);
         match self.state {
             BreakerState::Closed if failed => {
                 self.consecutive += 1;
@@ -288,5 +387,52 @@ mod tests {
         c.on_response(2, &reply_ok(1, 0));
         c.on_response(3, &reply(2, 0, 429));
         assert_eq!(c.state_at(3), BreakerState::Closed);
+    }
+
+    fn article() -> Breaker {
+        let spec: BreakerSpec = toml::from_str(
+            "consecutive_failures = 2\nopen_ms = 0.001\nhalf_open_probes = 0\non_open = \"fail\"\ncounts = [\"429\"]\ncheck = \"before_queue\"",
+        )
+        .unwrap();
+        let mut b = spec.build();
+        b.open_for = 1000;
+        b
+    }
+
+    #[test]
+    fn checked_before_the_queue_it_answers_from_when_the_attempt_joined() {
+        let mut b = article();
+        b.on_response(10, &reply(0, 0, 429));
+        b.on_response(20, &reply(1, 0, 429)); // open over [20, 1020)
+        // Queued before the opening: goes on, although the breaker is open now.
+        assert_eq!(b.poll_admit_queued(500, 19, &req(5)), Admit::Now);
+        // Queued while open: refused, even when asked after it closed.
+        assert_eq!(b.poll_admit_queued(500, 20, &req(6)), Admit::Reject);
+        assert_eq!(b.poll_admit_queued(2000, 1019, &req(6)), Admit::Reject);
+        // Closed without a probe when open_ms is up.
+        assert_eq!(b.state_at(1020), BreakerState::Closed);
+        assert_eq!(b.poll_admit_queued(1020, 1020, &req(7)), Admit::Now);
+        assert_eq!(b.poll_admit(1020, &req(7)), Admit::Now);
+    }
+
+    #[test]
+    fn it_counts_only_the_classes_named() {
+        let mut b = article();
+        b.on_response(10, &reply(0, 0, 500));
+        b.on_response(11, &reply(1, 0, 503));
+        b.on_response(12, &reply(2, 0, 429));
+        assert_eq!(b.state_at(12), BreakerState::Closed, "5xx not counted");
+        b.on_response(13, &reply(3, 0, 429));
+        assert_eq!(b.state_at(13), BreakerState::Open { until: 1013 });
+    }
+
+    #[test]
+    fn before_the_queue_needs_no_probes() {
+        let spec: BreakerSpec = toml::from_str("check = \"before_queue\"").unwrap();
+        let mut errors = Vec::new();
+        spec.check(&mut Checker::new("breaker", &mut errors));
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "breaker.check");
+        assert!(errors[0].problem.contains("half_open_probes = 0"));
     }
 }

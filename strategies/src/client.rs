@@ -28,6 +28,9 @@ pub struct Head {
     pub ready_at: Nanos,
     /// It is a retry (not a request's first send).
     pub retry: bool,
+    /// When it joined the queue: its request's ready time for a first send, the retry's due
+    /// time for a retry (a breaker checked before the queue looks at this time).
+    pub queued_at: Nanos,
 }
 
 /// What one client has to send, in the order the client loop sends it.
@@ -119,7 +122,10 @@ impl<S: Strategy, R: RetryPolicy> ClientCore<S, R> {
         let Some(head) = head else {
             return Transmit::Blocked;
         };
-        match self.strategy.poll_admit(now, &head.info) {
+        match self
+            .strategy
+            .poll_admit_queued(now, head.queued_at, &head.info)
+        {
             Admit::Now => Transmit::Send(head),
             Admit::Reject => Transmit::Rejected(head, Refusal::Breaker),
             Admit::Shed => Transmit::Rejected(head, Refusal::Throttle),
@@ -293,12 +299,14 @@ mod tests {
                     info,
                     ready_at: 0,
                     retry: true,
+                    queued_at: due,
                 });
             }
             (self.sent_fresh < self.fresh).then(|| Head {
                 info: req(self.sent_fresh),
                 ready_at: 0,
                 retry: false,
+                queued_at: 0,
             })
         }
         fn remove(&mut self, head: &Head) {

@@ -11,6 +11,14 @@ use crate::types::{Admit, RequestInfo, Response};
 pub trait Strategy {
     /// May `req` be sent at `now`? Must not change what later calls answer (it only reads).
     fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit;
+    /// The same question for an attempt that has waited to be sent since `queued_at` (its
+    /// request's ready time, or its retry's due time): a breaker checked before the queue
+    /// answers from the state it was in then. The default ignores `queued_at`; a strategy that
+    /// wraps others must forward it.
+    #[inline(always)]
+    fn poll_admit_queued(&mut self, now: Nanos, _queued_at: Nanos, req: &RequestInfo) -> Admit {
+        self.poll_admit(now, req)
+    }
     /// `req` is sent at `now`: commit (take a token, a permit…).
     fn on_send(&mut self, now: Nanos, req: &RequestInfo);
     /// A reply (or the client's own timeout) for an attempt sent earlier arrived at `now`.
@@ -157,11 +165,16 @@ impl Stack {
 impl Strategy for Stack {
     #[inline]
     fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
+        self.poll_admit_queued(now, now, req)
+    }
+
+    #[inline]
+    fn poll_admit_queued(&mut self, now: Nanos, queued_at: Nanos, req: &RequestInfo) -> Admit {
         let mut at: Option<Nanos> = None;
         let mut wait_for_completion = false;
         let mut shed = false;
         for layer in &mut self.layers {
-            match layer.poll_admit(now, req) {
+            match layer.poll_admit_queued(now, queued_at, req) {
                 Admit::Now => {}
                 Admit::Reject => return Admit::Reject,
                 Admit::Shed => shed = true,

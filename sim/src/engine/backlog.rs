@@ -105,6 +105,7 @@ impl Backlog for SimBacklog {
                 },
                 ready_at: r.ready_at,
                 retry: true,
+                queued_at: r.due,
             });
         }
         if self.next_fresh >= self.arrived {
@@ -112,6 +113,7 @@ impl Backlog for SimBacklog {
         }
         let id = self.next_fresh;
         let tokens = self.fresh_tokens(id);
+        let ready_at = self.ready_times.front().copied().unwrap_or(0);
         Some(Head {
             info: RequestInfo {
                 client: self.client,
@@ -119,8 +121,9 @@ impl Backlog for SimBacklog {
                 attempt: 1,
                 tokens,
             },
-            ready_at: self.ready_times.front().copied().unwrap_or(0),
+            ready_at,
             retry: false,
+            queued_at: ready_at,
         })
     }
 

@@ -1,7 +1,7 @@
 //! The invariants of every admission layer and of the breaker, over one client's calls.
 
 use ratelab_strategies::admission::{AdmissionSpec, Start};
-use ratelab_strategies::breaker::{BreakerState, OnOpen};
+use ratelab_strategies::breaker::{BreakerCheck, BreakerState, OnOpen};
 use ratelab_strategies::bucket::Rate;
 use ratelab_strategies::config::{RateSpec, Unit};
 use ratelab_strategies::spec::StrategySpec;
@@ -355,7 +355,51 @@ pub fn check_layers(spec: &StrategySpec, c: u32, log: &[Ev]) -> Result<(), Strin
             }
         }
     }
-    if let Some(b) = &spec.breaker {
+    if let Some(b) = &spec.breaker
+        && b.check == BreakerCheck::BeforeQueue
+    {
+        // Checked before the queue (no probes): an attempt that joined the queue while the
+        // breaker was open is never admitted before it closes, and only such an attempt is
+        // refused.
+        let open_for = ms_to_nanos(b.open_ms);
+        let mut opened: Vec<(Nanos, Nanos)> = vec![];
+        for e in &events {
+            match e {
+                Ev::Response {
+                    t,
+                    breaker_before,
+                    breaker_after,
+                    ..
+                } if breaker_before != breaker_after
+                    && matches!(breaker_after, Some(BreakerState::Open { .. })) =>
+                {
+                    opened.push((*t, t + open_for));
+                }
+                Ev::Poll {
+                    t,
+                    queued_at,
+                    admit,
+                    ..
+                } => {
+                    let open = opened
+                        .iter()
+                        .find(|&&(from, until)| from <= *queued_at && *queued_at < until);
+                    match admit {
+                        Admit::Now => ensure!(
+                            open.is_none_or(|&(_, until)| until <= *t),
+                            "breaker: admitted at {t} an attempt queued at {queued_at}, in {open:?}"
+                        ),
+                        Admit::Reject => ensure!(
+                            b.on_open == OnOpen::Fail && open.is_some(),
+                            "breaker: rejected at {t} an attempt queued at {queued_at} ({open:?})"
+                        ),
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+    } else if let Some(b) = &spec.breaker {
         let open_for = ms_to_nanos(b.open_ms);
         let mut opened_at: Option<Nanos> = None;
         for e in &events {

@@ -22,7 +22,7 @@ use ratelab_strategies::admission::{
     Gradient2Config, HeaderPacingConfig, LeakyBucketConfig, OpenAiCookbookConfig, SemaphoreConfig,
     SreThrottleConfig, Start, TokenBucketConfig, UnlimitedConfig, VegasConfig,
 };
-use ratelab_strategies::breaker::{BreakerSpec, OnOpen};
+use ratelab_strategies::breaker::{BreakerCheck, BreakerSpec, OnOpen};
 use ratelab_strategies::config::Unit;
 use ratelab_strategies::retry::{
     AnthropicPythonConfig, AwsStandardConfig, BudgetSpec, ExponentialConfig, FixedConfig, Jitter,
@@ -509,20 +509,41 @@ pub fn retry_spec() -> BoxedStrategy<RetrySpec> {
     .boxed()
 }
 
-/// A circuit breaker.
+/// A circuit breaker: counting every class or only 429s, with probes or none, checked at send
+/// time or (without probes) before the queue.
 pub fn breaker_spec() -> impl Strategy<Value = BreakerSpec> {
     (
         1u32..5,
         milli(0, 20_000_000),
-        1u32..3,
+        0u32..3,
         prop_oneof![Just(OnOpen::Wait), Just(OnOpen::Fail)],
+        proptest::bool::weighted(0.3),
+        proptest::bool::weighted(0.3),
     )
         .prop_map(
-            |(consecutive_failures, open_ms, half_open_probes, on_open)| BreakerSpec {
-                consecutive_failures,
-                open_ms,
-                half_open_probes,
-                on_open,
+            |(consecutive_failures, open_ms, half_open_probes, on_open, only_429, before_queue)| {
+                let before_queue = before_queue || half_open_probes == 0 && only_429;
+                BreakerSpec {
+                    consecutive_failures,
+                    open_ms,
+                    half_open_probes: if before_queue { 0 } else { half_open_probes },
+                    on_open,
+                    counts: if only_429 {
+                        vec![RetryOnSpec::RateLimited]
+                    } else {
+                        vec![
+                            RetryOnSpec::RateLimited,
+                            RetryOnSpec::ServerError,
+                            RetryOnSpec::Timeout,
+                            RetryOnSpec::Connection,
+                        ]
+                    },
+                    check: if before_queue {
+                        BreakerCheck::BeforeQueue
+                    } else {
+                        BreakerCheck::AtSend
+                    },
+                }
             },
         )
 }

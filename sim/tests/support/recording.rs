@@ -16,9 +16,10 @@ use ratelab_strategies::{Admit, Draws, Layer, RequestInfo, Response, Retry, Retr
 /// One call the engine made into a client's strategy or retry policy.
 #[derive(Clone, Debug)]
 pub enum Ev {
-    /// `poll_admit(t, req)` answered `admit`.
+    /// `poll_admit_queued(t, queued_at, req)` answered `admit`.
     Poll {
         t: Nanos,
+        queued_at: Nanos,
         req: RequestInfo,
         admit: Admit,
     },
@@ -89,9 +90,13 @@ impl Recording {
 
 impl ratelab_strategies::Strategy for Recording {
     fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
-        let admit = self.inner.poll_admit(now, req);
+        self.poll_admit_queued(now, now, req)
+    }
+    fn poll_admit_queued(&mut self, now: Nanos, queued_at: Nanos, req: &RequestInfo) -> Admit {
+        let admit = self.inner.poll_admit_queued(now, queued_at, req);
         self.log.borrow_mut().push(Ev::Poll {
             t: now,
+            queued_at,
             req: *req,
             admit,
         });

@@ -111,6 +111,14 @@ macro_rules! admission_registry {
                     Layer::Custom(s) => s.poll_admit(now, req),
                 }
             }
+            #[inline]
+            fn poll_admit_queued(&mut self, now: Nanos, queued_at: Nanos, req: &RequestInfo) -> Admit {
+                match self {
+                    $( Layer::$mvariant(s) => s.poll_admit(now, req), )*
+                    Layer::Breaker(s) => s.poll_admit_queued(now, queued_at, req),
+                    Layer::Custom(s) => s.poll_admit_queued(now, queued_at, req),
+                }
+            }
             #[inline(always)]
             fn on_send(&mut self, now: Nanos, req: &RequestInfo) {
                 match self {
