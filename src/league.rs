@@ -7,7 +7,6 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use ratelab_reports::{escape, format};
-use ratelab_sim::oracle::ideal_makespan_s;
 use ratelab_sim::scenario::scenario_files;
 use ratelab_sim::{Scenario, StrategyResult, run_scenario};
 use ratelab_strategies::config::{Checker, Invalid};
@@ -161,12 +160,12 @@ impl League {
             .map(|(path, sc)| {
                 progress(&sc.name);
                 let out = run_scenario(sc, sc.seed, None);
-                let ideal = ideal_makespan_s(sc, sc.seed);
+                let ideal = out.results.first().and_then(|r| r.ideal_makespan_s);
                 let results: Vec<Cell> = out
                     .results
                     .iter()
                     .zip(&self.entries)
-                    .map(|(r, (_, family))| Cell::of(r, *family, ideal))
+                    .map(|(r, (_, family))| Cell::of(r, *family))
                     .collect();
                 let headers = sc.api.headers;
                 let best = Best::of(&results, headers);
@@ -251,8 +250,8 @@ pub struct Cell {
 }
 
 impl Cell {
-    fn of(r: &StrategyResult, family: Family, ideal: Option<f64>) -> Cell {
-        let lost = r.requests - r.succeeded;
+    fn of(r: &StrategyResult, family: Family) -> Cell {
+        let lost = r.lost();
         Cell {
             strategy: r.strategy.clone(),
             family,
@@ -264,10 +263,7 @@ impl Cell {
             http_429: r.http_429,
             rate_429: r.rate_429(),
             makespan_s: r.makespan_s,
-            efficiency: match ideal {
-                Some(i) if lost == 0 && r.makespan_s > 0.0 => Some(i / r.makespan_s),
-                _ => None,
-            },
+            efficiency: r.efficiency(),
             p99_s: (r.latency_s.count > 0).then_some(r.latency_s.p99),
         }
     }

@@ -95,8 +95,13 @@ pub fn run_scenario(
     output(scenario, seed, results)
 }
 
-/// Wraps strategy results into the JSON result of a run (the scenario as run, seed, capacity).
-pub fn output(scenario: &Scenario, seed: u64, results: Vec<StrategyResult>) -> RunOutput {
+/// Wraps strategy results into the JSON result of a run (the scenario as run, seed, capacity),
+/// and gives every result the scenario's ideal makespan ([`oracle::ideal_makespan_s`]).
+pub fn output(scenario: &Scenario, seed: u64, mut results: Vec<StrategyResult>) -> RunOutput {
+    let ideal = oracle::ideal_makespan_s(scenario, seed);
+    for r in &mut results {
+        r.ideal_makespan_s = ideal;
+    }
     let mut as_run = scenario.clone();
     as_run.seed = seed;
     RunOutput {

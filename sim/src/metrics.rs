@@ -505,6 +505,7 @@ impl Recorder {
             timeouts: self.timeouts,
             transport_errors: self.transport_errors,
             makespan_s: secs,
+            ideal_makespan_s: None,
             goodput_rps: if secs > 0.0 {
                 t.succeeded as f64 / secs
             } else {

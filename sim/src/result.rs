@@ -96,6 +96,11 @@ pub struct StrategyResult {
     pub transport_errors: u64,
     /// Time of the last final state, or the horizon, s.
     pub makespan_s: f64,
+    /// The makespan of an oracle client on the same workload and draws (the API's limits as
+    /// client buckets, no retries), s; `None` when the API has no limits or the oracle does not
+    /// finish either.
+    #[serde(default)]
+    pub ideal_makespan_s: Option<f64>,
     /// Successes per second of makespan.
     pub goodput_rps: f64,
     /// End-to-end latency of successes (ready → success), s.
@@ -123,6 +128,17 @@ impl StrategyResult {
         } else {
             self.http_429 as f64 / self.attempts as f64
         }
+    }
+
+    /// Requests that did not succeed: dead-lettered, rejected, or still pending at the horizon.
+    pub fn lost(&self) -> u64 {
+        self.requests - self.succeeded
+    }
+
+    /// `ideal_makespan_s / makespan_s`, when nothing was lost and the ideal is known.
+    pub fn efficiency(&self) -> Option<f64> {
+        let ideal = self.ideal_makespan_s?;
+        (self.lost() == 0 && self.makespan_s > 0.0).then(|| ideal / self.makespan_s)
     }
 }
 
