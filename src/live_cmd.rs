@@ -105,20 +105,66 @@ fn live_output(
     out
 }
 
-/// `ratelab live SCENARIO [--url URL] [--json FILE|-] [--report FILE.html] [--seed N] [--quiet]`.
-pub fn live(
-    path: &Path,
-    url: Option<String>,
-    json: Option<&Path>,
-    report: Option<&Path>,
-    seed: Option<u64>,
-    spin_us: u64,
-    quiet: bool,
-) -> ExitCode {
-    let scenario = match load(path) {
+/// The settings of `ratelab live`.
+pub struct LiveArgs<'a> {
+    /// The scenario file.
+    pub path: &'a Path,
+    /// `--url`.
+    pub url: Option<String>,
+    /// `--json`.
+    pub json: Option<&'a Path>,
+    /// `--report`.
+    pub report: Option<&'a Path>,
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `--timer-spin-us`.
+    pub spin_us: u64,
+    /// `--quiet`.
+    pub quiet: bool,
+    /// `--scale`.
+    pub scale: f64,
+}
+
+/// `ratelab live SCENARIO [--url URL] [--json FILE|-] [--report FILE.html] [--seed N]
+/// [--strategy NAME]... [--scale K] [--objective EXPR] [--quiet]`.
+pub fn live(args: LiveArgs<'_>, only: &[String], objective: Option<&str>) -> ExitCode {
+    let LiveArgs {
+        path,
+        url,
+        json,
+        report,
+        seed,
+        spin_us,
+        quiet,
+        scale,
+    } = args;
+    let mut scenario = match load(path) {
         Ok(s) => s,
         Err(code) => return code,
     };
+    if let Err(code) =
+        crate::report_cmd::keep_strategies(&mut scenario, &path.display().to_string(), only)
+    {
+        return code;
+    }
+    let objective = match crate::report_cmd::parse_objective(objective) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    if scale != 1.0 {
+        match scenario.scaled(scale) {
+            Ok(scaled) => {
+                for note in &scaled.notes {
+                    eprintln!("note: {note}");
+                }
+                scenario = scaled.scenario;
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let seed = seed.unwrap_or(scenario.seed);
     if let Some(u) = &url
         && let Err(e) = ratelab_live::client::Target::new(u)
@@ -133,13 +179,16 @@ pub fn live(
     if let Err(code) = crate::report_cmd::prepare_outputs(json, report, None) {
         return code;
     }
-    let out = match live_output(&scenario, seed, &endpoint, spin_us, quiet) {
+    let mut out = match live_output(&scenario, seed, &endpoint, spin_us, quiet) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(1);
         }
     };
+    if objective.is_some() {
+        out.judge(objective.as_ref());
+    }
     if let Err(code) = crate::report_cmd::print_table_and_json(&out, "live (real time): ", json) {
         return code;
     }
@@ -164,23 +213,10 @@ pub fn fidelity(
         Ok(s) => s,
         Err(code) => return code,
     };
-    for name in only {
-        if !scenario.strategies.iter().any(|s| &s.name == name) {
-            let known: Vec<&str> = scenario
-                .strategies
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect();
-            eprintln!(
-                "error: {}: --strategy {name:?}: no such strategy (the scenario has: {})",
-                path.display(),
-                known.join(", ")
-            );
-            return ExitCode::from(2);
-        }
-    }
-    if !only.is_empty() {
-        scenario.strategies.retain(|s| only.contains(&s.name));
+    if let Err(code) =
+        crate::report_cmd::keep_strategies(&mut scenario, &path.display().to_string(), only)
+    {
+        return code;
     }
     let scaled = match scenario.scaled(scale) {
         Ok(s) => s,
@@ -237,5 +273,15 @@ pub fn fidelity(
         .map(|i| run_scenario(s, seed.wrapping_add(i), None))
         .collect();
     print!("{}", fidelity::render(&sim, &live, &spread));
-    ExitCode::SUCCESS
+    let missed = fidelity::missed(&sim, &live);
+    if missed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "fidelity: {} missed the target: {}",
+            missed.len(),
+            missed.join(", ")
+        );
+        ExitCode::from(1)
+    }
 }

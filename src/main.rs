@@ -66,6 +66,16 @@ enum Command {
         /// <strategy>.client-<k>.csv per client when there are several).
         #[arg(long, value_name = "DIR")]
         csv: Option<PathBuf>,
+        /// Run only this strategy (repeatable; default: all, in the file's order).
+        #[arg(long = "strategy", value_name = "NAME")]
+        strategies: Vec<String>,
+        /// What "best" means for the verdict (the table's `pick:` line and the JSON's
+        /// `verdict`): `minimize|maximize METRIC [where METRIC OP VALUE and ...]`, metrics as
+        /// the JSON names them plus http_429_rate, lost and efficiency; e.g. "minimize
+        /// makespan_s where dead_lettered == 0 and http_429_rate <= 0.01". Default: the most
+        /// successes, then the fewest dead-lettered, the shortest makespan, the fewest 429s.
+        #[arg(long, value_name = "EXPR")]
+        objective: Option<String>,
     },
     /// Make the HTML report of a saved JSON result (`ratelab run --json FILE`).
     ///
@@ -146,6 +156,16 @@ enum Command {
         /// Print no progress while running.
         #[arg(long, short)]
         quiet: bool,
+        /// Run only this strategy (repeatable; default: all).
+        #[arg(long = "strategy", value_name = "NAME")]
+        strategies: Vec<String>,
+        /// Run the scenario K times faster, 0.001..=1000 (rates x K; latencies, delays, backoffs
+        /// and windows / K), saying what it cannot scale.
+        #[arg(long, default_value_t = 1.0, value_name = "K")]
+        scale: f64,
+        /// What "best" means for the verdict, as for `run --objective`.
+        #[arg(long, value_name = "EXPR")]
+        objective: Option<String>,
     },
     /// Run the league: every entry of DIR/entries.toml against every API of DIR.
     ///
@@ -175,7 +195,9 @@ enum Command {
     ///
     /// Prints makespan, goodput, 429 count and p50/p99 latency side by side with the relative
     /// difference. --scale K runs the scenario K times faster (rates x K; latencies, delays,
-    /// backoffs and windows / K) in both, and says what it cannot scale.
+    /// backoffs and windows / K) in both, and says what it cannot scale. Exit status: 0 when
+    /// every strategy meets the target (makespan and goodput within 5 %, 429s within 10 %), 1
+    /// when one misses (stderr names them) or the live run fails, 2 on bad input.
     Fidelity {
         /// The scenario file (TOML).
         scenario: PathBuf,
@@ -212,13 +234,19 @@ fn main() -> ExitCode {
             quiet,
             report,
             csv,
+            strategies,
+            objective,
         } => run(
-            scenario.as_deref(),
-            seed,
-            json.as_deref(),
-            quiet,
-            report.as_deref(),
-            csv.as_deref(),
+            RunArgs {
+                path: scenario.as_deref(),
+                seed,
+                json: json.as_deref(),
+                quiet,
+                report: report.as_deref(),
+                csv: csv.as_deref(),
+            },
+            &strategies,
+            objective.as_deref(),
         ),
         Command::Report {
             results,
@@ -239,14 +267,22 @@ fn main() -> ExitCode {
             timer_spin_us,
             report,
             quiet,
+            strategies,
+            scale,
+            objective,
         } => live_cmd::live(
-            &scenario,
-            url,
-            json.as_deref(),
-            report.as_deref(),
-            seed,
-            timer_spin_us,
-            quiet,
+            live_cmd::LiveArgs {
+                path: &scenario,
+                url,
+                json: json.as_deref(),
+                report: report.as_deref(),
+                seed,
+                spin_us: timer_spin_us,
+                quiet,
+                scale,
+            },
+            &strategies,
+            objective.as_deref(),
         ),
         Command::Fidelity {
             scenario,
@@ -287,20 +323,39 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(
-    path: Option<&Path>,
+/// The outputs and settings of `ratelab run`.
+struct RunArgs<'a> {
+    path: Option<&'a Path>,
     seed: Option<u64>,
-    json: Option<&Path>,
+    json: Option<&'a Path>,
     quiet: bool,
-    report: Option<&Path>,
-    csv: Option<&Path>,
-) -> ExitCode {
-    let (scenario, options) = match report_cmd::load(path) {
+    report: Option<&'a Path>,
+    csv: Option<&'a Path>,
+}
+
+fn run(args: RunArgs<'_>, only: &[String], objective: Option<&str>) -> ExitCode {
+    let RunArgs {
+        path,
+        seed,
+        json,
+        quiet,
+        report,
+        csv,
+    } = args;
+    let (mut scenario, options) = match report_cmd::load(path) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
+    };
+    let file = path.map_or("the built-in scenario".into(), |p| p.display().to_string());
+    if let Err(code) = report_cmd::keep_strategies(&mut scenario, &file, only) {
+        return code;
+    }
+    let objective = match report_cmd::parse_objective(objective) {
+        Ok(o) => o,
+        Err(code) => return code,
     };
     let seed = seed.unwrap_or(scenario.seed);
     let default_report = path
@@ -310,7 +365,10 @@ fn run(
     if let Err(code) = report_cmd::prepare_outputs(json, report, csv) {
         return code;
     }
-    let out = simulate_with_progress(&scenario, seed, quiet);
+    let mut out = simulate_with_progress(&scenario, seed, quiet);
+    if objective.is_some() {
+        out.judge(objective.as_ref());
+    }
     if let Err(code) = report_cmd::print_table_and_json(&out, "", json) {
         return code;
     }

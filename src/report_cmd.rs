@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use ratelab_reports::{ReportOptions, render_html, write_csv};
+use ratelab_sim::objective::Objective;
 use ratelab_sim::{RunOutput, Scenario};
 
 /// The scenario `ratelab run` runs when given none: the semaphore story.
@@ -250,4 +251,44 @@ pub fn print_table_and_json(
         eprintln!("JSON result written to {}", dest.display());
     }
     Ok(())
+}
+
+/// `--strategy NAME…`: keeps only the strategies named, in the file's order (all when none is
+/// named); a name the scenario does not have is an exit-2 error naming the file and the
+/// strategies it has.
+pub fn keep_strategies(
+    scenario: &mut Scenario,
+    file: &str,
+    only: &[String],
+) -> Result<(), ExitCode> {
+    for name in only {
+        if !scenario.strategies.iter().any(|s| &s.name == name) {
+            let known: Vec<&str> = scenario
+                .strategies
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect();
+            eprintln!(
+                "error: {file}: --strategy {name:?}: no such strategy (the scenario has: {})",
+                known.join(", ")
+            );
+            return Err(ExitCode::from(2));
+        }
+    }
+    if !only.is_empty() {
+        scenario.strategies.retain(|s| only.contains(&s.name));
+    }
+    Ok(())
+}
+
+/// `--objective EXPR`, parsed (exit 2 with what is wrong).
+pub fn parse_objective(text: Option<&str>) -> Result<Option<Objective>, ExitCode> {
+    match text.map(str::parse::<Objective>) {
+        None => Ok(None),
+        Some(Ok(o)) => Ok(Some(o)),
+        Some(Err(e)) => {
+            eprintln!("error: --objective: {e}");
+            Err(ExitCode::from(2))
+        }
+    }
 }

@@ -14,22 +14,27 @@ pub fn number(x: f64) -> String {
     format::trimmed(x, 3)
 }
 
+/// The share of the API's capacity: the ideal makespan over this one when nothing was lost
+/// (`ideal_makespan_s / makespan_s`), else goodput over the capacity at t = 0, marked when
+/// requests were lost.
 fn share(r: &StrategyResult, capacity: Option<f64>) -> String {
+    if let Some(e) = r.efficiency() {
+        return format!("{:.0}%", 100.0 * e);
+    }
     match capacity {
-        Some(c) if c > 0.0 => format!("{:.0}%{}", 100.0 * r.goodput_rps / c, gave_up_mark(r)),
+        Some(c) if c > 0.0 => format!("{:.0}%{}", 100.0 * r.goodput_rps / c, lost_mark(r)),
         _ => "-".into(),
     }
 }
 
-/// A finished run in which some but fewer than half of the requests succeeded: its goodput
-/// counts a few successes over a makespan that giving up cut short, and can look better than it
-/// is.
-fn gave_up(r: &StrategyResult) -> bool {
-    r.finished && r.succeeded > 0 && r.succeeded * 2 < r.requests
+/// A strategy that lost requests (dead-lettered, rejected, or pending at the horizon): its
+/// goodput counts only successes over a makespan that giving up may have cut short.
+fn lost(r: &StrategyResult) -> bool {
+    r.lost() > 0
 }
 
-fn gave_up_mark(r: &StrategyResult) -> &'static str {
-    if gave_up(r) { "*" } else { "" }
+fn lost_mark(r: &StrategyResult) -> &'static str {
+    if lost(r) { "*" } else { "" }
 }
 
 /// 429s per attempt.
@@ -49,7 +54,8 @@ fn latency(r: &StrategyResult, v: f64) -> String {
     }
 }
 
-/// The table: one row per strategy (a `shed` column after `breaker` when a throttle shed any).
+/// The table: one row per strategy (a `shed` column after `breaker` when a throttle shed any),
+/// its failures by class, and a last line with the pick.
 pub fn render(out: &RunOutput) -> String {
     let shed = out.results.iter().any(|r| r.rejected_by_throttle > 0);
     let mut headers = vec![
@@ -61,14 +67,26 @@ pub fn render(out: &RunOutput) -> String {
         "att/req",
         "429s",
         "429 %",
+        "5xx",
+        "timeout",
+        "transport",
         "makespan",
         "goodput/s",
         "of cap",
-        "p50",
-        "p99",
+        "p50 of ok",
+        "p99 of ok",
     ];
     if shed {
         headers.insert(4, "shed");
+    }
+    // The classes after 429 get columns when any strategy met one (a note says so otherwise).
+    let classes = out
+        .results
+        .iter()
+        .any(|r| r.http_5xx + r.timeouts + r.transport_errors > 0);
+    let class_at = headers.iter().position(|h| *h == "5xx").unwrap_or(0);
+    if !classes {
+        headers.drain(class_at..class_at + 3);
     }
     let rows: Vec<Vec<String>> = out
         .results
@@ -83,18 +101,24 @@ pub fn render(out: &RunOutput) -> String {
                 format!("{:.2}", r.attempts_per_request),
                 r.http_429.to_string(),
                 rate_429(r),
+                r.http_5xx.to_string(),
+                r.timeouts.to_string(),
+                r.transport_errors.to_string(),
                 format!(
                     "{}{}",
                     duration(r.makespan_s),
                     if r.finished { "" } else { "+" }
                 ),
-                format!("{:.2}{}", r.goodput_rps, gave_up_mark(r)),
+                format!("{:.2}{}", r.goodput_rps, lost_mark(r)),
                 share(r, out.api_capacity_rps),
                 latency(r, r.latency_s.p50),
                 latency(r, r.latency_s.p99),
             ];
             if shed {
                 row.insert(4, r.rejected_by_throttle.to_string());
+            }
+            if !classes {
+                row.drain(class_at..class_at + 3);
             }
             row
         })
@@ -152,6 +176,13 @@ pub fn render(out: &RunOutput) -> String {
         text.push('\n');
     }
     text.push_str(&notes(out));
+    if let Some(v) = &out.verdict {
+        text.push_str(&format!(
+            "\npick: {} — {}\n",
+            v.strategy.as_deref().unwrap_or("none"),
+            v.reason
+        ));
+    }
     text
 }
 
@@ -166,11 +197,37 @@ fn notes(out: &RunOutput) -> String {
             .collect::<Vec<_>>()
     };
     let mut notes = String::new();
-    if out.results.iter().any(gave_up) {
-        notes.push_str(
-            "* most requests did not succeed: a run that gives up ends early, and its goodput \
-             flatters it; read it with ok and dead.\n",
-        );
+    if out
+        .results
+        .iter()
+        .all(|r| r.http_5xx + r.timeouts + r.transport_errors == 0)
+    {
+        notes.push_str("No 5xx, timeouts or transport errors.\n");
+    }
+    let lossy: Vec<&str> = out
+        .results
+        .iter()
+        .filter(|r| lost(r))
+        .map(|r| r.strategy.as_str())
+        .collect();
+    if !lossy.is_empty() {
+        notes.push_str(&format!(
+            "* lost requests ({}): goodput counts successes only, and a run that gives up ends \
+             early, which flatters it; read it with ok and dead.\n",
+            lossy.join(", ")
+        ));
+    }
+    let few_ok: Vec<String> = out
+        .results
+        .iter()
+        .filter(|r| lost(r) && r.succeeded > 0)
+        .map(|r| format!("{} {} of {}", r.strategy, r.succeeded, r.requests))
+        .collect();
+    if !few_ok.is_empty() {
+        notes.push_str(&format!(
+            "p50/p99 of ok: end-to-end latency of successes only ({}).\n",
+            few_ok.join(", ")
+        ));
     }
     let too_heavy: Vec<String> = out
         .results

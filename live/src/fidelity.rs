@@ -74,6 +74,16 @@ fn secs(s: f64) -> String {
     }
 }
 
+/// The strategies (matched by position) whose live run misses the targets.
+pub fn missed(sim: &RunOutput, live: &RunOutput) -> Vec<String> {
+    sim.results
+        .iter()
+        .zip(&live.results)
+        .filter(|(s, l)| !Agreement::of(s, l).within_target())
+        .map(|(s, _)| s.strategy.clone())
+        .collect()
+}
+
 /// The side-by-side table of a simulated and a live run of the same scenario (strategies matched
 /// by position), with the relative differences and whether each strategy meets the targets.
 /// `spread` holds simulations of the same scenario with other seeds: when given, each strategy

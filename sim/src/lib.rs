@@ -30,11 +30,13 @@
 pub mod api;
 pub mod engine;
 pub mod metrics;
+pub mod objective;
 pub mod oracle;
 pub mod queue;
 pub mod result;
 pub mod sampling;
 pub mod scenario;
+pub mod verdict;
 pub mod workload;
 
 pub use engine::{ClientSetup, Progress, simulate};
@@ -105,6 +107,7 @@ pub fn output(scenario: &Scenario, seed: u64, mut results: Vec<StrategyResult>) 
     let mut as_run = scenario.clone();
     as_run.seed = seed;
     RunOutput {
+        verdict: Some(verdict::verdict(&results, None)),
         description: scenario.description.clone(),
         seed,
         version: VERSION.to_string(),

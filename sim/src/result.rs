@@ -2,6 +2,7 @@
 //! needs, and nothing that varies between runs of the same scenario and seed (no paths, no
 //! timestamps).
 
+use crate::verdict::Verdict;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -23,11 +24,19 @@ pub struct RunOutput {
     pub mode: String,
     /// Sustainable requests per second the API's limits imply, when they imply one.
     pub api_capacity_rps: Option<f64>,
+    /// Which strategy to pick, and why.
+    #[serde(default)]
+    pub verdict: Option<Verdict>,
     /// One per strategy.
     pub results: Vec<StrategyResult>,
 }
 
 impl RunOutput {
+    /// Picks again under `objective` (`None`: the default).
+    pub fn judge(&mut self, objective: Option<&crate::objective::Objective>) {
+        self.verdict = Some(crate::verdict::verdict(&self.results, objective));
+    }
+
     /// The result as written by `ratelab run --json`: pretty JSON and a final newline.
     pub fn to_json(&self) -> Result<String, serde_json::Error> {
         let mut text = serde_json::to_string_pretty(self)?;
@@ -37,10 +46,11 @@ impl RunOutput {
 }
 
 /// Why a run stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
     /// Every request reached a final state.
+    #[default]
     AllFinal,
     /// The horizon came first.
     Horizon,
@@ -52,7 +62,7 @@ pub enum StopReason {
 }
 
 /// The outcome of one strategy.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StrategyResult {
     /// The strategy's name.
     pub strategy: String,

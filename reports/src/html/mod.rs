@@ -57,6 +57,12 @@ th { background: #f6f6f6; font-weight: 600; border-bottom: 1px solid #ccc; }
 th:first-child, td:first-child { text-align: left; }
 td { white-space: nowrap; }
 td.spec { white-space: normal; }
+section.verdict { margin: 18px 0 0; padding: 10px 14px; border-left: 4px solid #0072b2;
+  background: #f2f7fb; }
+section.verdict p { margin: 0; font-size: 16px; }
+section.verdict p.objective { margin-top: 4px; font-size: 13px; color: #555; }
+section.verdict .label { font-weight: 600; }
+span.lost { color: #b35806; font-size: 11.5px; white-space: nowrap; }
 th.spec { text-align: left; }
 td.best { font-weight: 700; background: #e8f3e4; }
 td.spec { text-align: left; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
@@ -98,6 +104,7 @@ pub(crate) fn render(out: &RunOutput, options: &ReportOptions) -> String {
     let _ = writeln!(h, "<title>ratelab report: {}</title>", escape(&sc.name));
     let _ = writeln!(h, "<style>{STYLE}</style>\n</head>\n<body>\n<main>");
     header(&mut h, out, options);
+    verdict(&mut h, out);
     summary(&mut h, out);
     stories(&mut h, out);
     strategies(&mut h, out);
@@ -130,6 +137,31 @@ pub(crate) fn render(out: &RunOutput, options: &ReportOptions) -> String {
     );
     h.push_str("</main>\n</body>\n</html>\n");
     h
+}
+
+/// The pick, at the top: which strategy, and why.
+fn verdict(h: &mut String, out: &RunOutput) {
+    let Some(v) = &out.verdict else {
+        return;
+    };
+    let pick = match &v.strategy {
+        Some(name) => {
+            let i = out.results.iter().position(|r| &r.strategy == name);
+            format!(
+                "<span class=\"swatch\" style=\"background:{}\"></span><b>{}</b>",
+                i.map_or_else(|| "#888".to_string(), css_colour),
+                escape(name)
+            )
+        }
+        None => "<b>none</b>".to_string(),
+    };
+    let _ = writeln!(
+        h,
+        "<section id=\"verdict\" class=\"verdict\">\n<p><span class=\"label\">Pick:</span> {pick} \
+         — {}</p>\n<p class=\"objective\">Objective: {}</p>\n</section>",
+        escape(&v.reason),
+        escape(&v.objective)
+    );
 }
 
 fn stories(h: &mut String, out: &RunOutput) {

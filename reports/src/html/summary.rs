@@ -54,6 +54,12 @@ fn latency_cell(r: &StrategyResult, v: f64) -> Cell {
     }
 }
 
+/// `*` after the numbers of a strategy that lost requests (dead-lettered, rejected or pending):
+/// its goodput counts successes only.
+fn lost_mark(r: &StrategyResult) -> &'static str {
+    if r.lost() > 0 { "*" } else { "" }
+}
+
 fn columns(out: &RunOutput) -> Vec<Column> {
     let rs = &out.results;
     let col = |head, title, higher_is_better, among, f: &dyn Fn(&StrategyResult) -> Cell| Column {
@@ -96,6 +102,25 @@ fn columns(out: &RunOutput) -> Vec<Column> {
             Among::All,
             &|r| cell(r.rejected_by_breaker as f64, count(r.rejected_by_breaker)),
         ));
+    }
+    for (head, title, pick) in [
+        (
+            "5xx",
+            "server errors received",
+            (|r| r.http_5xx) as fn(&StrategyResult) -> u64,
+        ),
+        ("timeouts", "the client's own timeouts", |r| r.timeouts),
+        (
+            "transport errors",
+            "attempts that got no HTTP reply: connection refused or reset",
+            |r| r.transport_errors,
+        ),
+    ] {
+        if rs.iter().any(|r| pick(r) > 0) {
+            cols.push(col(head, title, false, Among::MostSucceeded, &|r| {
+                cell(pick(r) as f64, count(pick(r)))
+            }));
+        }
     }
     cols.extend([
         col(
@@ -158,43 +183,57 @@ fn columns(out: &RunOutput) -> Vec<Column> {
             "successes per second of makespan",
             true,
             Among::MostSucceeded,
-            &|r| cell(r.goodput_rps, format!("{}/s", number2(r.goodput_rps))),
+            &|r| {
+                cell(
+                    r.goodput_rps,
+                    format!("{}/s{}", number2(r.goodput_rps), lost_mark(r)),
+                )
+            },
         ),
     ]);
-    if let Some(c) = out.api_capacity_rps.filter(|c| c.is_finite() && *c > 0.0) {
+    let capacity = out.api_capacity_rps.filter(|c| c.is_finite() && *c > 0.0);
+    if capacity.is_some() || rs.iter().any(|r| r.ideal_makespan_s.is_some()) {
         cols.push(col(
             "of capacity",
-            "goodput as a share of the API's sustainable rate",
+            "the ideal makespan (an oracle that knows the limits) over this one, when nothing was \
+             lost; otherwise goodput as a share of the API's sustainable rate, marked *",
             true,
             Among::MostSucceeded,
-            &move |r| cell(r.goodput_rps / c, percent(r.goodput_rps / c)),
+            &move |r| match (r.efficiency(), capacity) {
+                (Some(e), _) => cell(e, percent(e)),
+                (None, Some(c)) => cell(
+                    r.goodput_rps / c,
+                    format!("{}{}", percent(r.goodput_rps / c), lost_mark(r)),
+                ),
+                (None, None) => no_cell(),
+            },
         ));
     }
     cols.extend([
         col(
-            "p50",
+            "p50 of ok",
             "median end-to-end latency of successes",
             false,
             Among::MostSucceeded,
             &|r| latency_cell(r, r.latency_s.p50),
         ),
         col(
-            "p90",
-            "90th percentile end-to-end latency",
+            "p90 of ok",
+            "90th percentile end-to-end latency of successes",
             false,
             Among::MostSucceeded,
             &|r| latency_cell(r, r.latency_s.p90),
         ),
         col(
-            "p99",
-            "99th percentile end-to-end latency",
+            "p99 of ok",
+            "99th percentile end-to-end latency of successes",
             false,
             Among::MostSucceeded,
             &|r| latency_cell(r, r.latency_s.p99),
         ),
         col(
-            "max",
-            "largest end-to-end latency",
+            "max of ok",
+            "largest end-to-end latency of a success",
             false,
             Among::MostSucceeded,
             &|r| latency_cell(r, r.latency_s.max),
@@ -264,9 +303,19 @@ pub(super) fn summary(h: &mut String, out: &RunOutput) {
     for (i, r) in out.results.iter().enumerate() {
         let _ = write!(
             h,
-            "<tr><td class=\"name\"><span class=\"swatch\" style=\"background:{}\"></span>{}</td>",
+            "<tr><td class=\"name\"><span class=\"swatch\" style=\"background:{}\"></span>{}{}</td>",
             css_colour(i),
-            escape(&r.strategy)
+            escape(&r.strategy),
+            if r.lost() > 0 {
+                format!(
+                    " <span class=\"lost\" title=\"{} of {} requests did not succeed\">* lost {}</span>",
+                    r.lost(),
+                    r.requests,
+                    count(r.lost())
+                )
+            } else {
+                String::new()
+            }
         );
         for (c, m) in cols.iter().zip(&marks) {
             if m[i] {
@@ -290,6 +339,32 @@ pub(super) fn summary(h: &mut String, out: &RunOutput) {
     );
     if out.results.iter().any(|r| !r.finished) {
         h.push_str("+ : not finished (see What happened). ");
+    }
+    if out.results.iter().any(|r| r.lost() > 0) {
+        h.push_str(
+            "* : the strategy lost requests (dead-lettered, rejected or pending): its goodput \
+             counts successes only, and a run that gives up ends early, which flatters it. ",
+        );
+    }
+    let measured: Vec<String> = out
+        .results
+        .iter()
+        .filter(|r| r.lost() > 0)
+        .map(|r| {
+            format!(
+                "{} {} of {}",
+                r.strategy,
+                count(r.succeeded),
+                count(r.requests)
+            )
+        })
+        .collect();
+    if !measured.is_empty() {
+        let _ = write!(
+            h,
+            "Latency columns (\u{201c}of ok\u{201d}) are of successes only: {}. ",
+            escape(&measured.join(", "))
+        );
     }
     h.push_str("Hover a column heading for its definition.</p>\n</section>\n");
 }
