@@ -30,6 +30,7 @@ use ratelab_sim::{RunOutput, Scenario, run_scenario};
         ratelab run scenarios/seed-semaphore.toml                  compare the strategies\n  \
         ratelab run scenarios/seed-semaphore.toml --json -         the JSON result on stdout\n  \
         ratelab run scenarios/two-instances.toml --report r.html   an HTML report\n  \
+        ratelab init my-api.toml                                   a commented starter scenario\n  \
         ratelab list                                               scenarios and every kind\n  \
         ratelab league                                             every strategy vs every API\n  \
         ratelab serve scenarios/ai-rpm-tpm.toml                    a mock API on 127.0.0.1:8080"
@@ -76,6 +77,20 @@ enum Command {
         /// successes, then the fewest dead-lettered, the shortest makespan, the fewest 429s.
         #[arg(long, value_name = "EXPR")]
         objective: Option<String>,
+    },
+    /// Write a commented starter scenario to edit for your own API.
+    ///
+    /// It models an AI API with request and token limits per minute, a batch of requests of
+    /// varying token weight, and three strategies to compare (two that need no knowledge of the
+    /// limit, one told it); every line says what it is for. Its `name` is the file's stem.
+    /// Exit status 2 when FILE exists (unless --force) or cannot be written.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = "my-api.toml")]
+        file: PathBuf,
+        /// Overwrite FILE if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Make the HTML report of a saved JSON result (`ratelab run --json FILE`).
     ///
@@ -253,6 +268,7 @@ fn main() -> ExitCode {
             output,
             scenario,
         } => report_cmd::report(&results, &output, scenario),
+        Command::Init { file, force } => init(&file, force),
         Command::Serve {
             scenario,
             addr,
@@ -373,6 +389,33 @@ fn run(args: RunArgs<'_>, only: &[String], objective: Option<&str>) -> ExitCode 
         return code;
     }
     report_cmd::write_outputs(&out, &options, report, csv)
+}
+
+/// The starter scenario `ratelab init` writes.
+const STARTER: &str = include_str!("templates/starter.toml");
+
+fn init(file: &Path, force: bool) -> ExitCode {
+    if file.exists() && !force {
+        eprintln!(
+            "error: {}: already exists; pass --force to overwrite it, or name another file",
+            file.display()
+        );
+        return ExitCode::from(2);
+    }
+    let stem = file
+        .file_stem()
+        .map_or_else(|| "my-api".into(), |s| s.to_string_lossy().into_owned());
+    let name = toml::Value::String(stem).to_string();
+    let text = STARTER.replacen("name = \"my-api\"", &format!("name = {name}"), 1);
+    if let Err(e) = std::fs::write(file, text) {
+        eprintln!("error: {}: cannot write it: {e}", file.display());
+        return ExitCode::from(2);
+    }
+    println!(
+        "Wrote {0}. Edit its [api] and [workload], then: ratelab run {0}",
+        file.display()
+    );
+    ExitCode::SUCCESS
 }
 
 fn league(

@@ -212,8 +212,8 @@ fn notes(out: &RunOutput) -> String {
         .collect();
     if !lossy.is_empty() {
         notes.push_str(&format!(
-            "* lost requests ({}): goodput counts successes only, and a run that gives up ends \
-             early, which flatters it; read it with ok and dead.\n",
+            "* lost requests ({}): goodput counts successes only, and a run that gives up or \
+             stops early looks better than it is; read it with ok, dead and pending.\n",
             lossy.join(", ")
         ));
     }
@@ -243,9 +243,27 @@ fn notes(out: &RunOutput) -> String {
         ));
     }
     if !names(StopReason::Horizon).is_empty() {
-        notes.push_str(
-            "+ not finished: the horizon came first; \"pending\" requests were not final.\n",
-        );
+        let horizon = out.scenario.horizon_s;
+        let ideal = ratelab_sim::oracle::ideal_beyond_horizon_s(&out.scenario, out.seed);
+        notes.push_str(&match ideal {
+            Some(ideal) if ideal > horizon => format!(
+                "+ not finished: the horizon ({}) came first; \"pending\" requests were not \
+                 final. The API's limits need {} for the whole workload (the ideal makespan): \
+                 set horizon_s above {}.\n",
+                duration(horizon),
+                duration(ideal),
+                ideal.ceil()
+            ),
+            Some(ideal) => format!(
+                "+ not finished: the horizon ({}) came first; \"pending\" requests were not \
+                 final, although the API's limits allow the whole workload in {}.\n",
+                duration(horizon),
+                duration(ideal)
+            ),
+            None => "+ not finished: the horizon came first; \"pending\" requests were not \
+                     final.\n"
+                .to_string(),
+        });
     }
     let stalled = names(StopReason::Stalled);
     if !stalled.is_empty() {

@@ -706,3 +706,59 @@ fn run_refuses_an_unknown_strategy_and_a_bad_objective() {
         "{err}"
     );
 }
+
+/// A horizon that cuts a run the limits could finish says how long they need.
+#[test]
+fn a_short_horizon_says_how_long_the_limits_need() {
+    let path = write(
+        "short-horizon.toml",
+        "name = \"short\"\nhorizon_s = 20\n[workload]\nrequests = 500\n[api]\n\
+         limits = [{ kind = \"token_bucket\", rate_per_s = 10, burst = 10 }]\n\
+         latency = { kind = \"fixed\", ms = 100 }\n[[strategy]]\nname = \"paced\"\n\
+         admission = [{ kind = \"token_bucket\", rate_per_s = 10, burst = 10 }]\n",
+    );
+    let out = ratelab(&["run", path.to_str().unwrap(), "-q"]);
+    assert!(out.status.success());
+    let table = String::from_utf8_lossy(&out.stdout);
+    // 10 at once, then 490 more at 10/s: the last is sent at 49.0 s and answered at 49.1 s.
+    assert!(
+        table.contains(
+            "The API's limits need 49.1s for the whole workload (the ideal makespan): set \
+             horizon_s above 50."
+        ),
+        "{table}"
+    );
+}
+
+/// `ratelab init` writes a starter that runs as it is, named after its file, and never
+/// overwrites a file unasked.
+#[test]
+fn init_writes_a_starter_that_runs() {
+    let dir = std::env::temp_dir().join(format!("ratelab-init-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("acme-api.toml");
+    let _ = std::fs::remove_file(&file);
+    let path = file.to_str().unwrap();
+    let out = ratelab(&["init", path]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("name = \"acme-api\""), "{text}");
+    let out = ratelab(&["init", path]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists; pass --force"));
+    assert!(ratelab(&["init", path, "--force"]).status.success());
+    let out = ratelab(&["run", path, "-q", "--json", "-"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["scenario"]["name"], "acme-api");
+    assert_eq!(json["results"].as_array().unwrap().len(), 3);
+    assert!(json["verdict"]["strategy"].is_string());
+}

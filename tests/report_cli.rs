@@ -81,13 +81,14 @@ fn a_report_from_saved_json_matches_the_one_made_during_the_run() {
     assert!(bare.status.success());
     let bare = std::fs::read_to_string(dir.join("bare.html")).unwrap();
     assert!(bare.contains("ratelab run two-instances.toml --seed 9"));
-    // The CSV series: a file per strategy and per client.
+    // The CSV: the summary, and a series file per strategy and per client.
     let mut csv: Vec<String> = std::fs::read_dir(dir.join("series"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     csv.sort();
-    assert_eq!(csv.len(), 12, "{csv:?}");
+    assert_eq!(csv.len(), 13, "{csv:?}");
+    assert!(csv.contains(&"summary.csv".to_string()));
     assert!(csv.contains(&"bucket-10-s-each.client-1.csv".to_string()));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,4 +1,5 @@
-//! Per-strategy series as CSV files.
+//! A run as CSV files: `summary.csv` (one row per strategy) and each strategy's per-second
+//! series.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -20,10 +21,14 @@ pub struct CsvFile {
     pub contents: String,
 }
 
-/// The CSV files of a run, in strategy order (each strategy's file, then its clients' files).
+/// The CSV files of a run: `summary.csv`, then in strategy order each strategy's file and its
+/// clients' files (a strategy whose stem would be `summary` gets `summary-2`).
 pub fn csv_files(out: &RunOutput) -> Vec<CsvFile> {
-    let mut files = Vec::new();
-    let mut used: Vec<String> = Vec::new();
+    let mut files = vec![CsvFile {
+        name: "summary.csv".into(),
+        contents: summary_csv(out),
+    }];
+    let mut used: Vec<String> = vec!["summary".into()];
     for r in &out.results {
         let base = slug(&r.strategy);
         let mut stem = base.clone();
@@ -59,6 +64,57 @@ pub fn write_csv(out: &RunOutput, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         written.push(path);
     }
     Ok(written)
+}
+
+/// The header of `summary.csv`.
+pub const SUMMARY_HEADER: &str = "strategy,requests,succeeded,dead_lettered,rejected_by_breaker,\
+rejected_by_throttle,in_flight_at_horizon,finished,attempts,http_429,http_429_rate,http_5xx,\
+timeouts,transport_errors,makespan_s,ideal_makespan_s,efficiency,goodput_rps,p50_s,p99_s,picked";
+
+/// One row per strategy, in file order: its outcome counts, failures by class, makespan against
+/// the ideal, goodput, the latency of successes, and `picked` (1 for the verdict's pick).
+pub fn summary_csv(out: &RunOutput) -> String {
+    let pick = out.verdict.as_ref().and_then(|v| v.strategy.as_deref());
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+    let mut text = format!("{SUMMARY_HEADER}\n");
+    for r in &out.results {
+        let ok = r.latency_s.count > 0;
+        let _ = writeln!(
+            text,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            quoted(&r.strategy),
+            r.requests,
+            r.succeeded,
+            r.dead_lettered,
+            r.rejected_by_breaker,
+            r.rejected_by_throttle,
+            r.in_flight_at_horizon,
+            r.finished,
+            r.attempts,
+            r.http_429,
+            r.rate_429(),
+            r.http_5xx,
+            r.timeouts,
+            r.transport_errors,
+            r.makespan_s,
+            opt(r.ideal_makespan_s),
+            opt(r.efficiency()),
+            r.goodput_rps,
+            opt(ok.then_some(r.latency_s.p50)),
+            opt(ok.then_some(r.latency_s.p99)),
+            u8::from(pick == Some(r.strategy.as_str())),
+        );
+    }
+    text
+}
+
+/// A CSV field: quoted (quotes doubled) when it holds a comma, a quote or a line break.
+fn quoted(field: &str) -> String {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
 }
 
 /// A strategy name as a safe file-name stem.
@@ -106,6 +162,13 @@ fn series_csv(s: &Series) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_with_commas_and_quotes_are_quoted() {
+        assert_eq!(quoted("plain"), "plain");
+        assert_eq!(quoted("a,b"), "\"a,b\"");
+        assert_eq!(quoted("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
 
     #[test]
     fn slugs_are_safe_file_names() {

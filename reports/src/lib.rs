@@ -35,7 +35,7 @@ pub mod format;
 mod html;
 mod story;
 
-pub use csv::{CsvFile, csv_files, write_csv};
+pub use csv::{CsvFile, SUMMARY_HEADER, csv_files, summary_csv, write_csv};
 pub use html::escape;
 
 use ratelab_sim::RunOutput;

@@ -366,6 +366,7 @@ fn csv_files_hold_every_second() {
     assert_eq!(
         names,
         [
+            "summary.csv",
             "bucket-10-s-each.csv",
             "bucket-10-s-each.client-0.csv",
             "bucket-10-s-each.client-1.csv",
@@ -380,7 +381,25 @@ fn csv_files_hold_every_second() {
             "fixed-delay-100ms-each.client-1.csv",
         ]
     );
-    let whole = &files[0].contents;
+    // The summary: a row per strategy, the pick marked.
+    let summary: Vec<Vec<&str>> = files[0]
+        .contents
+        .lines()
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(summary[0].join(","), ratelab_reports::SUMMARY_HEADER);
+    assert_eq!(summary.len(), 1 + out.results.len());
+    let pick = out.verdict.as_ref().unwrap().strategy.as_deref().unwrap();
+    for (row, r) in summary[1..].iter().zip(&out.results) {
+        assert_eq!(row.len(), summary[0].len());
+        assert_eq!(row[0], r.strategy);
+        assert_eq!(row[2], r.succeeded.to_string());
+        assert_eq!(
+            *row.last().unwrap(),
+            if r.strategy == pick { "1" } else { "0" }
+        );
+    }
+    let whole = &files[1].contents;
     let mut lines = whole.lines();
     assert_eq!(
         lines.next(),

@@ -99,6 +99,14 @@ pub fn ideal_makespan_s(scenario: &Scenario, seed: u64) -> Option<f64> {
     result.finished.then_some(result.makespan_s)
 }
 
+/// The ideal makespan with no horizon to speak of (the longest a scenario may set): how long the
+/// API's limits need for the whole workload, to say by how much a horizon cut a run short.
+pub fn ideal_beyond_horizon_s(scenario: &Scenario, seed: u64) -> Option<f64> {
+    let mut unbounded = scenario.clone();
+    unbounded.horizon_s = crate::scenario::MAX_HORIZON_S;
+    ideal_makespan_s(&unbounded, seed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
