@@ -221,8 +221,14 @@ pub fn print_table_and_json(
     heading: &str,
     json: Option<&Path>,
 ) -> Result<(), ExitCode> {
-    let table = ratelab::table::render(out);
+    use std::io::IsTerminal;
     let json_to_stdout = json.is_some_and(|p| p == Path::new("-"));
+    let terminal = if json_to_stdout {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    };
+    let table = ratelab::table::render_with(out, ratelab::table::colour_for(terminal));
     if json_to_stdout {
         eprint!("{heading}{table}");
     } else {

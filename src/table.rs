@@ -55,8 +55,33 @@ fn latency(r: &StrategyResult, v: f64) -> String {
 }
 
 /// The table: one row per strategy (a `shed` column after `breaker` when a throttle shed any),
-/// its failures by class, and a last line with the pick.
+/// its failures by class, and a last line with the pick. Plain text (see [`render_with`]).
 pub fn render(out: &RunOutput) -> String {
+    render_with(out, false)
+}
+
+/// ANSI styles of a coloured table.
+const BOLD: &str = "\x1b[1m";
+const LOST: &str = "\x1b[33m";
+const PICK: &str = "\x1b[1;32m";
+const RESET: &str = "\x1b[0m";
+
+/// Should a table written to this stream be coloured: a terminal, and `NO_COLOR` unset or
+/// empty (<https://no-color.org>)?
+pub fn colour_for(stream_is_terminal: bool) -> bool {
+    stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// [`render`], with ANSI colour when `colour`: the header bold, the rows of strategies that lost
+/// requests yellow, the pick green.
+pub fn render_with(out: &RunOutput, colour: bool) -> String {
+    let paint = |style: &str, text: String| {
+        if colour {
+            format!("{style}{text}{RESET}")
+        } else {
+            text
+        }
+    };
     let shed = out.results.iter().any(|r| r.rejected_by_throttle > 0);
     let mut headers = vec![
         "strategy",
@@ -169,19 +194,20 @@ pub fn render(out: &RunOutput) -> String {
         text.push_str(&format!("{}\n", out.description.trim()));
     }
     text.push('\n');
-    text.push_str(&line(headers.iter().map(|h| h.to_string()).collect()));
+    text.push_str(&paint(
+        BOLD,
+        line(headers.iter().map(|h| h.to_string()).collect()),
+    ));
     text.push('\n');
-    for r in rows {
-        text.push_str(&line(r));
+    for (row, r) in rows.into_iter().zip(&out.results) {
+        let row = line(row);
+        text.push_str(&if lost(r) { paint(LOST, row) } else { row });
         text.push('\n');
     }
     text.push_str(&notes(out));
     if let Some(v) = &out.verdict {
-        text.push_str(&format!(
-            "\npick: {} — {}\n",
-            v.strategy.as_deref().unwrap_or("none"),
-            v.reason
-        ));
+        let pick = format!("pick: {}", v.strategy.as_deref().unwrap_or("none"));
+        text.push_str(&format!("\n{} — {}\n", paint(PICK, pick), v.reason));
     }
     text
 }
@@ -287,5 +313,43 @@ fn notes(out: &RunOutput) -> String {
         notes
     } else {
         format!("\n{notes}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratelab_sim::{Scenario, run_scenario};
+
+    #[test]
+    fn colour_marks_the_header_the_losses_and_the_pick_and_plain_has_none() {
+        let sc = Scenario::parse(
+            "name = \"c\"\n[workload]\nrequests = 20\n[api]\n\
+             limits = [{ kind = \"token_bucket\", rate_per_s = 10, burst = 5 }]\n\
+             latency = { kind = \"fixed\", ms = 10 }\n\
+             [[strategy]]\nname = \"greedy\"\n\
+             [[strategy]]\nname = \"paced\"\n\
+             admission = [{ kind = \"token_bucket\", rate_per_s = 10, burst = 5 }]\n",
+            "c.toml".as_ref(),
+        )
+        .unwrap();
+        let out = run_scenario(&sc, sc.seed, None);
+        let plain = render(&out);
+        assert!(!plain.contains('\x1b'));
+        let coloured = render_with(&out, true);
+        assert!(coloured.contains(&format!("{BOLD}strategy")));
+        let greedy = coloured.lines().find(|l| l.contains("greedy ")).unwrap();
+        assert!(
+            greedy.starts_with(LOST) && greedy.ends_with(RESET),
+            "{greedy:?}"
+        );
+        let paced = coloured.lines().find(|l| l.starts_with("paced")).unwrap();
+        assert!(!paced.contains('\x1b'), "{paced:?}");
+        assert!(coloured.contains(&format!("{PICK}pick: paced{RESET} — all 20 succeeded")));
+        // Without the escapes it is the plain table, byte for byte.
+        let stripped = [BOLD, LOST, PICK, RESET]
+            .iter()
+            .fold(coloured, |t, code| t.replace(code, ""));
+        assert_eq!(stripped, plain);
     }
 }
