@@ -50,7 +50,9 @@ dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 3px 16px;
 dl.facts dt { color: #555; }
 dl.facts dd { margin: 0; }
 code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; }
-code.cmd { background: #f3f3f3; padding: 1px 6px; border-radius: 3px; }
+code.cmd { background: #f3f3f3; padding: 1px 6px; border-radius: 3px; overflow-wrap: anywhere; }
+div.wide { overflow-x: auto; }
+@media (max-width: 600px) { main { padding: 16px 12px 32px; } }
 table { border-collapse: collapse; width: 100%; font-size: 12.5px; font-variant-numeric: tabular-nums; }
 th, td { padding: 4px 6px; border-bottom: 1px solid #e5e5e5; text-align: right; vertical-align: top; }
 th { background: #f6f6f6; font-weight: 600; border-bottom: 1px solid #ccc; }
@@ -75,7 +77,8 @@ figure { margin: 0 0 26px; break-inside: avoid; page-break-inside: avoid; }
 figcaption { font-size: 13px; color: #444; margin: 0 0 6px; }
 svg.chart { display: block; width: 100%; height: auto; border: 1px solid #eee; }
 p.empty { padding: 24px; background: #fafafa; border: 1px dashed #ccc; color: #555; }
-pre.scenario { background: #f7f7f7; padding: 10px 12px; overflow-x: auto; white-space: pre-wrap; }
+pre.scenario { background: #f7f7f7; padding: 10px 12px; overflow-x: auto; white-space: pre-wrap;
+  overflow-wrap: anywhere; }
 footer { margin-top: 36px; font-size: 12px; color: #777; }
 @media print {
   @page { size: A4; margin: 12mm; }
@@ -180,7 +183,7 @@ fn stories(h: &mut String, out: &RunOutput) {
 
 fn strategies(h: &mut String, out: &RunOutput) {
     h.push_str(
-        "<section id=\"strategies\">\n<h2>Strategies</h2>\n<table>\n<thead>\n<tr><th>strategy</th>\
+        "<section id=\"strategies\">\n<h2>Strategies</h2>\n<div class=\"wide\"><table>\n<thead>\n<tr><th>strategy</th>\
          <th class=\"spec\">admission</th><th class=\"spec\">retry and more</th></tr>\n</thead>\n<tbody>\n",
     );
     for (i, spec) in out.scenario.strategies.iter().enumerate() {
@@ -210,7 +213,7 @@ fn strategies(h: &mut String, out: &RunOutput) {
             escape(&rest.join("; "))
         );
     }
-    h.push_str("</tbody>\n</table>\n</section>\n");
+    h.push_str("</tbody>\n</table></div>\n</section>\n");
 }
 
 #[cfg(test)]

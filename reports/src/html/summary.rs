@@ -289,7 +289,7 @@ pub(super) fn summary(h: &mut String, out: &RunOutput) {
     let eligible: Vec<bool> = out.results.iter().map(|r| r.succeeded == most).collect();
     let marks: Vec<Vec<bool>> = cols.iter().map(|c| best(c, &eligible)).collect();
     h.push_str(
-        "<section id=\"summary\">\n<h2>Summary</h2>\n<table>\n<thead>\n<tr><th>strategy</th>",
+        "<section id=\"summary\">\n<h2>Summary</h2>\n<div class=\"wide\"><table>\n<thead>\n<tr><th>strategy</th>",
     );
     for c in &cols {
         let _ = write!(
@@ -330,7 +330,7 @@ pub(super) fn summary(h: &mut String, out: &RunOutput) {
         }
         h.push_str("</tr>\n");
     }
-    h.push_str("</tbody>\n</table>\n");
+    h.push_str("</tbody>\n</table></div>\n");
     h.push_str(
         "<p class=\"note\">Bold on green marks the best value of a column. Apart from the outcome \
          counts, columns are compared only among the strategies that delivered the most successes \
