@@ -60,7 +60,8 @@ pub(super) struct TimeLine {
     pub(super) mark_end: bool,
 }
 
-/// Draws a time chart: `references` (grey, dashed, x in seconds) under the strategies' lines.
+/// Draws a time chart: the strategies' lines, then `references` (grey, dashed, x in seconds)
+/// over them.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn time_chart<Y: Ranged<ValueType = f64, FormatOption = DefaultFormatting>>(
     root: &DrawingArea<SVGBackend<'_>, Shift>,
@@ -92,12 +93,6 @@ pub(super) fn time_chart<Y: Ranged<ValueType = f64, FormatOption = DefaultFormat
         .y_label_formatter(&|v| y_label(*v))
         .draw()?;
     let in_unit = |&(x, y): &(f64, f64)| (x / unit.seconds, y);
-    for line in references {
-        chart.draw_series(LineSeries::new(
-            line.iter().map(in_unit),
-            REFERENCE.stroke_width(2),
-        ))?;
-    }
     let n = lines.iter().map(|l| l.strategy + 1).max().unwrap_or(0);
     for line in lines {
         let i = line.strategy;
@@ -116,6 +111,13 @@ pub(super) fn time_chart<Y: Ranged<ValueType = f64, FormatOption = DefaultFormat
             at.into_iter()
                 .map(|k| marker(i, points[k], r, colour(i).filled())),
         )?;
+    }
+    // References last, thin and dashed: a line that runs along one leaves both visible.
+    for line in references {
+        chart.draw_series(LineSeries::new(
+            line.iter().map(in_unit),
+            REFERENCE.stroke_width(2),
+        ))?;
     }
     Ok(())
 }
