@@ -41,7 +41,7 @@ impl Recording {
 
 impl Observer for Recording {
     fn sent(&self, now: Nanos, req: &RequestInfo) {
-        self.with(|r| r.sent(req.client, now));
+        self.with(|r| r.sent(req.client, now, req.tokens));
     }
     fn replied(&self, now: Nanos, resp: &Response) {
         self.with(|r| r.replied(resp.request.client, now, resp.outcome, resp.status));

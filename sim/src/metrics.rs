@@ -23,7 +23,7 @@ const CURVE: [f64; 20] = [
 ];
 /// Most series buckets kept for the whole run, and again for all clients together: each series
 /// has a bucket per second until that would exceed this, then per 2, 4, 8… seconds. It bounds
-/// the memory of long horizons with many clients (4 series × 8 bytes × 2^21 = 64 MiB).
+/// the memory of long horizons with many clients (5 series × 8 bytes × 2^21 = 80 MiB).
 const SERIES_BUCKETS: u64 = 1 << 21;
 
 /// The bucket width of the series: the smallest power of two in seconds that keeps `scopes`
@@ -51,6 +51,10 @@ struct Scope {
     sends: Vec<u64>,
     successes: Vec<u64>,
     rejections: Vec<u64>,
+    /// Tokens of the attempts sent.
+    tokens: Vec<u64>,
+    /// Some attempt weighed other than one token: the series then has its tokens.
+    weighted: bool,
     /// Integral of attempts in flight over each bucket, in attempt·ns.
     in_flight_ns: Vec<u64>,
     /// Width of a series bucket (one second unless the run is very long).
@@ -79,6 +83,7 @@ struct OpenBucket {
     sends: u64,
     successes: u64,
     rejections: u64,
+    tokens: u64,
     in_flight_ns: u64,
 }
 
@@ -113,14 +118,20 @@ impl Scope {
         }
     }
 
-    /// An attempt was sent at `now`.
+    /// An attempt of `tokens` was sent at `now`.
     #[inline]
-    fn sent(&mut self, now: Nanos) {
+    fn sent(&mut self, now: Nanos, tokens: u64) {
         self.roll(now);
         self.integrate(now);
         self.in_flight += 1;
         self.attempts += 1;
+        self.weighted |= tokens != 1;
         self.count(now, Counted::Sends);
+        if now >= self.open.start {
+            self.open.tokens += tokens;
+        } else {
+            add_at(&mut self.tokens, (now / self.step) as usize, tokens);
+        }
     }
 
     /// A reply came at `now`; `limited` when it was a 429.
@@ -168,6 +179,7 @@ impl Scope {
             (&mut self.sends, &mut o.sends),
             (&mut self.successes, &mut o.successes),
             (&mut self.rejections, &mut o.rejections),
+            (&mut self.tokens, &mut o.tokens),
             (&mut self.in_flight_ns, &mut o.in_flight_ns),
         ] {
             if *n > 0 {
@@ -244,6 +256,7 @@ impl Scope {
             self.sends.len(),
             self.successes.len(),
             self.rejections.len(),
+            self.tokens.len(),
             self.in_flight_ns.len(),
         ]
         .into_iter()
@@ -268,6 +281,11 @@ impl Scope {
             successes: fit(&self.successes),
             http_429: fit(&self.rejections),
             in_flight,
+            tokens: if self.weighted {
+                fit(&self.tokens)
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -334,12 +352,12 @@ impl Recorder {
         self.total.finals()
     }
 
-    /// An attempt was sent at `now`.
+    /// An attempt of `tokens` was sent at `now`.
     #[inline]
-    pub fn sent(&mut self, client: u32, now: Nanos) {
-        self.total.sent(now);
+    pub fn sent(&mut self, client: u32, now: Nanos, tokens: u64) {
+        self.total.sent(now, tokens);
         if let Some(c) = self.clients.get_mut(client as usize) {
-            c.sent(now);
+            c.sent(now, tokens);
         }
     }
 
@@ -548,7 +566,7 @@ mod tests {
     #[test]
     fn latency_summary_is_ordered_and_exact() {
         let mut r = Recorder::new(1, 1, 5 * SECOND);
-        r.sent(0, 0);
+        r.sent(0, 0, 1);
         r.replied(0, 400_000_000, Outcome::Success, 200);
         r.succeeded(0, 400_000_000, 1, 400_000_000);
         let l = r
@@ -559,7 +577,7 @@ mod tests {
         // Bucket bounds on both sides of the true values.
         let mut r = Recorder::new(1, 2, 5 * SECOND);
         for ns in [399_769_600u64, 400_031_000] {
-            r.sent(0, 0);
+            r.sent(0, 0, 1);
             r.replied(0, ns, Outcome::Success, 200);
             r.succeeded(0, ns, 1, ns);
         }
@@ -569,5 +587,21 @@ mod tests {
         assert_eq!(l.max, 0.400031);
         assert!(l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.max, "{l:?}");
         assert_eq!(l.mean, (399_769_600.0 + 400_031_000.0) / 2.0 / 1e9);
+    }
+
+    #[test]
+    fn tokens_are_counted_only_when_attempts_weigh_them() {
+        let mut r = Recorder::new(1, 3, 5 * SECOND);
+        for (at, tokens) in [(0, 300), (SECOND / 2, 200), (2 * SECOND, 50)] {
+            r.sent(0, at, tokens);
+        }
+        let s = r
+            .into_result("t", StopReason::Horizon, 3 * SECOND, 0)
+            .series;
+        assert_eq!(s.tokens, vec![500, 0, 50]);
+        let mut r = Recorder::new(1, 1, 5 * SECOND);
+        r.sent(0, 0, 1);
+        let s = r.into_result("t", StopReason::Horizon, SECOND, 0).series;
+        assert!(s.tokens.is_empty(), "one token each: no tokens series");
     }
 }

@@ -232,6 +232,10 @@ pub struct Series {
     pub http_429: Vec<u64>,
     /// Mean attempts in flight (time-weighted).
     pub in_flight: Vec<f64>,
+    /// Tokens of the attempts sent (retries included); empty when every attempt weighed one
+    /// token (a workload without token sizes), where it would repeat `sends`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<u64>,
 }
 
 fn one_second() -> u64 {
@@ -246,6 +250,7 @@ impl Default for Series {
             successes: Vec::new(),
             http_429: Vec::new(),
             in_flight: Vec::new(),
+            tokens: Vec::new(),
         }
     }
 }

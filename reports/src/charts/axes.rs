@@ -1,5 +1,5 @@
 //! The axes the charts need beyond plotters' own: one labelled at chosen values, a logarithmic
-//! one labelled 1-2-5, the unit of a time axis, and the "nines" scale of the latency chart.
+//! one labelled 1-2-5, a linear or symlog value axis from 0, and the unit of a time axis.
 
 use std::ops::Range;
 
@@ -50,7 +50,14 @@ pub(super) struct LogAxis {
 }
 
 impl LogAxis {
+    /// An axis over `lo..hi` with at most 10 labels.
     pub(super) fn new(lo: f64, hi: f64) -> LogAxis {
+        LogAxis::with_labels(lo, hi, 10)
+    }
+
+    /// An axis over `lo..hi` with at most `most` labels at 1, 2 and 5 (only the powers of ten
+    /// beyond).
+    pub(super) fn with_labels(lo: f64, hi: f64, most: usize) -> LogAxis {
         let (lo, hi) = (lo.max(f64::MIN_POSITIVE), hi.max(lo * 10.0));
         let mut keys = Vec::new();
         let mut decade = 10f64.powf(lo.log10().floor());
@@ -63,7 +70,7 @@ impl LogAxis {
             }
             decade *= 10.0;
         }
-        if keys.len() > 10 {
+        if keys.len() > most {
             keys.retain(|k| (k.log10() - k.log10().round()).abs() < 1e-9);
         }
         LogAxis { lo, hi, keys }
@@ -90,7 +97,7 @@ impl Ranged for LogAxis {
 }
 
 /// The unit of a time axis.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub(super) struct TimeUnit {
     /// Seconds per unit.
     pub(super) seconds: f64,
@@ -120,29 +127,117 @@ impl TimeUnit {
     }
 }
 
-/// Position of quantile `q` on the latency chart's axis: "nines", so that p90, p99, p99.9 and
-/// p99.99 are evenly spaced; the maximum sits at the right end.
-pub(super) fn nines(q: f64) -> f64 {
-    if q >= 1.0 {
-        NINES_MAX
-    } else {
-        (-(1.0 - q).log10()).clamp(0.0, 4.0)
+/// How a [`ScaledAxis`] maps values before placing them linearly.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(super) enum Scale {
+    /// Linear.
+    Linear,
+    /// Linear from 0 to 1, logarithmic above: 0 sits at the bottom, 1 one decade below 10.
+    Symlog,
+}
+
+impl Scale {
+    fn apply(self, v: f64) -> f64 {
+        match self {
+            Scale::Linear => v,
+            Scale::Symlog if v <= 1.0 => v.max(0.0),
+            Scale::Symlog => 1.0 + v.log10(),
+        }
     }
 }
-/// The right end of the nines scale: the maximum.
-pub(super) const NINES_MAX: f64 = 4.5;
 
-/// The label of position `x` on the nines scale.
-pub(super) fn nines_label(x: f64) -> String {
-    match (x * 2.0).round() as i64 {
-        0 => "min".into(),
-        2 => "p90".into(),
-        4 => "p99".into(),
-        6 => "p99.9".into(),
-        8 => "p99.99".into(),
-        9 => "max".into(),
-        _ => String::new(),
+/// A value axis from 0 with its labels at chosen values, linear or symlog.
+pub(super) struct ScaledAxis {
+    top: f64,
+    scale: Scale,
+    keys: Vec<f64>,
+}
+
+impl ScaledAxis {
+    /// A linear axis from 0 that holds `max`, labelled at round steps.
+    pub(super) fn linear(max: f64) -> ScaledAxis {
+        let max = if max > 0.0 && max.is_finite() {
+            max
+        } else {
+            1.0
+        };
+        let step = nice_step(max / 5.0);
+        let keys = (0..)
+            .map(|k| f64::from(k) * step)
+            .take_while(|&k| k <= max * 1.08 + step * 1e-9)
+            .collect();
+        ScaledAxis {
+            top: max * 1.08,
+            scale: Scale::Linear,
+            keys,
+        }
     }
+
+    /// A symlog axis from 0 that holds `max`, labelled at 0, 1 and the powers of ten (and 2, 5,
+    /// 20, 50 when it spans two decades or less).
+    pub(super) fn symlog(max: f64) -> ScaledAxis {
+        let max = max.max(1.0);
+        let top = 10f64.powf(max.log10() * 1.06 + 0.02);
+        let mut keys = vec![0.0];
+        let few = max <= 100.0;
+        let mut decade = 1.0;
+        while decade <= top {
+            for m in [1.0, 2.0, 5.0] {
+                let k = decade * m;
+                if k <= top && (m == 1.0 || few) {
+                    keys.push(k);
+                }
+            }
+            decade *= 10.0;
+        }
+        ScaledAxis {
+            top,
+            scale: Scale::Symlog,
+            keys,
+        }
+    }
+
+    /// A linear axis over `0..top`, labelled at `keys`.
+    pub(super) fn keyed(top: f64, keys: Vec<f64>) -> ScaledAxis {
+        ScaledAxis {
+            top,
+            scale: Scale::Linear,
+            keys,
+        }
+    }
+}
+
+impl Ranged for ScaledAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        let t = self.scale.apply(*v) / self.scale.apply(self.top);
+        limit.0 + (f64::from(limit.1 - limit.0) * t).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
+        self.keys.clone()
+    }
+
+    fn range(&self) -> Range<f64> {
+        0.0..self.top
+    }
+}
+
+/// The round step (1, 2, 2.5 or 5 times a power of ten) at or above `raw`.
+pub(super) fn nice_step(raw: f64) -> f64 {
+    let raw = if raw > 0.0 && raw.is_finite() {
+        raw
+    } else {
+        1.0
+    };
+    let decade = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * decade)
+        .find(|&s| s >= raw * 0.999_999)
+        .unwrap_or(10.0 * decade)
 }
 
 #[cfg(test)]
@@ -150,12 +245,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nines_spread_the_tail() {
-        assert_eq!(nines(0.0), 0.0);
-        assert!((nines(0.99) - 2.0).abs() < 1e-9);
-        assert!((nines(0.999) - 3.0).abs() < 1e-9);
-        assert_eq!(nines(1.0), NINES_MAX);
-        assert_eq!(nines_label(3.0), "p99.9");
+    fn symlog_shows_one_next_to_a_thousand() {
+        let axis = ScaledAxis::symlog(600.0);
+        assert_eq!(axis.keys, vec![0.0, 1.0, 10.0, 100.0]);
+        // 1 is a quarter of the way up a 0..~1000 axis, not a thousandth.
+        let one = axis.map(&1.0, (0, 400));
+        assert!((90..=110).contains(&one), "{one}");
+        assert_eq!(axis.map(&0.0, (0, 400)), 0);
+        assert_eq!(
+            ScaledAxis::symlog(30.0).keys,
+            vec![0.0, 1.0, 2.0, 5.0, 10.0, 20.0]
+        );
+    }
+
+    #[test]
+    fn linear_axes_step_roundly() {
+        assert_eq!(ScaledAxis::linear(1000.0).keys[..3], [0.0, 200.0, 400.0]);
+        assert_eq!(nice_step(0.23), 0.25);
+        assert_eq!(nice_step(3333.0 / 5.0), 1000.0);
     }
 
     #[test]

@@ -105,7 +105,11 @@ pub(crate) fn render(out: &RunOutput, options: &ReportOptions) -> String {
     h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\" />\n");
     h.push_str("<meta name=\"generator\" content=\"ratelab\" />\n");
     let _ = writeln!(h, "<title>ratelab report: {}</title>", escape(&sc.name));
-    let _ = writeln!(h, "<style>{STYLE}</style>\n</head>\n<body>\n<main>");
+    let _ = writeln!(
+        h,
+        "<style>{STYLE}{}</style>\n</head>\n<body>\n<main>",
+        charts::STYLE
+    );
     header(&mut h, out, options);
     verdict(&mut h, out);
     summary(&mut h, out);

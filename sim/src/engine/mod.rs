@@ -365,7 +365,7 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             }
         };
         self.queue.push(at, Event::Reply(slot));
-        self.rec.sent(info.client, now);
+        self.rec.sent(info.client, now, info.tokens);
     }
 
     fn on_reply(&mut self, slot: u32) {
