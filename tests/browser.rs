@@ -25,8 +25,9 @@ const CHECK: &str = r#"<script>
     scrollWidth: d.scrollWidth,
     innerWidth: window.innerWidth,
     figures: figures.map(function (f) {
+      // The charts' drawings, not the line samples of their legends.
       var svgs = [].slice.call(f.querySelectorAll('svg')).filter(function (s) {
-        return s.getBoundingClientRect().width > 0;
+        return s.getBoundingClientRect().width > 0 && !s.closest('.legend');
       });
       return {
         id: f.id,
@@ -40,7 +41,9 @@ const CHECK: &str = r#"<script>
             lines: s.querySelectorAll('path, polyline, line, rect, circle').length
           };
         }),
-        legend: f.querySelectorAll('.legend, [class*=legend]').length,
+        legend: [].slice.call(f.querySelectorAll('.legend li')).filter(function (li) {
+          return li.getBoundingClientRect().width > 0;
+        }).length,
         explained: f.querySelectorAll('p.empty').length
       };
     })
