@@ -4,12 +4,14 @@
 //! facade: the strategies live in [`strategies`] (`ratelab-strategies`), the simulator, API
 //! models and scenario schema in [`sim`] (`ratelab-sim`). [`table`] renders the comparison table
 //! that `ratelab run` and `cargo bench --bench compare` print, [`catalog`] what `ratelab list`
-//! prints of every kind, [`league`] the league of strategies against a folder of APIs.
+//! prints of every kind, [`league`] the league of strategies against a folder of APIs, [`schema`]
+//! the JSON Schema of scenario files.
 
 #![warn(missing_docs)]
 
 pub mod catalog;
 pub mod league;
+pub mod schema;
 pub mod table;
 
 pub use ratelab_sim as sim;

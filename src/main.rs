@@ -92,6 +92,15 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print a JSON Schema (draft 2020-12) of the scenario format, for editors to complete and
+    /// check scenario files.
+    ///
+    /// With taplo (Even Better TOML in VS Code): save it, e.g. `ratelab schema >
+    /// scenario.schema.json`, and put `#:schema ./scenario.schema.json` as the first line of a
+    /// scenario, or map `scenarios/*.toml` to it in `.taplo.toml`. It names every table, kind and
+    /// field, which fields are required, and the type of each; ranges are checked by `ratelab
+    /// run`, not by the schema.
+    Schema,
     /// Make the HTML report of a saved JSON result (`ratelab run --json FILE`).
     ///
     /// The report is drawn from the result: with `--scenario` naming the scenario file as it was
@@ -269,6 +278,10 @@ fn main() -> ExitCode {
             scenario,
         } => report_cmd::report(&results, &output, scenario),
         Command::Init { file, force } => init(&file, force),
+        Command::Schema => {
+            print!("{}", ratelab::schema::schema_text());
+            ExitCode::SUCCESS
+        }
         Command::Serve {
             scenario,
             addr,
