@@ -136,7 +136,11 @@ enum Command {
     /// with x-ratelimit-remaining/reset-requests/tokens headers and a small JSON body. Requests
     /// say who they are with x-ratelimit-client (default 0), x-request-id (default: counted per
     /// client), x-attempt (default 1) and x-tokens (default 1); an unreadable header gets a 400.
-    /// Ctrl-C stops it. Exit status 2 when the scenario is invalid or the address is unusable.
+    /// Keep-alive connections are reused (request bodies are read, up to 1 MiB: a longer one gets
+    /// a 413). A connection must send its headers within 10 s; at most 4 096 are open at once
+    /// (more wait to be accepted); when accept fails (out of file descriptors) it waits 100 ms
+    /// before trying again. Ctrl-C stops it. Exit status 2 when the scenario is invalid or the
+    /// address is unusable.
     Serve {
         /// The scenario file (TOML) whose [api] is served.
         scenario: PathBuf,

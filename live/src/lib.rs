@@ -50,7 +50,7 @@ pub use errors::{CallError, Failure};
 pub use reply::{HttpReply, Inspected};
 pub use run::{Endpoint, run_scenario_live, run_strategy_live};
 pub use scale::{ScaleExt, Scaled};
-pub use server::{MockApi, Server};
+pub use server::{MockApi, ServeLimits, Server};
 
 use std::future::Future;
 

@@ -7,6 +7,13 @@
 //! model's start, sleeps the reply's latency, and answers its status with `Retry-After` and the
 //! `x-ratelimit-*` headers and a small JSON body. A header that cannot be read gets a 400 with the
 //! reason; nothing a client sends can crash it.
+//!
+//! Limits, so that no client can exhaust it: a connection must send its request headers within
+//! [`HEADER_READ_TIMEOUT`]; at most [`MAX_CONNECTIONS`] connections are open at once (more wait in
+//! the kernel's backlog); a body is read (so keep-alive connections are reused) up to
+//! [`MAX_BODY_BYTES`] and a longer one gets a 413; an error from `accept` (out of file
+//! descriptors) makes it wait [`ACCEPT_BACKOFF`] before the next try instead of spinning; the
+//! per-client state is bounded by the scenario's `clients` (other ids get a 400).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -16,15 +23,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use ratelab_sim::api::{ApiModel, ApiSpec};
 use ratelab_strategies::{Draws, RateLimitHeaders, RequestInfo};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
 use crate::clock::nanos_since;
@@ -205,12 +212,43 @@ impl Answer {
     }
 }
 
+/// How long a connection may take to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections open at once; the next ones wait to be accepted.
+pub const MAX_CONNECTIONS: usize = 4096;
+/// The largest request body read; a longer one is answered 413.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// The pause after a failed `accept` (e.g. out of file descriptors).
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// What a server allows a connection: [`ServeLimits::default`] has the constants above.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServeLimits {
+    /// How long a connection may take to send a request's headers.
+    pub header_read_timeout: Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
+    /// The largest request body read.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        ServeLimits {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
+            max_body_bytes: MAX_BODY_BYTES,
+        }
+    }
+}
+
 /// A path answered 204 at once, outside the model: `ratelab live` opens its connections with it
 /// before a strategy starts, so that TCP set-up is not part of the measurement.
 pub const WARM_UP_PATH: &str = "/_ratelab/warm-up";
 
 async fn handle(
     api: Arc<MockApi>,
+    max_body_bytes: usize,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     if req.uri().path() == WARM_UP_PATH {
@@ -218,8 +256,19 @@ async fn handle(
         *resp.status_mut() = StatusCode::NO_CONTENT;
         return Ok(resp);
     }
-    let answer = api.answer(req.headers());
-    drop(req);
+    let (parts, body) = req.into_parts();
+    // Read the body (a client may then reuse the connection), within bounds.
+    if Limited::new(body, max_body_bytes).collect().await.is_err() {
+        let mut resp = Response::new(Full::new(Bytes::from(
+            serde_json::json!({ "ok": false, "error": format!(
+                "the request body is longer than {max_body_bytes} bytes, or was cut off"
+            ) })
+            .to_string(),
+        )));
+        *resp.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+        return Ok(resp);
+    }
+    let answer = api.answer(&parts.headers);
     if let Some(at) = answer.deliver_at {
         crate::clock::sleep_until(at, api.spin).await;
     }
@@ -239,30 +288,65 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `addr` and serves `api` until [`Server::shutdown`] (or the handle is dropped).
+    /// Binds `addr` and serves `api` until [`Server::shutdown`] (or the handle is dropped), with
+    /// the default [`ServeLimits`].
     pub async fn bind(addr: SocketAddr, api: Arc<MockApi>) -> std::io::Result<Server> {
+        Self::bind_with(addr, api, ServeLimits::default()).await
+    }
+
+    /// [`Server::bind`] with these limits.
+    pub async fn bind_with(
+        addr: SocketAddr,
+        api: Arc<MockApi>,
+        limits: ServeLimits,
+    ) -> std::io::Result<Server> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (stop, mut stopped) = watch::channel(false);
         let served = Arc::clone(&api);
         let task = tokio::spawn(async move {
             let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+            let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+            let mut warned = false;
             loop {
                 tokio::select! {
                     biased;
                     _ = stopped.changed() => break,
-                    conn = listener.accept() => {
-                        let Ok((stream, _)) = conn else { continue };
+                    permit = Arc::clone(&open).acquire_owned() => {
+                        let Ok(permit) = permit else { break };
+                        let stream = tokio::select! {
+                            biased;
+                            _ = stopped.changed() => break,
+                            conn = listener.accept() => match conn {
+                                Ok((stream, _)) => stream,
+                                Err(e) => {
+                                    if !warned {
+                                        eprintln!(
+                                            "serve: accept failed ({e}); retrying every {} ms",
+                                            ACCEPT_BACKOFF.as_millis()
+                                        );
+                                        warned = true;
+                                    }
+                                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                                    continue;
+                                }
+                            },
+                        };
                         let _ = stream.set_nodelay(true);
                         let api = Arc::clone(&served);
                         let conn = http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .header_read_timeout(limits.header_read_timeout)
                             .serve_connection(
                                 TokioIo::new(stream),
-                                service_fn(move |req| handle(Arc::clone(&api), req)),
+                                service_fn(move |req| {
+                                    handle(Arc::clone(&api), limits.max_body_bytes, req)
+                                }),
                             );
                         let conn = graceful.watch(conn);
                         tokio::spawn(async move {
                             let _ = conn.await;
+                            drop(permit);
                         });
                     }
                 }

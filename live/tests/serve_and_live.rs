@@ -102,3 +102,123 @@ async fn a_live_run_has_the_simulator_result_shape() {
     let back: ratelab_sim::RunOutput = serde_json::from_str(&json).unwrap();
     assert_eq!(back.mode, "live");
 }
+
+async fn hardened(limits: ratelab_live::ServeLimits) -> Server {
+    let spec = toml::from_str(r#"latency = { kind = "fixed", ms = 1 }"#).unwrap();
+    Server::bind_with(
+        ([127, 0, 0, 1], 0).into(),
+        Arc::new(MockApi::new(&spec, 1, 1)),
+        limits,
+    )
+    .await
+    .unwrap()
+}
+
+/// Reads one HTTP/1.1 response (headers and a content-length body) from `s`.
+async fn one_response(s: &mut TcpStream) -> String {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut byte).await.unwrap(), 1, "closed: {buf:?}");
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8(buf).unwrap();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).await.unwrap();
+    head + &String::from_utf8(body).unwrap()
+}
+
+/// A keep-alive connection is reused: its request bodies are read, and neither reply closes it.
+#[tokio::test]
+async fn a_keep_alive_connection_serves_request_after_request() {
+    let server = hardened(ratelab_live::ServeLimits::default()).await;
+    let mut s = TcpStream::connect(server.addr()).await.unwrap();
+    for _ in 0..3 {
+        let body = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+        s.write_all(
+            format!(
+                "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let r = one_response(&mut s).await;
+        assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+        assert!(!r.to_ascii_lowercase().contains("connection: close"), "{r}");
+    }
+    server.shutdown().await;
+}
+
+/// A body over the limit gets a 413; a connection that sends its headers too slowly is closed.
+#[tokio::test]
+async fn long_bodies_and_slow_headers_are_refused() {
+    let server = hardened(ratelab_live::ServeLimits {
+        header_read_timeout: std::time::Duration::from_millis(300),
+        max_body_bytes: 16,
+        ..Default::default()
+    })
+    .await;
+    let r = raw(
+        server.addr(),
+        "POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 17\r\nconnection: close\r\n\r\n12345678901234567",
+    )
+    .await;
+    assert!(r.starts_with("HTTP/1.1 413"), "{r}");
+    // Half a request line, then silence: closed within the timeout (plus slack), not held.
+    let mut s = TcpStream::connect(server.addr()).await.unwrap();
+    s.write_all(b"POST / HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut rest))
+        .await
+        .expect("the server closes a slow connection");
+    assert!(read.is_ok());
+    assert!(
+        t0.elapsed() >= std::time::Duration::from_millis(250),
+        "{:?}",
+        t0.elapsed()
+    );
+    server.shutdown().await;
+}
+
+/// With a cap of one connection, a second waits (in the kernel's backlog) until the first
+/// closes, then is served.
+#[tokio::test]
+async fn open_connections_are_capped() {
+    let server = hardened(ratelab_live::ServeLimits {
+        max_connections: 1,
+        ..Default::default()
+    })
+    .await;
+    let first = TcpStream::connect(server.addr()).await.unwrap();
+    // Let the server accept the first before the second arrives.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut second = TcpStream::connect(server.addr()).await.unwrap();
+    second
+        .write_all(b"GET / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n")
+        .await
+        .unwrap();
+    let waited = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        one_response(&mut second),
+    )
+    .await;
+    assert!(
+        waited.is_err(),
+        "served while the first connection was open"
+    );
+    drop(first);
+    let r = tokio::time::timeout(std::time::Duration::from_secs(5), one_response(&mut second))
+        .await
+        .expect("served once the first closed");
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    server.shutdown().await;
+}
