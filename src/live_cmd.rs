@@ -8,10 +8,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ratelab_live::{Endpoint, MockApi, ScaleExt, Server, fidelity, run_scenario_live};
+use ratelab_live::{
+    Endpoint, MockApi, ScaleExt, Server, fidelity, interrupt_on_ctrl_c, run_scenario_live_until,
+};
+use ratelab_sim::result::StopReason;
 use ratelab_sim::{RunOutput, Scenario, run_scenario};
 
 use crate::progress::ProgressLine;
+
+/// The exit status of a live run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+pub const INTERRUPTED: i32 = 130;
 use crate::table;
 
 fn load(path: &Path) -> Result<Scenario, ExitCode> {
@@ -94,13 +100,30 @@ fn live_output(
 ) -> Result<RunOutput, String> {
     let names = scenario.strategies.iter().map(|s| s.name.clone()).collect();
     let mut line = ProgressLine::new(names, "live ", "elapsed", quiet);
-    let out = ratelab_live::block_on(run_scenario_live(
-        scenario,
-        seed,
-        endpoint,
-        Duration::from_micros(spin_us),
-        &mut |i, p| line.update(i, p),
-    ))?;
+    let out = ratelab_live::block_on(async {
+        // The first Ctrl-C stops the run as at a horizon (its results are kept); a second one
+        // ends the process at once.
+        let (interrupted, watcher) = interrupt_on_ctrl_c(
+            || {
+                eprintln!(
+                    "\ninterrupted: stopping the running strategy and writing the results \
+                     (Ctrl-C again to quit at once)"
+                )
+            },
+            INTERRUPTED,
+        );
+        let out = run_scenario_live_until(
+            scenario,
+            seed,
+            endpoint,
+            Duration::from_micros(spin_us),
+            &mut |i, p| line.update(i, p),
+            interrupted,
+        )
+        .await;
+        watcher.abort();
+        out
+    })?;
     line.clear();
     out
 }
@@ -196,7 +219,20 @@ pub fn live(args: LiveArgs<'_>, only: &[String], objective: Option<&str>) -> Exi
         scenario_path: Some(path.display().to_string()),
         built_in: false,
     };
-    crate::report_cmd::write_outputs(&out, &options, report, None)
+    let code = crate::report_cmd::write_outputs(&out, &options, report, None);
+    if out
+        .results
+        .iter()
+        .any(|r| r.stop == StopReason::Interrupted)
+    {
+        eprintln!(
+            "interrupted: {} of {} strategies ran; exit status {INTERRUPTED}",
+            out.results.len(),
+            scenario.strategies.len()
+        );
+        return ExitCode::from(INTERRUPTED as u8);
+    }
+    code
 }
 
 /// `ratelab fidelity SCENARIO [--scale K] [--seed N] [--strategy NAME]...`.
@@ -244,6 +280,16 @@ pub fn fidelity(
             return ExitCode::from(1);
         }
     };
+    if live
+        .results
+        .iter()
+        .any(|r| r.stop == StopReason::Interrupted)
+    {
+        eprintln!(
+            "interrupted: no comparison (the live run did not finish); exit status {INTERRUPTED}"
+        );
+        return ExitCode::from(INTERRUPTED as u8);
+    }
     if scale != 1.0 {
         // Honest scaling leaves the dynamics unchanged: the scaled simulation then takes exactly
         // 1/K of the original's time. Whatever does not scale shows up here.

@@ -299,6 +299,14 @@ fn notes(out: &RunOutput) -> String {
             stalled.join(", ")
         ));
     }
+    let interrupted = names(StopReason::Interrupted);
+    if !interrupted.is_empty() {
+        notes.push_str(&format!(
+            "+ interrupted ({}): Ctrl-C stopped the run; requests not final then count as \
+             \"pending\", and the strategies after it did not run.\n",
+            interrupted.join(", ")
+        ));
+    }
     let held = names(StopReason::MemoryLimit);
     if !held.is_empty() {
         notes.push_str(&format!(

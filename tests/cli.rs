@@ -762,3 +762,54 @@ fn init_writes_a_starter_that_runs() {
     assert_eq!(json["results"].as_array().unwrap().len(), 3);
     assert!(json["verdict"]["strategy"].is_string());
 }
+
+/// Ctrl-C during `ratelab live` stops it as at a horizon: the strategy that finished is kept,
+/// the running one counts its pending requests, the JSON and the table are written, and the exit
+/// status is 130.
+#[cfg(unix)]
+#[test]
+fn live_keeps_its_results_on_ctrl_c() {
+    let path = write(
+        "interrupted.toml",
+        "name = \"interrupted\"\n[workload]\nrequests = 40\n[api]\n\
+         latency = { kind = \"fixed\", ms = 5 }\n\
+         [[strategy]]\nname = \"quick\"\n\
+         [[strategy]]\nname = \"slow\"\n\
+         admission = [{ kind = \"token_bucket\", rate_per_s = 2, burst = 1 }]\n",
+    );
+    let json = path.with_extension("json");
+    let _ = std::fs::remove_file(&json);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ratelab"))
+        .args(["live", path.to_str().unwrap(), "-q", "--json"])
+        .arg(&json)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // "quick" takes a few ms; "slow" needs 20 s: interrupt it after a while.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{table}{err}");
+    assert!(table.contains("+ interrupted (slow)"), "{table}");
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let results = result["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0]["stop"], "all_final");
+    assert_eq!(results[0]["succeeded"], 40);
+    let slow = &results[1];
+    assert_eq!(slow["stop"], "interrupted");
+    let n = |k: &str| slow[k].as_u64().unwrap();
+    assert!(n("succeeded") >= 2 && n("succeeded") < 40, "{slow}");
+    assert_eq!(
+        n("succeeded") + n("in_flight_at_horizon") + n("dead_lettered"),
+        40
+    );
+}

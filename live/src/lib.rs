@@ -48,7 +48,10 @@ pub mod server;
 pub use driver::{Attempt, Limiter, Observer, Options};
 pub use errors::{CallError, Failure};
 pub use reply::{HttpReply, Inspected};
-pub use run::{Endpoint, run_scenario_live, run_strategy_live};
+pub use run::{
+    Endpoint, interrupt_on_ctrl_c, run_scenario_live, run_scenario_live_until, run_strategy_live,
+    run_strategy_live_until,
+};
 pub use scale::{ScaleExt, Scaled};
 pub use server::{MockApi, ServeLimits, Server};
 

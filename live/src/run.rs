@@ -14,6 +14,7 @@ use ratelab_strategies::retry::DeadLetterReason;
 use ratelab_strategies::spec::StrategySpec;
 use ratelab_strategies::time::Nanos;
 use ratelab_strategies::{Draws, RequestInfo, Response};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -60,6 +61,26 @@ impl Observer for Recording {
     }
 }
 
+/// Inside a runtime: a flag that turns true at the first Ctrl-C (after calling `first`), for
+/// [`run_scenario_live_until`]; a second Ctrl-C ends the process with `exit_code`. Abort the
+/// task returned when the run is over.
+pub fn interrupt_on_ctrl_c(
+    first: fn(),
+    exit_code: i32,
+) -> (watch::Receiver<bool>, tokio::task::JoinHandle<()>) {
+    let (interrupt, interrupted) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            first();
+            let _ = interrupt.send(true);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(exit_code);
+            }
+        }
+    });
+    (interrupted, task)
+}
+
 /// Connections opened before each strategy against the in-process server.
 pub const WARM_CONNECTIONS: u64 = 64;
 
@@ -84,6 +105,21 @@ pub async fn run_strategy_live(
     target: &Target,
     spin: Duration,
     progress: &mut (dyn FnMut(Progress) + Send),
+) -> StrategyResult {
+    let (_keep, never) = watch::channel(false);
+    run_strategy_live_until(scenario, spec, seed, target, spin, progress, never).await
+}
+
+/// [`run_strategy_live`], stopped early when `interrupt` turns true: the result then says
+/// [`StopReason::Interrupted`] and counts what was pending as in flight.
+pub async fn run_strategy_live_until(
+    scenario: &Scenario,
+    spec: &StrategySpec,
+    seed: u64,
+    target: &Target,
+    spin: Duration,
+    progress: &mut (dyn FnMut(Progress) + Send),
+    mut interrupt: watch::Receiver<bool>,
 ) -> StrategyResult {
     let wl = &scenario.workload;
     let draws = Draws::new(seed);
@@ -144,6 +180,7 @@ pub async fn run_strategy_live(
                 }
             }
             _ = &mut deadline => break StopReason::Horizon,
+            Ok(_) = interrupt.wait_for(|stop| *stop) => break StopReason::Interrupted,
             _ = ticker.tick() => progress(Progress {
                 finals: recording.finals.load(Ordering::Relaxed),
                 requests: total,
@@ -188,6 +225,21 @@ pub async fn run_scenario_live(
     spin: Duration,
     progress: &mut (dyn FnMut(usize, Progress) + Send),
 ) -> Result<RunOutput, String> {
+    let (_keep, never) = watch::channel(false);
+    run_scenario_live_until(scenario, seed, endpoint, spin, progress, never).await
+}
+
+/// [`run_scenario_live`], stopped when `interrupt` turns true: the strategies that finished are
+/// kept, the running one ends as [`StopReason::Interrupted`], the later ones do not run (the
+/// result's scenario lists only the strategies that ran).
+pub async fn run_scenario_live_until(
+    scenario: &Scenario,
+    seed: u64,
+    endpoint: &Endpoint,
+    spin: Duration,
+    progress: &mut (dyn FnMut(usize, Progress) + Send),
+    interrupt: watch::Receiver<bool>,
+) -> Result<RunOutput, String> {
     let (target, server) = match endpoint {
         Endpoint::Url(url) => {
             let target = Target::new(url)?;
@@ -215,13 +267,29 @@ pub async fn run_scenario_live(
                 .await;
             s.api().reset();
         }
+        if *interrupt.borrow() {
+            break;
+        }
         let mut report = |p: Progress| progress(i, p);
-        results.push(run_strategy_live(scenario, spec, seed, &target, spin, &mut report).await);
+        results.push(
+            run_strategy_live_until(
+                scenario,
+                spec,
+                seed,
+                &target,
+                spin,
+                &mut report,
+                interrupt.clone(),
+            )
+            .await,
+        );
     }
     if let Some(s) = server {
         s.shutdown().await;
     }
-    let mut out = ratelab_sim::output(scenario, seed, results);
+    let mut ran = scenario.clone();
+    ran.strategies.truncate(results.len());
+    let mut out = ratelab_sim::output(&ran, seed, results);
     out.mode = "live".to_string();
     Ok(out)
 }

@@ -136,6 +136,10 @@ pub(crate) fn line(out: &RunOutput, r: &StrategyResult) -> String {
                 duration(r.makespan_s),
                 count(out.scenario.max_requests_held)
             ),
+            StopReason::Interrupted => format!(
+                "interrupted (Ctrl-C) after {}: the requests not final then are counted in flight",
+                duration(r.makespan_s)
+            ),
             _ => format!(
                 "not finished: the {} horizon came first",
                 duration(r.makespan_s)

@@ -59,6 +59,8 @@ pub enum StopReason {
     /// The run would have held more requests at once (in flight or waiting to retry) than the
     /// scenario's `max_requests_held`: it stopped at that instant.
     MemoryLimit,
+    /// A live run was interrupted (Ctrl-C): what was pending then is counted as in flight.
+    Interrupted,
 }
 
 /// The outcome of one strategy.
