@@ -28,7 +28,13 @@ fn load(path: &Path) -> Result<Scenario, ExitCode> {
 }
 
 /// `ratelab serve SCENARIO [--addr ADDR] [--seed N] [--timer-spin-us US]`.
-pub fn serve(path: &Path, addr: SocketAddr, seed: Option<u64>, spin_us: u64) -> ExitCode {
+pub fn serve(
+    path: &Path,
+    addr: SocketAddr,
+    seed: Option<u64>,
+    spin_us: u64,
+    profile: ratelab_live::Profile,
+) -> ExitCode {
     let scenario = match load(path) {
         Ok(s) => s,
         Err(code) => return code,
@@ -37,7 +43,8 @@ pub fn serve(path: &Path, addr: SocketAddr, seed: Option<u64>, spin_us: u64) -> 
     let done = ratelab_live::block_on(async move {
         let api = Arc::new(
             MockApi::new(&scenario.api, seed, scenario.workload.clients)
-                .with_spin(Duration::from_micros(spin_us)),
+                .with_spin(Duration::from_micros(spin_us))
+                .with_profile(profile),
         );
         let server = match Server::bind(addr, api).await {
             Ok(s) => s,
@@ -47,11 +54,20 @@ pub fn serve(path: &Path, addr: SocketAddr, seed: Option<u64>, spin_us: u64) -> 
             }
         };
         let bound = server.addr();
-        println!(
-            "ratelab serve: {} ({}) on http://{bound}/ (any path, any method)",
-            scenario.name,
-            path.display()
-        );
+        match profile {
+            ratelab_live::Profile::Generic => println!(
+                "ratelab serve: {} ({}) on http://{bound}/ (any path, any method)",
+                scenario.name,
+                path.display()
+            ),
+            ratelab_live::Profile::OpenAi => println!(
+                "ratelab serve: {} ({}) as the OpenAI API on http://{bound}/v1 \
+                 (base_url for the SDKs; POST /chat/completions, /completions, /embeddings, \
+                 /responses)",
+                scenario.name,
+                path.display()
+            ),
+        }
         if !bound.ip().is_loopback() {
             println!(
                 "warning: listening on {}, which is not a loopback address",

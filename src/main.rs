@@ -155,6 +155,13 @@ enum Command {
         /// late).
         #[arg(long, value_name = "US", default_value_t = 2000)]
         timer_spin_us: u64,
+        /// What the mock looks like: `generic` (any path, ratelab's small JSON bodies) or
+        /// `openai` (POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses
+        /// with bodies the official SDKs parse, OpenAI's error shape, retry-after-ms,
+        /// x-request-id, resets as `6m0s`; a request without x-tokens weighs ceil(chars/4) of
+        /// its text plus its max_tokens).
+        #[arg(long, default_value = "generic", value_parser = |s: &str| s.parse::<ratelab_live::Profile>())]
+        profile: ratelab_live::Profile,
     },
     /// Run a scenario's strategies on real time against a real HTTP endpoint.
     ///
@@ -291,7 +298,8 @@ fn main() -> ExitCode {
             addr,
             seed,
             timer_spin_us,
-        } => live_cmd::serve(&scenario, addr, seed, timer_spin_us),
+            profile,
+        } => live_cmd::serve(&scenario, addr, seed, timer_spin_us, profile),
         Command::Live {
             scenario,
             url,

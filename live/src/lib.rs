@@ -40,6 +40,7 @@ pub mod driver;
 pub mod errors;
 pub mod fidelity;
 pub mod headers;
+pub mod profile;
 pub mod reply;
 pub mod run;
 pub mod scale;
@@ -47,6 +48,7 @@ pub mod server;
 
 pub use driver::{Attempt, Limiter, Observer, Options};
 pub use errors::{CallError, Failure};
+pub use profile::Profile;
 pub use reply::{HttpReply, Inspected};
 pub use run::{
     Endpoint, interrupt_on_ctrl_c, run_scenario_live, run_scenario_live_until, run_strategy_live,

@@ -35,7 +35,12 @@ use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
 use crate::clock::nanos_since;
-use crate::headers::{ATTEMPT, CLIENT, REQUEST_ID, TOKENS, reply_headers};
+use crate::headers::{
+    ATTEMPT, CLIENT, REQUEST_ID, RESET_REQUESTS, RESET_TOKENS, TOKENS, reply_headers,
+};
+use crate::profile::{
+    OPENAI_PATHS, OpenAiReply, Profile, go_duration, openai_body, openai_headers, tokens_of_body,
+};
 
 /// The model and its clock.
 struct Model {
@@ -50,6 +55,7 @@ struct Model {
 /// The API model shared by every connection, with what is needed to start it afresh.
 pub struct MockApi {
     spin: Duration,
+    profile: Profile,
     spec: ApiSpec,
     draws: Draws,
     clients: u32,
@@ -63,6 +69,7 @@ impl MockApi {
         let draws = Draws::new(seed);
         MockApi {
             spin: Duration::ZERO,
+            profile: Profile::Generic,
             spec: spec.clone(),
             draws,
             clients: clients.max(1),
@@ -97,6 +104,125 @@ impl MockApi {
             next_id: BTreeMap::new(),
             clock: 0,
         };
+    }
+
+    /// The same model presented as `profile`.
+    pub fn with_profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// Answers one request as the profile says: `path` and `body` matter to the `openai`
+    /// profile (its endpoints, and the token weight of a body without `x-tokens`).
+    pub fn answer_request(&self, path: &str, headers: &HeaderMap, body: &[u8]) -> Answer {
+        match self.profile {
+            Profile::Generic => self.answer(headers),
+            Profile::OpenAi => self.answer_openai(path, headers, body),
+        }
+    }
+
+    fn answer_openai(&self, path: &str, headers: &HeaderMap, body: &[u8]) -> Answer {
+        let error = |status: u16| {
+            let mut h = HeaderMap::new();
+            h.insert("content-type", HeaderValue::from_static("application/json"));
+            Answer {
+                status,
+                headers: h,
+                deliver_at: None,
+                body: openai_body(&OpenAiReply {
+                    path,
+                    status,
+                    model: "",
+                    tokens: 0,
+                    tokens_limited: false,
+                    request_id: "",
+                    created: 0,
+                }),
+            }
+        };
+        if !OPENAI_PATHS.contains(&path) {
+            return error(404);
+        }
+        let tokens = if headers.contains_key(TOKENS) {
+            None
+        } else {
+            Some(tokens_of_body(body))
+        };
+        let Ok(decided) = self.decide(headers, tokens) else {
+            return error(400);
+        };
+        let model = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("model").and_then(|m| m.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| "ratelab-mock".to_string());
+        let info = decided.info;
+        let request_id = format!("req_{}_{}_{}", info.client, info.id, info.attempt);
+        let mut out = HeaderMap::new();
+        reply_headers(&decided.reply, &decided.limits, &mut out);
+        for (name, value) in [
+            (RESET_REQUESTS, decided.limits.reset_requests),
+            (RESET_TOKENS, decided.limits.reset_tokens),
+        ] {
+            if let Some(v) = value.and_then(|v| HeaderValue::from_str(&go_duration(v)).ok()) {
+                out.insert(name, v);
+            }
+        }
+        openai_headers(&mut out, decided.reply.retry_after, &request_id);
+        out.insert("content-type", HeaderValue::from_static("application/json"));
+        let status = decided.reply.status;
+        let body = openai_body(&OpenAiReply {
+            path,
+            status,
+            model: &model,
+            tokens: info.tokens,
+            tokens_limited: status == 429
+                && decided
+                    .limits
+                    .remaining_tokens
+                    .is_some_and(|r| r < info.tokens),
+            request_id: &request_id,
+            created: decided.created_s,
+        });
+        Answer {
+            status,
+            headers: out,
+            deliver_at: Some(decided.deliver_at),
+            body,
+        }
+    }
+
+    /// Runs the model for one attempt: who sent it (from the headers; `tokens` overrides
+    /// `x-tokens` when given), the reply, the headers' values, when to deliver it.
+    fn decide(&self, headers: &HeaderMap, tokens: Option<u64>) -> Result<Decided, String> {
+        let (client, id, attempt, header_tokens) = self.parse(headers)?;
+        let mut m = self.model.lock().unwrap_or_else(|p| p.into_inner());
+        let id = id.unwrap_or_else(|| {
+            let next = m.next_id.entry(client).or_insert(0);
+            *next += 1;
+            *next - 1
+        });
+        let now = nanos_since(m.start).max(m.clock);
+        m.clock = now;
+        let info = RequestInfo {
+            client,
+            id,
+            attempt,
+            tokens: tokens.unwrap_or(header_tokens),
+        };
+        let reply = m.api.handle(now, &info);
+        let limits = if reply.has_headers {
+            m.api.headers(now)
+        } else {
+            RateLimitHeaders::default()
+        };
+        let deliver_at = m.start + Duration::from_nanos(now.saturating_add(reply.latency));
+        Ok(Decided {
+            info,
+            reply,
+            limits,
+            deliver_at,
+            created_s: now / 1_000_000_000,
+        })
     }
 
     /// Answers one attempt described by request headers: the status, the headers to send, the
@@ -187,6 +313,15 @@ fn header_number(
     }
 }
 
+/// One attempt as the model decided it.
+struct Decided {
+    info: RequestInfo,
+    reply: ratelab_sim::api::Reply,
+    limits: RateLimitHeaders,
+    deliver_at: Instant,
+    created_s: u64,
+}
+
 /// What the server sends back for one request.
 pub struct Answer {
     /// HTTP status.
@@ -258,17 +393,20 @@ async fn handle(
     }
     let (parts, body) = req.into_parts();
     // Read the body (a client may then reuse the connection), within bounds.
-    if Limited::new(body, max_body_bytes).collect().await.is_err() {
-        let mut resp = Response::new(Full::new(Bytes::from(
-            serde_json::json!({ "ok": false, "error": format!(
-                "the request body is longer than {max_body_bytes} bytes, or was cut off"
-            ) })
-            .to_string(),
-        )));
-        *resp.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-        return Ok(resp);
-    }
-    let answer = api.answer(&parts.headers);
+    let body = match Limited::new(body, max_body_bytes).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            let mut resp = Response::new(Full::new(Bytes::from(
+                serde_json::json!({ "ok": false, "error": format!(
+                    "the request body is longer than {max_body_bytes} bytes, or was cut off"
+                ) })
+                .to_string(),
+            )));
+            *resp.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            return Ok(resp);
+        }
+    };
+    let answer = api.answer_request(parts.uri.path(), &parts.headers, &body);
     if let Some(at) = answer.deliver_at {
         crate::clock::sleep_until(at, api.spin).await;
     }
