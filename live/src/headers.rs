@@ -38,11 +38,18 @@ pub const BANNED: &str = "x-ratelimit-banned";
 pub const MAX_HEADER_WAIT: Nanos = 86_400 * SECOND;
 
 /// The typed [`Response`] for attempt `request`, sent at `sent_at` and answered at `now` (both on
-/// the driver's clock), from the reply's status and headers. `Retry-After` is read as whole (or
-/// decimal) seconds or as an HTTP date (compared with the system clock); `x-ratelimit-remaining-
-/// requests`, `-remaining-tokens` and `-limit-*` as integers; `x-ratelimit-reset-requests` and
-/// `-reset-tokens` as durations (`"1s"`, `"6m0s"`, `"20ms"`, `"1.5"` seconds). Malformed headers
-/// are ignored.
+/// the driver's clock), from the reply's status and headers, in every profile's format:
+///
+/// - the wait: `retry-after-ms` (milliseconds, OpenAI and Anthropic) when present, else
+///   `Retry-After` as whole (or decimal) seconds or an HTTP date (compared with the system clock);
+/// - OpenAI's `x-ratelimit-{remaining,limit,reset}-{requests,tokens}`: counts as integers,
+///   resets as durations (`"1s"`, `"6m0s"`, `"20ms"`, `"1.5"` seconds) or RFC 3339 times;
+/// - else Anthropic's `anthropic-ratelimit-{requests,tokens}-{remaining,limit,reset}` (resets as
+///   RFC 3339 times);
+/// - else the IETF draft's `RateLimit: "name";r=REMAINING;t=SECONDS` and `RateLimit-Policy:
+///   "name";q=QUOTA;w=WINDOW` (draft-ietf-httpapi-ratelimit-headers-10), as request limits.
+///
+/// Malformed headers are ignored.
 pub fn response_from_parts(
     request: RequestInfo,
     sent_at: Nanos,
@@ -51,15 +58,147 @@ pub fn response_from_parts(
     headers: &HeaderMap,
 ) -> Response {
     let mut r = Response::new(request, sent_at, status, now.saturating_sub(sent_at));
-    r.retry_after =
-        header_str(headers, "retry-after").and_then(|v| parse_retry_after(v, SystemTime::now()));
-    r.remaining_requests = header_str(headers, REMAINING_REQUESTS).and_then(parse_count);
-    r.reset_requests = header_str(headers, RESET_REQUESTS).and_then(parse_duration);
-    r.remaining_tokens = header_str(headers, REMAINING_TOKENS).and_then(parse_count);
-    r.reset_tokens = header_str(headers, RESET_TOKENS).and_then(parse_duration);
-    r.limit_requests = header_str(headers, LIMIT_REQUESTS).and_then(parse_count);
-    r.limit_tokens = header_str(headers, LIMIT_TOKENS).and_then(parse_count);
+    let wall = SystemTime::now();
+    r.retry_after = header_str(headers, "retry-after-ms")
+        .and_then(parse_milliseconds)
+        .or_else(|| header_str(headers, "retry-after").and_then(|v| parse_retry_after(v, wall)));
+    let count = |name: &str| header_str(headers, name).and_then(parse_count);
+    let reset = |name: &str| header_str(headers, name).and_then(|v| parse_reset(v, wall));
+    r.remaining_requests =
+        count(REMAINING_REQUESTS).or_else(|| count(ANTHROPIC_REMAINING_REQUESTS));
+    r.reset_requests = reset(RESET_REQUESTS).or_else(|| reset(ANTHROPIC_RESET_REQUESTS));
+    r.remaining_tokens = count(REMAINING_TOKENS).or_else(|| count(ANTHROPIC_REMAINING_TOKENS));
+    r.reset_tokens = reset(RESET_TOKENS).or_else(|| reset(ANTHROPIC_RESET_TOKENS));
+    r.limit_requests = count(LIMIT_REQUESTS).or_else(|| count(ANTHROPIC_LIMIT_REQUESTS));
+    r.limit_tokens = count(LIMIT_TOKENS).or_else(|| count(ANTHROPIC_LIMIT_TOKENS));
+    if r.remaining_requests.is_none()
+        && let Some((remaining, reset)) = header_str(headers, "ratelimit").and_then(ietf_ratelimit)
+    {
+        r.remaining_requests = Some(remaining);
+        r.reset_requests = reset;
+        r.limit_requests = header_str(headers, "ratelimit-policy").and_then(ietf_quota);
+    }
     r
+}
+
+/// Anthropic's rate-limit headers.
+pub const ANTHROPIC_REMAINING_REQUESTS: &str = "anthropic-ratelimit-requests-remaining";
+/// See [`ANTHROPIC_REMAINING_REQUESTS`].
+pub const ANTHROPIC_RESET_REQUESTS: &str = "anthropic-ratelimit-requests-reset";
+/// See [`ANTHROPIC_REMAINING_REQUESTS`].
+pub const ANTHROPIC_LIMIT_REQUESTS: &str = "anthropic-ratelimit-requests-limit";
+/// See [`ANTHROPIC_REMAINING_REQUESTS`].
+pub const ANTHROPIC_REMAINING_TOKENS: &str = "anthropic-ratelimit-tokens-remaining";
+/// See [`ANTHROPIC_REMAINING_REQUESTS`].
+pub const ANTHROPIC_RESET_TOKENS: &str = "anthropic-ratelimit-tokens-reset";
+/// See [`ANTHROPIC_REMAINING_REQUESTS`].
+pub const ANTHROPIC_LIMIT_TOKENS: &str = "anthropic-ratelimit-tokens-limit";
+
+/// `retry-after-ms`: non-negative milliseconds (a decimal is accepted), at most
+/// [`MAX_HEADER_WAIT`].
+fn parse_milliseconds(value: &str) -> Option<Nanos> {
+    parse_seconds(value).map(|ns| ns / 1000)
+}
+
+/// A reset: a duration ([`parse_duration`]) or an RFC 3339 time, as the wait from `now`.
+fn parse_reset(value: &str, now: SystemTime) -> Option<Nanos> {
+    parse_duration(value).or_else(|| {
+        let at = parse_rfc3339(value)?;
+        let wait = at
+            .duration_since(now)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        (wait <= MAX_HEADER_WAIT).then_some(wait)
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` as a time.
+pub fn parse_rfc3339(value: &str) -> Option<SystemTime> {
+    let v = value.trim().as_bytes();
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = v.get(range)?;
+        if !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(part).ok()?.parse().ok()
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if v.get(4) != Some(&b'-')
+        || v.get(7) != Some(&b'-')
+        || !matches!(v.get(10), Some(b'T' | b't' | b' '))
+        || v.get(13) != Some(&b':')
+        || v.get(16) != Some(&b':')
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&d)
+        || h > 23
+        || mi > 59
+        || s > 60
+    {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos = 0u64;
+    if v.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while v.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        let digits = std::str::from_utf8(&v[start..i]).ok()?;
+        if digits.is_empty() {
+            return None;
+        }
+        let padded = format!("{:0<9}", &digits[..digits.len().min(9)]);
+        nanos = padded.parse().ok()?;
+    }
+    let offset_s: i64 = match v.get(i) {
+        Some(b'Z' | b'z') if i + 1 == v.len() => 0,
+        Some(sign @ (b'+' | b'-')) if i + 6 == v.len() && v[i + 3] == b':' => {
+            let o = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
+            if *sign == b'+' { o } else { -o }
+        }
+        _ => return None,
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let (y, m) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + s - offset_s;
+    let secs = u64::try_from(secs).ok()?;
+    Some(SystemTime::UNIX_EPOCH + std::time::Duration::new(secs, nanos as u32))
+}
+
+/// The IETF draft's `RateLimit: "name";r=R;t=T` (the first item): remaining and reset.
+fn ietf_ratelimit(value: &str) -> Option<(u64, Option<Nanos>)> {
+    let item = value.split(',').next()?;
+    let mut remaining = None;
+    let mut reset = None;
+    for param in item.split(';').skip(1) {
+        match param.trim().split_once('=') {
+            Some(("r", r)) => remaining = parse_count(r.trim()),
+            Some(("t", t)) => reset = parse_seconds(t.trim()),
+            _ => {}
+        }
+    }
+    Some((remaining?, reset))
+}
+
+/// The IETF draft's `RateLimit-Policy: "name";q=Q;w=W` (the first item): the quota.
+fn ietf_quota(value: &str) -> Option<u64> {
+    let item = value.split(',').next()?;
+    item.split(';')
+        .skip(1)
+        .find_map(|p| match p.trim().split_once('=') {
+            Some(("q", q)) => parse_count(q.trim()),
+            _ => None,
+        })
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -304,5 +443,93 @@ mod tests {
         (read.limit_requests, read.limit_tokens) = (r.limit_requests, r.limit_tokens);
         assert_eq!(read, limits);
         assert_eq!(r.retry_after, Some(2 * SECOND));
+    }
+
+    fn parts(pairs: &[(&'static str, &str)]) -> Response {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        let req = RequestInfo {
+            client: 0,
+            id: 0,
+            attempt: 1,
+            tokens: 1,
+        };
+        response_from_parts(req, 0, 10, 429, &h)
+    }
+
+    #[test]
+    fn retry_after_ms_wins_over_retry_after() {
+        let r = parts(&[("retry-after", "2"), ("retry-after-ms", "1500")]);
+        assert_eq!(r.retry_after, Some(1_500_000_000));
+        let r = parts(&[("retry-after", "2"), ("retry-after-ms", "soon")]);
+        assert_eq!(r.retry_after, Some(2 * SECOND), "a bad -ms falls back");
+    }
+
+    #[test]
+    fn rfc3339_times_parse_to_the_instant() {
+        let t = parse_rfc3339("2024-03-01T12:00:30.5Z").unwrap();
+        let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap();
+        assert_eq!(d, std::time::Duration::new(1_709_294_430, 500_000_000));
+        let same = parse_rfc3339("2024-03-01T14:00:30.5+02:00").unwrap();
+        assert_eq!(t, same);
+        for bad in [
+            "2024-13-01T00:00:00Z",
+            "2024-03-01 12:00",
+            "yesterday",
+            "2024-03-01T12:00:00",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn anthropic_and_ietf_headers_fill_the_same_fields() {
+        let soon = SystemTime::now() + std::time::Duration::from_secs(30);
+        let secs = soon
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        // An RFC 3339 time 30 s ahead, written from the Unix time.
+        let (days, rem) = (secs / 86_400, secs % 86_400);
+        let civil = {
+            // Inverse of the days-from-civil algorithm.
+            let z = days as i64 + 719_468;
+            let era = z.div_euclid(146_097);
+            let doe = z - era * 146_097;
+            let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+            let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+            let mp = (5 * doy + 2) / 153;
+            let d = doy - (153 * mp + 2) / 5 + 1;
+            let m = if mp < 10 { mp + 3 } else { mp - 9 };
+            let y = yoe + era * 400 + i64::from(m <= 2);
+            format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+                rem / 3600,
+                rem % 3600 / 60,
+                rem % 60
+            )
+        };
+        let r = parts(&[
+            (ANTHROPIC_REMAINING_REQUESTS, "7"),
+            (ANTHROPIC_LIMIT_REQUESTS, "50"),
+            (ANTHROPIC_RESET_REQUESTS, &civil),
+            (ANTHROPIC_REMAINING_TOKENS, "900"),
+        ]);
+        assert_eq!(
+            (r.remaining_requests, r.limit_requests),
+            (Some(7), Some(50))
+        );
+        assert_eq!(r.remaining_tokens, Some(900));
+        let wait = r.reset_requests.unwrap();
+        assert!((28 * SECOND..=30 * SECOND).contains(&wait), "{wait}");
+        let r = parts(&[
+            ("ratelimit", "\"default\";r=5;t=12"),
+            ("ratelimit-policy", "\"default\";q=100;w=60"),
+        ]);
+        assert_eq!(r.remaining_requests, Some(5));
+        assert_eq!(r.reset_requests, Some(12 * SECOND));
+        assert_eq!(r.limit_requests, Some(100));
     }
 }
