@@ -9,6 +9,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use ratelab_strategies::draws::{DrawCache, Purpose};
 use ratelab_strategies::retry::Retry;
 use ratelab_strategies::time::Nanos;
 use ratelab_strategies::{Admit, Draws, Layer, RequestInfo, Response, Stack, Strategy};
@@ -22,7 +23,8 @@ use crate::scenario::Scenario;
 struct Shadow {
     limits: Vec<LimitState>,
     latency: LatencySampler,
-    draws: Draws,
+    /// The API's latency draws, cached as the API model caches them (the same values).
+    draws: DrawCache,
 }
 
 /// One client's view of the shared copy. (An `Arc<Mutex>` in a `Stack`, although the run is
@@ -64,7 +66,7 @@ impl Strategy for Oracle {
         if limits.iter().any(|l| l.never_fits(req.tokens)) {
             return;
         }
-        let served = latency.sample(draws, req.client, req.id, req.attempt, req.tokens);
+        let served = latency.sample_cached(draws, req.client, req.id, req.attempt, req.tokens);
         let end = now.saturating_add(served);
         for l in limits.iter_mut() {
             l.commit(now, req.tokens, end);
@@ -83,7 +85,7 @@ pub fn ideal_makespan_s(scenario: &Scenario, seed: u64) -> Option<f64> {
     let copy = Arc::new(Mutex::new(Shadow {
         limits: scenario.api.limits.iter().map(|l| l.build()).collect(),
         latency: scenario.api.latency.sampler(),
-        draws: Draws::new(seed),
+        draws: DrawCache::new(Draws::new(seed), Purpose::Latency),
     }));
     let result = simulate(
         scenario,
