@@ -343,7 +343,7 @@ pub(super) fn summary(h: &mut String, out: &RunOutput) {
     if out.results.iter().any(|r| r.lost() > 0) {
         h.push_str(
             "* : the strategy lost requests (dead-lettered, rejected or pending): its goodput \
-             counts successes only, and a run that gives up ends early, which flatters it. ",
+             counts successes only, and a run that gives up or stops early looks better than it is. ",
         );
     }
     let measured: Vec<String> = out
