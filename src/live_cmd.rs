@@ -60,6 +60,12 @@ pub fn serve(
                 scenario.name,
                 path.display()
             ),
+            ratelab_live::Profile::Anthropic => println!(
+                "ratelab serve: {} ({}) as the Anthropic API on http://{bound} (base_url for the \
+                 SDKs; POST /v1/messages)",
+                scenario.name,
+                path.display()
+            ),
             ratelab_live::Profile::OpenAi => println!(
                 "ratelab serve: {} ({}) as the OpenAI API on http://{bound}/v1 \
                  (base_url for the SDKs; POST /chat/completions, /completions, /embeddings, \

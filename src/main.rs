@@ -155,11 +155,13 @@ enum Command {
         /// late).
         #[arg(long, value_name = "US", default_value_t = 2000)]
         timer_spin_us: u64,
-        /// What the mock looks like: `generic` (any path, ratelab's small JSON bodies) or
+        /// What the mock looks like: `generic` (any path, ratelab's small JSON bodies),
         /// `openai` (POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses
         /// with bodies the official SDKs parse, OpenAI's error shape, retry-after-ms,
-        /// x-request-id, resets as `6m0s`; a request without x-tokens weighs ceil(chars/4) of
-        /// its text plus its max_tokens).
+        /// x-request-id, resets as `6m0s`) or `anthropic` (POST /v1/messages, Anthropic's error
+        /// shape, a configured 529 as overloaded_error, anthropic-ratelimit-* headers with RFC
+        /// 3339 resets, request-id). With a profile, a request without x-tokens weighs
+        /// ceil(chars/4) of its text plus its max_tokens.
         #[arg(long, default_value = "generic", value_parser = |s: &str| s.parse::<ratelab_live::Profile>())]
         profile: ratelab_live::Profile,
     },

@@ -175,6 +175,31 @@ pub fn parse_rfc3339(value: &str) -> Option<SystemTime> {
     Some(SystemTime::UNIX_EPOCH + std::time::Duration::new(secs, nanos as u32))
 }
 
+/// A time as RFC 3339 in UTC with milliseconds (`2024-03-01T12:00:30.500Z`), as Anthropic writes
+/// its resets; [`parse_rfc3339`] reads it back.
+pub fn format_rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
 /// The IETF draft's `RateLimit: "name";r=R;t=T` (the first item): remaining and reset.
 fn ietf_ratelimit(value: &str) -> Option<(u64, Option<Nanos>)> {
     let item = value.split(',').next()?;
@@ -487,30 +512,9 @@ mod tests {
     #[test]
     fn anthropic_and_ietf_headers_fill_the_same_fields() {
         let soon = SystemTime::now() + std::time::Duration::from_secs(30);
-        let secs = soon
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        // An RFC 3339 time 30 s ahead, written from the Unix time.
-        let (days, rem) = (secs / 86_400, secs % 86_400);
-        let civil = {
-            // Inverse of the days-from-civil algorithm.
-            let z = days as i64 + 719_468;
-            let era = z.div_euclid(146_097);
-            let doe = z - era * 146_097;
-            let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-            let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-            let mp = (5 * doy + 2) / 153;
-            let d = doy - (153 * mp + 2) / 5 + 1;
-            let m = if mp < 10 { mp + 3 } else { mp - 9 };
-            let y = yoe + era * 400 + i64::from(m <= 2);
-            format!(
-                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-                rem / 3600,
-                rem % 3600 / 60,
-                rem % 60
-            )
-        };
+        let civil = format_rfc3339(soon);
+        let back = parse_rfc3339(&civil).unwrap();
+        assert!(soon.duration_since(back).unwrap() < std::time::Duration::from_millis(1));
         let r = parts(&[
             (ANTHROPIC_REMAINING_REQUESTS, "7"),
             (ANTHROPIC_LIMIT_REQUESTS, "50"),

@@ -19,6 +19,8 @@ pub enum Profile {
     /// The OpenAI API: `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`,
     /// `/v1/responses`.
     OpenAi,
+    /// The Anthropic API: `POST /v1/messages`.
+    Anthropic,
 }
 
 impl FromStr for Profile {
@@ -27,10 +29,13 @@ impl FromStr for Profile {
         match s {
             "generic" => Ok(Profile::Generic),
             "openai" => Ok(Profile::OpenAi),
-            "anthropic" | "ietf" => Err(format!(
-                "the {s:?} profile is not built yet; profiles: generic, openai"
+            "anthropic" => Ok(Profile::Anthropic),
+            "ietf" => Err(format!(
+                "the {s:?} profile is not built yet; profiles: generic, openai, anthropic"
             )),
-            _ => Err(format!("unknown profile {s:?}; profiles: generic, openai")),
+            _ => Err(format!(
+                "unknown profile {s:?}; profiles: generic, openai, anthropic"
+            )),
         }
     }
 }
@@ -70,8 +75,8 @@ fn trim(x: f64) -> String {
 }
 
 /// The token weight of an OpenAI request without `x-tokens`, from its JSON body, by one rule:
-/// every string in `messages[].content` (or its `text` parts), `prompt`, `input` and
-/// `instructions` counts `ceil(chars / 4)` tokens (OpenAI's rule of thumb), plus
+/// every string in `messages[].content` (or its `text` parts), `prompt`, `input`,
+/// `instructions` and `system` counts `ceil(chars / 4)` tokens (OpenAI's rule of thumb), plus
 /// `max_completion_tokens`, `max_tokens` or `max_output_tokens` when given (OpenAI's limiter
 /// counts the completion allowance against the token limit); at least 1. A body that is not
 /// JSON weighs 1.
@@ -88,7 +93,7 @@ pub fn tokens_of_body(body: &[u8]) -> u64 {
             }
         }
     }
-    for key in ["prompt", "input", "instructions"] {
+    for key in ["prompt", "input", "instructions", "system"] {
         if let Some(p) = v.get(key) {
             count(p);
         }
@@ -220,6 +225,41 @@ pub fn openai_body(r: &OpenAiReply<'_>) -> String {
         }),
     };
     body.to_string()
+}
+
+/// The Anthropic endpoint the `anthropic` profile answers.
+pub const ANTHROPIC_PATH: &str = "/v1/messages";
+
+/// The body of an Anthropic answer: a `message` for a 200, Anthropic's error shape otherwise
+/// (`rate_limit_error` for a 429, `overloaded_error` for a 529).
+pub fn anthropic_body(status: u16, model: &str, tokens: u64, request_id: &str) -> String {
+    let error = |kind: &str, message: &str| {
+        json!({ "type": "error", "error": { "type": kind, "message": message } }).to_string()
+    };
+    match status {
+        200 => json!({
+            "id": format!("msg_{request_id}"), "type": "message", "role": "assistant",
+            "model": model, "content": [{ "type": "text", "text": "ok" }],
+            "stop_reason": "end_turn", "stop_sequence": null,
+            "usage": { "input_tokens": tokens, "output_tokens": 1 },
+        })
+        .to_string(),
+        429 => error(
+            "rate_limit_error",
+            "Number of requests or tokens has exceeded your rate limit on the ratelab mock.",
+        ),
+        529 => error("overloaded_error", "Overloaded"),
+        413 => error(
+            "request_too_large",
+            "Request exceeds the maximum allowed size.",
+        ),
+        404 => error(
+            "not_found_error",
+            "Unknown endpoint: the anthropic profile answers POST /v1/messages.",
+        ),
+        400 => error("invalid_request_error", "Invalid request."),
+        _ => error("api_error", "Internal server error."),
+    }
 }
 
 /// OpenAI's headers on top of the model's: `retry-after-ms` beside `retry-after` on a 429 (the

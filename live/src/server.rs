@@ -36,10 +36,15 @@ use tokio::time::Instant;
 
 use crate::clock::nanos_since;
 use crate::headers::{
+    ANTHROPIC_LIMIT_REQUESTS, ANTHROPIC_LIMIT_TOKENS, ANTHROPIC_REMAINING_REQUESTS,
+    ANTHROPIC_REMAINING_TOKENS, ANTHROPIC_RESET_REQUESTS, ANTHROPIC_RESET_TOKENS, format_rfc3339,
+};
+use crate::headers::{
     ATTEMPT, CLIENT, REQUEST_ID, RESET_REQUESTS, RESET_TOKENS, TOKENS, reply_headers,
 };
 use crate::profile::{
-    OPENAI_PATHS, OpenAiReply, Profile, go_duration, openai_body, openai_headers, tokens_of_body,
+    ANTHROPIC_PATH, OPENAI_PATHS, OpenAiReply, Profile, anthropic_body, go_duration, openai_body,
+    openai_headers, tokens_of_body,
 };
 
 /// The model and its clock.
@@ -118,6 +123,73 @@ impl MockApi {
         match self.profile {
             Profile::Generic => self.answer(headers),
             Profile::OpenAi => self.answer_openai(path, headers, body),
+            Profile::Anthropic => self.answer_anthropic(path, headers, body),
+        }
+    }
+
+    fn answer_anthropic(&self, path: &str, headers: &HeaderMap, body: &[u8]) -> Answer {
+        let json_headers = || {
+            let mut h = HeaderMap::new();
+            h.insert("content-type", HeaderValue::from_static("application/json"));
+            h
+        };
+        let error = |status: u16| Answer {
+            status,
+            headers: json_headers(),
+            deliver_at: None,
+            body: anthropic_body(status, "", 0, ""),
+        };
+        if path != ANTHROPIC_PATH {
+            return error(404);
+        }
+        let tokens = (!headers.contains_key(TOKENS)).then(|| tokens_of_body(body));
+        let Ok(decided) = self.decide(headers, tokens) else {
+            return error(400);
+        };
+        let model = model_of(body, "ratelab-mock");
+        let info = decided.info;
+        let request_id = format!("req_{}_{}_{}", info.client, info.id, info.attempt);
+        let mut out = json_headers();
+        if let Some(ra) = decided.reply.retry_after {
+            out.insert("retry-after", HeaderValue::from(ra.div_ceil(1_000_000_000)));
+        }
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            out.insert("request-id", v);
+        }
+        // Resets as RFC 3339 times: the wall clock now plus the model's wait.
+        let wall = std::time::SystemTime::now();
+        let l = decided.limits;
+        let at = |wait: Option<u64>| wait.map(|w| format_rfc3339(wall + Duration::from_nanos(w)));
+        for (name, value) in [
+            (
+                ANTHROPIC_LIMIT_REQUESTS,
+                l.limit_requests.map(|v| v.to_string()),
+            ),
+            (
+                ANTHROPIC_REMAINING_REQUESTS,
+                l.remaining_requests.map(|v| v.to_string()),
+            ),
+            (ANTHROPIC_RESET_REQUESTS, at(l.reset_requests)),
+            (
+                ANTHROPIC_LIMIT_TOKENS,
+                l.limit_tokens.map(|v| v.to_string()),
+            ),
+            (
+                ANTHROPIC_REMAINING_TOKENS,
+                l.remaining_tokens.map(|v| v.to_string()),
+            ),
+            (ANTHROPIC_RESET_TOKENS, at(l.reset_tokens)),
+        ] {
+            if let Some(v) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                out.insert(name, v);
+            }
+        }
+        let status = decided.reply.status;
+        Answer {
+            status,
+            headers: out,
+            deliver_at: Some(decided.deliver_at),
+            body: anthropic_body(status, &model, info.tokens, &request_id),
         }
     }
 
@@ -151,10 +223,7 @@ impl MockApi {
         let Ok(decided) = self.decide(headers, tokens) else {
             return error(400);
         };
-        let model = serde_json::from_slice::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| v.get("model").and_then(|m| m.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| "ratelab-mock".to_string());
+        let model = model_of(body, "ratelab-mock");
         let info = decided.info;
         let request_id = format!("req_{}_{}_{}", info.client, info.id, info.attempt);
         let mut out = HeaderMap::new();
@@ -311,6 +380,14 @@ fn header_number(
             "{name}: must be an integer in {min}..={max} (got {text:?})"
         )),
     }
+}
+
+/// The `model` a JSON request body names, or `default`.
+fn model_of(body: &[u8], default: &str) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("model").and_then(|m| m.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| default.to_string())
 }
 
 /// One attempt as the model decided it.

@@ -222,3 +222,89 @@ async fn open_connections_are_capped() {
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
     server.shutdown().await;
 }
+
+/// `--profile anthropic`: `/v1/messages` answers a message, a 429 Anthropic's
+/// `rate_limit_error` with `retry-after`, a configured 529 `overloaded_error`, and every reply
+/// the `anthropic-ratelimit-*` headers with RFC 3339 resets, which the driver reads back.
+#[tokio::test]
+async fn the_anthropic_profile_speaks_anthropic() {
+    let spec = toml::from_str(
+        r#"limits = [{ kind = "token_bucket", rate_per_s = 1, burst = 1 }]
+           latency = { kind = "fixed", ms = 1 }"#,
+    )
+    .unwrap();
+    let server = Server::bind(
+        ([127, 0, 0, 1], 0).into(),
+        Arc::new(MockApi::new(&spec, 1, 1).with_profile(ratelab_live::Profile::Anthropic)),
+    )
+    .await
+    .unwrap();
+    let body =
+        r#"{"model":"claude-x","max_tokens":16,"messages":[{"role":"user","content":"hello"}]}"#;
+    let post = |path: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let ok = raw(server.addr(), &post("/v1/messages")).await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    let (head, json) = ok.split_once("\r\n\r\n").unwrap();
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(v["type"], "message");
+    assert_eq!(v["content"][0]["text"], "ok");
+    // "hello" is 2 tokens, plus max_tokens 16.
+    assert_eq!(v["usage"]["input_tokens"], 18);
+    let lower = head.to_ascii_lowercase();
+    assert!(
+        lower.contains("anthropic-ratelimit-requests-remaining: 0"),
+        "{head}"
+    );
+    assert!(lower.contains("request-id: req_0_0_1"), "{head}");
+    // The driver reads the RFC 3339 reset back as a wait of about a second.
+    let mut headers = http::HeaderMap::new();
+    for line in head.lines().skip(1) {
+        if let Some((k, v)) = line.split_once(": ") {
+            headers.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                http::HeaderValue::from_str(v).unwrap(),
+            );
+        }
+    }
+    let req = ratelab_strategies::RequestInfo {
+        client: 0,
+        id: 0,
+        attempt: 1,
+        tokens: 1,
+    };
+    let r = ratelab_live::headers::response_from_parts(req, 0, 1, 200, &headers);
+    assert_eq!(r.remaining_requests, Some(0));
+    let reset = r.reset_requests.expect("an RFC 3339 reset read back");
+    assert!(reset <= 1_100_000_000, "{reset}");
+
+    let limited = raw(server.addr(), &post("/v1/messages")).await;
+    assert!(limited.starts_with("HTTP/1.1 429"), "{limited}");
+    assert!(limited.contains("retry-after: 1"), "{limited}");
+    assert!(limited.contains("\"rate_limit_error\""), "{limited}");
+    let missing = raw(server.addr(), &post("/v1/complete")).await;
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    assert!(missing.contains("not_found_error"), "{missing}");
+    server.shutdown().await;
+
+    // A configured 529 is Anthropic's overload.
+    let spec = toml::from_str(
+        r#"latency = { kind = "fixed", ms = 1 }
+           errors = { probability = 1.0, status = 529 }"#,
+    )
+    .unwrap();
+    let server = Server::bind(
+        ([127, 0, 0, 1], 0).into(),
+        Arc::new(MockApi::new(&spec, 1, 1).with_profile(ratelab_live::Profile::Anthropic)),
+    )
+    .await
+    .unwrap();
+    let overloaded = raw(server.addr(), &post("/v1/messages")).await;
+    assert!(overloaded.starts_with("HTTP/1.1 529"), "{overloaded}");
+    assert!(overloaded.contains("\"overloaded_error\""), "{overloaded}");
+    server.shutdown().await;
+}
