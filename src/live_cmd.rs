@@ -34,18 +34,32 @@ pub fn serve(
     seed: Option<u64>,
     spin_us: u64,
     profile: ratelab_live::Profile,
+    trace: Option<&Path>,
 ) -> ExitCode {
     let scenario = match load(path) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let seed = seed.unwrap_or(scenario.seed);
+    let trace = match trace.map(ratelab_live::server::Trace::create) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => {
+            eprintln!(
+                "error: --trace {}: cannot create it: {e}",
+                trace.map_or_else(String::new, |p| p.display().to_string())
+            );
+            return ExitCode::from(2);
+        }
+    };
     let done = ratelab_live::block_on(async move {
-        let api = Arc::new(
-            MockApi::new(&scenario.api, seed, scenario.workload.clients)
-                .with_spin(Duration::from_micros(spin_us))
-                .with_profile(profile),
-        );
+        let mut api = MockApi::new(&scenario.api, seed, scenario.workload.clients)
+            .with_spin(Duration::from_micros(spin_us))
+            .with_profile(profile);
+        if let Some(t) = trace {
+            api = api.with_trace(t);
+        }
+        let api = Arc::new(api);
         let server = match Server::bind(addr, api).await {
             Ok(s) => s,
             Err(e) => {
@@ -95,6 +109,7 @@ pub fn serve(
         println!("Ctrl-C stops it.");
         let _ = std::io::stdout().flush();
         let signal = ratelab_live::ctrl_c().await;
+        server.api().flush_trace();
         server.shutdown().await;
         match signal {
             Ok(()) => {

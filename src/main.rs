@@ -164,6 +164,10 @@ enum Command {
         /// ceil(chars/4) of its text plus its max_tokens.
         #[arg(long, default_value = "generic", value_parser = |s: &str| s.parse::<ratelab_live::Profile>())]
         profile: ratelab_live::Profile,
+        /// Write one JSON line per request to FILE.jsonl: t_s (since the start), client, id,
+        /// attempt, tokens, status, latency_s, path. The trace of a real client's run.
+        #[arg(long, value_name = "FILE.jsonl")]
+        trace: Option<PathBuf>,
     },
     /// Run a scenario's strategies on real time against a real HTTP endpoint.
     ///
@@ -301,7 +305,15 @@ fn main() -> ExitCode {
             seed,
             timer_spin_us,
             profile,
-        } => live_cmd::serve(&scenario, addr, seed, timer_spin_us, profile),
+            trace,
+        } => live_cmd::serve(
+            &scenario,
+            addr,
+            seed,
+            timer_spin_us,
+            profile,
+            trace.as_deref(),
+        ),
         Command::Live {
             scenario,
             url,

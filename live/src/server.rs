@@ -55,6 +55,35 @@ struct Model {
     next_id: BTreeMap<u32, u64>,
     /// The latest time the model was told: it never sees time go backwards.
     clock: u64,
+    /// `serve --trace`: a line per request.
+    trace: Option<Trace>,
+}
+
+/// `serve --trace FILE.jsonl`: one JSON line per request, in arrival order: `t_s` (since the
+/// model's start), `client`, `id`, `attempt`, `tokens`, `status`, `latency_s`, `path`. Written
+/// through a buffer, flushed when the model is dropped or reset.
+pub struct Trace {
+    out: std::io::BufWriter<std::fs::File>,
+}
+
+impl Trace {
+    /// A trace written to `file` (created, or truncated).
+    pub fn create(file: &std::path::Path) -> std::io::Result<Trace> {
+        Ok(Trace {
+            out: std::io::BufWriter::new(std::fs::File::create(file)?),
+        })
+    }
+
+    fn record(&mut self, now: u64, info: &RequestInfo, status: u16, latency: u64, path: &str) {
+        use std::io::Write as _;
+        let line = serde_json::json!({
+            "t_s": now as f64 / 1e9, "client": info.client, "id": info.id,
+            "attempt": info.attempt, "tokens": info.tokens, "status": status,
+            "latency_s": latency as f64 / 1e9, "path": path,
+        });
+        // A full disk must not stop the mock: the trace is best effort.
+        let _ = writeln!(self.out, "{line}");
+    }
 }
 
 /// The API model shared by every connection, with what is needed to start it afresh.
@@ -83,8 +112,23 @@ impl MockApi {
                 start: Instant::now(),
                 next_id: BTreeMap::new(),
                 clock: 0,
+                trace: None,
             }),
         }
+    }
+
+    /// Writes out what the trace holds (it is also written out when the model is dropped).
+    pub fn flush_trace(&self) {
+        use std::io::Write as _;
+        if let Some(t) = &mut self.model.lock().unwrap_or_else(|p| p.into_inner()).trace {
+            let _ = t.out.flush();
+        }
+    }
+
+    /// The same model, writing a line per request to `trace` (`serve --trace`).
+    pub fn with_trace(self, trace: Trace) -> Self {
+        self.model.lock().unwrap_or_else(|p| p.into_inner()).trace = Some(trace);
+        self
     }
 
     /// Answers at the reply's latency within the scheduler's latency instead of tokio's
@@ -103,11 +147,16 @@ impl MockApi {
     /// simulator builds a fresh model for each strategy; so does `ratelab live`).
     pub fn reset(&self) {
         let mut m = self.model.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = &mut m.trace {
+            use std::io::Write as _;
+            let _ = t.out.flush();
+        }
         *m = Model {
             api: self.spec.build(self.draws, self.clients),
             start: Instant::now(),
             next_id: BTreeMap::new(),
             clock: 0,
+            trace: m.trace.take(),
         };
     }
 
@@ -121,7 +170,7 @@ impl MockApi {
     /// profile (its endpoints, and the token weight of a body without `x-tokens`).
     pub fn answer_request(&self, path: &str, headers: &HeaderMap, body: &[u8]) -> Answer {
         match self.profile {
-            Profile::Generic => self.answer(headers),
+            Profile::Generic => self.answer_generic(path, headers),
             Profile::OpenAi => self.answer_openai(path, headers, body),
             Profile::Anthropic => self.answer_anthropic(path, headers, body),
         }
@@ -143,7 +192,7 @@ impl MockApi {
             return error(404);
         }
         let tokens = (!headers.contains_key(TOKENS)).then(|| tokens_of_body(body));
-        let Ok(decided) = self.decide(headers, tokens) else {
+        let Ok(decided) = self.decide(path, headers, tokens) else {
             return error(400);
         };
         let model = model_of(body, "ratelab-mock");
@@ -220,7 +269,7 @@ impl MockApi {
         } else {
             Some(tokens_of_body(body))
         };
-        let Ok(decided) = self.decide(headers, tokens) else {
+        let Ok(decided) = self.decide(path, headers, tokens) else {
             return error(400);
         };
         let model = model_of(body, "ratelab-mock");
@@ -262,7 +311,12 @@ impl MockApi {
 
     /// Runs the model for one attempt: who sent it (from the headers; `tokens` overrides
     /// `x-tokens` when given), the reply, the headers' values, when to deliver it.
-    fn decide(&self, headers: &HeaderMap, tokens: Option<u64>) -> Result<Decided, String> {
+    fn decide(
+        &self,
+        path: &str,
+        headers: &HeaderMap,
+        tokens: Option<u64>,
+    ) -> Result<Decided, String> {
         let (client, id, attempt, header_tokens) = self.parse(headers)?;
         let mut m = self.model.lock().unwrap_or_else(|p| p.into_inner());
         let id = id.unwrap_or_else(|| {
@@ -285,6 +339,9 @@ impl MockApi {
             RateLimitHeaders::default()
         };
         let deliver_at = m.start + Duration::from_nanos(now.saturating_add(reply.latency));
+        if let Some(trace) = &mut m.trace {
+            trace.record(now, &info, reply.status, reply.latency, path);
+        }
         Ok(Decided {
             info,
             reply,
@@ -298,37 +355,17 @@ impl MockApi {
     /// latency to wait before answering, and the JSON body. A header that cannot be read is
     /// answered 400 at once.
     pub fn answer(&self, headers: &HeaderMap) -> Answer {
-        let parsed = self.parse(headers);
-        let mut m = self.model.lock().unwrap_or_else(|p| p.into_inner());
-        let (client, id, attempt, tokens) = match parsed {
-            Ok((client, id, attempt, tokens)) => {
-                let id = id.unwrap_or_else(|| {
-                    let next = m.next_id.entry(client).or_insert(0);
-                    *next += 1;
-                    *next - 1
-                });
-                (client, id, attempt, tokens)
-            }
+        self.answer_generic("", headers)
+    }
+
+    fn answer_generic(&self, path: &str, headers: &HeaderMap) -> Answer {
+        let d = match self.decide(path, headers, None) {
+            Ok(d) => d,
             Err(reason) => return Answer::bad_request(&reason),
         };
-        let now = nanos_since(m.start).max(m.clock);
-        m.clock = now;
-        let info = RequestInfo {
-            client,
-            id,
-            attempt,
-            tokens,
-        };
-        let reply = m.api.handle(now, &info);
-        let limits = if reply.has_headers {
-            m.api.headers(now)
-        } else {
-            RateLimitHeaders::default()
-        };
-        let deliver_at = m.start + Duration::from_nanos(now.saturating_add(reply.latency));
-        drop(m);
+        let (reply, info) = (&d.reply, d.info);
         let mut out = HeaderMap::new();
-        reply_headers(&reply, &limits, &mut out);
+        reply_headers(reply, &d.limits, &mut out);
         out.insert("content-type", HeaderValue::from_static("application/json"));
         let error = match reply.status {
             200 => None,
@@ -339,17 +376,18 @@ impl MockApi {
         };
         let body = match error {
             None => serde_json::json!({
-                "ok": true, "client": client, "id": id, "attempt": attempt, "tokens": tokens,
-                "latency_ms": reply.latency as f64 / 1e6,
+                "ok": true, "client": info.client, "id": info.id, "attempt": info.attempt,
+                "tokens": info.tokens, "latency_ms": reply.latency as f64 / 1e6,
             }),
             Some(e) => serde_json::json!({
-                "ok": false, "error": e, "client": client, "id": id, "attempt": attempt,
+                "ok": false, "error": e, "client": info.client, "id": info.id,
+                "attempt": info.attempt,
             }),
         };
         Answer {
             status: reply.status,
             headers: out,
-            deliver_at: Some(deliver_at),
+            deliver_at: Some(d.deliver_at),
             body: body.to_string(),
         }
     }

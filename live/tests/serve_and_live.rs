@@ -308,3 +308,56 @@ async fn the_anthropic_profile_speaks_anthropic() {
     assert!(overloaded.contains("\"overloaded_error\""), "{overloaded}");
     server.shutdown().await;
 }
+
+/// `serve --trace`: one JSON line per request, in arrival order, with what a fidelity check
+/// needs (time, client, tokens, status, latency, path).
+#[tokio::test]
+async fn the_trace_has_a_line_per_request() {
+    let spec = toml::from_str(
+        r#"limits = [{ kind = "token_bucket", rate_per_s = 1, burst = 2 }]
+           latency = { kind = "fixed", ms = 3 }"#,
+    )
+    .unwrap();
+    let file = std::env::temp_dir().join(format!("ratelab-trace-{}.jsonl", std::process::id()));
+    let api =
+        MockApi::new(&spec, 1, 2).with_trace(ratelab_live::server::Trace::create(&file).unwrap());
+    let server = Server::bind(([127, 0, 0, 1], 0).into(), Arc::new(api))
+        .await
+        .unwrap();
+    for client in [0, 1, 0] {
+        let r = raw(
+            server.addr(),
+            &format!(
+                "POST /v1/x HTTP/1.1\r\nhost: x\r\nx-ratelimit-client: {client}\r\nx-tokens: 7\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            ),
+        )
+        .await;
+        assert!(r.starts_with("HTTP/1.1 "), "{r}");
+    }
+    server.api().flush_trace();
+    server.shutdown().await;
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(lines.len(), 3);
+    let statuses: Vec<u64> = lines
+        .iter()
+        .map(|l| l["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [200, 200, 429]);
+    let clients: Vec<u64> = lines
+        .iter()
+        .map(|l| l["client"].as_u64().unwrap())
+        .collect();
+    assert_eq!(clients, [0, 1, 0]);
+    for (l, id) in lines.iter().zip([0, 0, 1]) {
+        assert_eq!(l["id"], id);
+        assert_eq!(l["tokens"], 7);
+        assert_eq!(l["path"], "/v1/x");
+        assert!(l["t_s"].as_f64().unwrap() >= 0.0);
+    }
+    assert_eq!(lines[0]["latency_s"], 0.003);
+}
