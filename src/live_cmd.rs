@@ -67,20 +67,27 @@ pub fn serve(
                 return ExitCode::from(2);
             }
         };
+        // A closed stdout (`ratelab serve | head -1`) must not stop the server: nothing here
+        // panics on a failed write.
+        macro_rules! say {
+            ($($t:tt)*) => {{
+                let _ = writeln!(std::io::stdout(), $($t)*);
+            }};
+        }
         let bound = server.addr();
         match profile {
-            ratelab_live::Profile::Generic => println!(
+            ratelab_live::Profile::Generic => say!(
                 "ratelab serve: {} ({}) on http://{bound}/ (any path, any method)",
                 scenario.name,
                 path.display()
             ),
-            ratelab_live::Profile::Anthropic => println!(
+            ratelab_live::Profile::Anthropic => say!(
                 "ratelab serve: {} ({}) as the Anthropic API on http://{bound} (base_url for the \
                  SDKs; POST /v1/messages)",
                 scenario.name,
                 path.display()
             ),
-            ratelab_live::Profile::OpenAi => println!(
+            ratelab_live::Profile::OpenAi => say!(
                 "ratelab serve: {} ({}) as the OpenAI API on http://{bound}/v1 \
                  (base_url for the SDKs; POST /chat/completions, /completions, /embeddings, \
                  /responses)",
@@ -89,31 +96,35 @@ pub fn serve(
             ),
         }
         if !bound.ip().is_loopback() {
-            println!(
+            say!(
                 "warning: listening on {}, which is not a loopback address",
                 bound.ip()
             );
         }
-        println!(
+        say!(
             "[api] (seed {seed}; x-ratelimit-client 0..={}):",
             scenario.workload.clients.saturating_sub(1)
         );
-        print!("{}", ratelab_live::server::describe(&scenario.api));
+        let _ = write!(
+            std::io::stdout(),
+            "{}",
+            ratelab_live::server::describe(&scenario.api)
+        );
         if let Some(cap) = scenario.api_capacity_rps() {
-            println!("sustainable rate: {} requests/s", table::number(cap));
+            say!("sustainable rate: {} requests/s", table::number(cap));
         }
-        println!(
+        say!(
             "request headers: x-ratelimit-client (default 0), x-request-id (default: counted per \
              client), x-attempt (default 1), x-tokens (default 1)"
         );
-        println!("Ctrl-C stops it.");
+        say!("Ctrl-C stops it.");
         let _ = std::io::stdout().flush();
         let signal = ratelab_live::ctrl_c().await;
         server.api().flush_trace();
         server.shutdown().await;
         match signal {
             Ok(()) => {
-                println!("stopped");
+                say!("stopped");
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -270,6 +281,67 @@ pub fn live(args: LiveArgs<'_>, only: &[String], objective: Option<&str>) -> Exi
         return ExitCode::from(INTERRUPTED as u8);
     }
     code
+}
+
+/// `ratelab fidelity SCENARIO --trace FILE.jsonl [--strategy NAME] [--seed N]`: the simulator's
+/// prediction of one strategy next to a recorded client's run on the same API.
+pub fn fidelity_trace(path: &Path, seed: Option<u64>, only: &[String], trace: &Path) -> ExitCode {
+    let mut scenario = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if let Err(code) =
+        crate::report_cmd::keep_strategies(&mut scenario, &path.display().to_string(), only)
+    {
+        return code;
+    }
+    if scenario.strategies.len() != 1 {
+        let names: Vec<&str> = scenario
+            .strategies
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        eprintln!(
+            "error: {}: --trace compares one strategy with the recorded client; name it with \
+             --strategy (the scenario has: {})",
+            path.display(),
+            names.join(", ")
+        );
+        return ExitCode::from(2);
+    }
+    let text = match std::fs::read_to_string(trace) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {}: cannot read the trace: {e}", trace.display());
+            return ExitCode::from(2);
+        }
+    };
+    let recorded = match ratelab_live::trace::read_trace(&text) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {}: {e}", trace.display());
+            return ExitCode::from(2);
+        }
+    };
+    let seed = seed.unwrap_or(scenario.seed);
+    let sim = run_scenario(&scenario, seed, None);
+    let r = &sim.results[0];
+    println!(
+        "fidelity: {} ({}), strategy {}, seed {seed}: the simulator vs the client recorded in {}",
+        scenario.name,
+        path.display(),
+        r.strategy,
+        trace.display()
+    );
+    let (table, agree) = ratelab_live::trace::render_trace(r, &recorded);
+    print!("{table}");
+    if agree {
+        println!("agree: attempts and makespan within 5 %, 429s within 10 %");
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("fidelity: the recorded client missed the target");
+        ExitCode::from(1)
+    }
 }
 
 /// `ratelab fidelity SCENARIO [--scale K] [--seed N] [--strategy NAME]...`.

@@ -255,6 +255,12 @@ enum Command {
         /// makespan and 429s they give: how much a metric moves when timing shifts a little.
         #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1000))]
         sim_seeds: u64,
+        /// Instead of a live run, compare with a recorded client's run: the JSON lines `ratelab
+        /// serve --trace` wrote while a real client (an SDK, your own code) ran against the
+        /// scenario's API. Needs the one strategy that models that client (--strategy NAME, or a
+        /// scenario with one strategy).
+        #[arg(long, value_name = "FILE.jsonl")]
+        trace: Option<PathBuf>,
         /// Precise waits: sleep on tokio's millisecond timer until this many microseconds before
         /// each deadline, then yield until it (0: the timer alone, typically 1-2 ms late).
         #[arg(long, value_name = "US", default_value_t = 2000)]
@@ -341,12 +347,20 @@ fn main() -> ExitCode {
         ),
         Command::Fidelity {
             scenario,
+            seed,
+            strategies,
+            trace: Some(trace),
+            ..
+        } => live_cmd::fidelity_trace(&scenario, seed, &strategies, &trace),
+        Command::Fidelity {
+            scenario,
             scale,
             seed,
             strategies,
             sim_seeds,
             timer_spin_us,
             quiet,
+            trace: None,
         } => live_cmd::fidelity(
             &scenario,
             scale,

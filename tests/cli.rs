@@ -813,3 +813,86 @@ fn live_keeps_its_results_on_ctrl_c() {
         40
     );
 }
+
+/// `fidelity --trace`: a client's run recorded by `serve --trace` (here `ratelab live`, a client
+/// from outside the server's process) next to the simulator's prediction of its strategy.
+#[cfg(unix)]
+#[test]
+fn fidelity_compares_a_recorded_trace_with_the_simulator() {
+    use std::io::{BufRead, BufReader};
+    let path = write(
+        "traced.toml",
+        "name = \"traced\"\n[workload]\nrequests = 20\n[api]\n\
+         limits = [{ kind = \"token_bucket\", rate_per_s = 20, burst = 5 }]\n\
+         latency = { kind = \"fixed\", ms = 20 }\n\
+         [[strategy]]\nname = \"paced\"\n\
+         admission = [{ kind = \"token_bucket\", rate_per_s = 18, burst = 4 }]\n",
+    );
+    let trace = path.with_extension("jsonl");
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_ratelab"))
+        .args([
+            "serve",
+            path.to_str().unwrap(),
+            "--addr",
+            "127.0.0.1:0",
+            "--trace",
+        ])
+        .arg(&trace)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut banner = BufReader::new(serve.stdout.take().unwrap());
+    banner.read_line(&mut first).unwrap();
+    // Read the rest of what it prints, so that its stdout stays open.
+    let drain = std::thread::spawn(move || std::io::copy(&mut banner, &mut std::io::sink()));
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("an address in {first:?}"))
+        .trim_end_matches('/')
+        .to_string();
+    let live = ratelab(&[
+        "live",
+        path.to_str().unwrap(),
+        "--url",
+        &format!("{url}/v1/x"),
+        "-q",
+    ]);
+    std::process::Command::new("kill")
+        .args(["-INT", &serve.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(serve.wait().unwrap().success());
+    let _ = drain.join();
+    assert!(
+        live.status.success(),
+        "{}",
+        String::from_utf8_lossy(&live.stderr)
+    );
+    let out = ratelab(&[
+        "fidelity",
+        path.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("the simulator vs the client recorded in"),
+        "{text}"
+    );
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    // 20 requests, none refused: the attempts and 429s agree exactly.
+    assert_eq!(row("attempts")[1..3], ["20.000", "20.000"], "{text}");
+    assert_eq!(row("429s")[1..3], ["0.000", "0.000"], "{text}");
+    // The exit status says whether the makespan agreed too (real time on a shared machine).
+    let makespan_ok = row("makespan").last().map(String::as_str) == Some("ok");
+    assert_eq!(out.status.success(), makespan_ok, "{text}");
+}

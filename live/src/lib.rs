@@ -45,6 +45,7 @@ pub mod reply;
 pub mod run;
 pub mod scale;
 pub mod server;
+pub mod trace;
 
 pub use driver::{Attempt, Limiter, Observer, Options};
 pub use errors::{CallError, Failure};
