@@ -76,6 +76,12 @@ pub fn serve(
         }
         let bound = server.addr();
         match profile {
+            ratelab_live::Profile::Ietf => say!(
+                "ratelab serve: {} ({}) on http://{bound}/ (any path, any method; RateLimit and \
+                 RateLimit-Policy fields)",
+                scenario.name,
+                path.display()
+            ),
             ratelab_live::Profile::Generic => say!(
                 "ratelab serve: {} ({}) on http://{bound}/ (any path, any method)",
                 scenario.name,

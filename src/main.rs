@@ -160,8 +160,10 @@ enum Command {
         /// with bodies the official SDKs parse, OpenAI's error shape, retry-after-ms,
         /// x-request-id, resets as `6m0s`) or `anthropic` (POST /v1/messages, Anthropic's error
         /// shape, a configured 529 as overloaded_error, anthropic-ratelimit-* headers with RFC
-        /// 3339 resets, request-id). With a profile, a request without x-tokens weighs
-        /// ceil(chars/4) of its text plus its max_tokens.
+        /// 3339 resets, request-id) or `ietf` (generic, with the IETF draft's RateLimit-Policy
+        /// and RateLimit fields instead of x-ratelimit-*). With the openai and anthropic
+        /// profiles, a request without x-tokens weighs ceil(chars/4) of its text plus its
+        /// max_tokens.
         #[arg(long, default_value = "generic", value_parser = |s: &str| s.parse::<ratelab_live::Profile>())]
         profile: ratelab_live::Profile,
         /// Write one JSON line per request to FILE.jsonl: t_s (since the start), client, id,

@@ -21,6 +21,9 @@ pub enum Profile {
     OpenAi,
     /// The Anthropic API: `POST /v1/messages`.
     Anthropic,
+    /// ratelab's own bodies and paths, with the IETF draft's `RateLimit-Policy` and `RateLimit`
+    /// fields instead of `x-ratelimit-*`.
+    Ietf,
 }
 
 impl FromStr for Profile {
@@ -30,11 +33,9 @@ impl FromStr for Profile {
             "generic" => Ok(Profile::Generic),
             "openai" => Ok(Profile::OpenAi),
             "anthropic" => Ok(Profile::Anthropic),
-            "ietf" => Err(format!(
-                "the {s:?} profile is not built yet; profiles: generic, openai, anthropic"
-            )),
+            "ietf" => Ok(Profile::Ietf),
             _ => Err(format!(
-                "unknown profile {s:?}; profiles: generic, openai, anthropic"
+                "unknown profile {s:?}; profiles: generic, openai, anthropic, ietf"
             )),
         }
     }
@@ -259,6 +260,33 @@ pub fn anthropic_body(status: u16, model: &str, tokens: u64, request_id: &str) -
         ),
         400 => error("invalid_request_error", "Invalid request."),
         _ => error("api_error", "Internal server error."),
+    }
+}
+
+/// The IETF draft's fields (draft-ietf-httpapi-ratelimit-headers-10) for the request limit:
+/// `RateLimit-Policy: "requests";q=QUOTA;w=WINDOW` and `RateLimit: "requests";r=REMAINING;t=RESET`
+/// (whole seconds, rounded up), in place of the `x-ratelimit-*` request headers. `window_s` is
+/// the time the quota takes to come back at the API's sustained rate.
+pub fn ietf_headers(
+    headers: &mut HeaderMap,
+    limit: Option<u64>,
+    remaining: Option<u64>,
+    reset: Option<Nanos>,
+    window_s: Option<u64>,
+) {
+    let (Some(q), Some(r)) = (limit, remaining) else {
+        return;
+    };
+    let t = reset.map_or(0, |ns| ns.div_ceil(SECOND));
+    let mut policy = format!("\"requests\";q={q}");
+    if let Some(w) = window_s {
+        let _ = write!(policy, ";w={}", w.max(1));
+    }
+    if let Ok(v) = HeaderValue::from_str(&policy) {
+        headers.insert("ratelimit-policy", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("\"requests\";r={r};t={t}")) {
+        headers.insert("ratelimit", v);
     }
 }
 

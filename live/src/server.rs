@@ -173,7 +173,43 @@ impl MockApi {
             Profile::Generic => self.answer_generic(path, headers),
             Profile::OpenAi => self.answer_openai(path, headers, body),
             Profile::Anthropic => self.answer_anthropic(path, headers, body),
+            Profile::Ietf => self.answer_ietf(path, headers),
         }
+    }
+
+    /// The generic answer with the IETF draft's fields in place of `x-ratelimit-*`.
+    fn answer_ietf(&self, path: &str, headers: &HeaderMap) -> Answer {
+        let mut a = self.answer_generic(path, headers);
+        let h = &mut a.headers;
+        let read = |h: &HeaderMap, name: &str| {
+            h.get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        let limit = read(h, crate::headers::LIMIT_REQUESTS);
+        let remaining = read(h, crate::headers::REMAINING_REQUESTS);
+        let reset = h
+            .get(RESET_REQUESTS)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::headers::parse_duration);
+        let window_s = self
+            .spec
+            .capacity_rps(1.0)
+            .filter(|c| *c > 0.0)
+            .zip(limit)
+            .map(|(c, q)| (q as f64 / c).ceil() as u64);
+        for name in [
+            crate::headers::LIMIT_REQUESTS,
+            crate::headers::REMAINING_REQUESTS,
+            RESET_REQUESTS,
+            crate::headers::LIMIT_TOKENS,
+            crate::headers::REMAINING_TOKENS,
+            RESET_TOKENS,
+        ] {
+            h.remove(name);
+        }
+        crate::profile::ietf_headers(h, limit, remaining, reset, window_s);
+        a
     }
 
     fn answer_anthropic(&self, path: &str, headers: &HeaderMap, body: &[u8]) -> Answer {

@@ -361,3 +361,59 @@ async fn the_trace_has_a_line_per_request() {
     }
     assert_eq!(lines[0]["latency_s"], 0.003);
 }
+
+/// `--profile ietf`: the request limit as the IETF draft's `RateLimit-Policy` and `RateLimit`
+/// fields (and no `x-ratelimit-*`), which the driver reads back.
+#[tokio::test]
+async fn the_ietf_profile_sends_the_drafts_fields() {
+    let spec = toml::from_str(
+        r#"limits = [{ kind = "token_bucket", rate_per_s = 2, burst = 10 }]
+           latency = { kind = "fixed", ms = 1 }"#,
+    )
+    .unwrap();
+    let server = Server::bind(
+        ([127, 0, 0, 1], 0).into(),
+        Arc::new(MockApi::new(&spec, 1, 1).with_profile(ratelab_live::Profile::Ietf)),
+    )
+    .await
+    .unwrap();
+    let r = raw(
+        server.addr(),
+        "POST /v1/x HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    server.shutdown().await;
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let lower = r.to_ascii_lowercase();
+    // A bucket of 10 refilled at 2/s: the quota comes back in 5 s; one used, back in 0.5 s.
+    assert!(
+        lower.contains("ratelimit-policy: \"requests\";q=10;w=5"),
+        "{r}"
+    );
+    assert!(lower.contains("ratelimit: \"requests\";r=9;t=1"), "{r}");
+    assert!(!lower.contains("x-ratelimit-remaining-requests"), "{r}");
+    let mut headers = http::HeaderMap::new();
+    for line in r.split("\r\n\r\n").next().unwrap().lines().skip(1) {
+        if let Some((k, v)) = line.split_once(": ") {
+            headers.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                http::HeaderValue::from_str(v).unwrap(),
+            );
+        }
+    }
+    let req = ratelab_strategies::RequestInfo {
+        client: 0,
+        id: 0,
+        attempt: 1,
+        tokens: 1,
+    };
+    let read = ratelab_live::headers::response_from_parts(req, 0, 1, 200, &headers);
+    assert_eq!(
+        (
+            read.remaining_requests,
+            read.limit_requests,
+            read.reset_requests
+        ),
+        (Some(9), Some(10), Some(1_000_000_000))
+    );
+}
