@@ -27,6 +27,13 @@ fn load(path: &Path) -> Result<Scenario, ExitCode> {
     })
 }
 
+/// [`load`], keeping only the strategies `--strategy` names (all when none).
+fn load_only(path: &Path, only: &[String]) -> Result<Scenario, ExitCode> {
+    let mut scenario = load(path)?;
+    crate::report_cmd::keep_strategies(&mut scenario, &path.display().to_string(), only)?;
+    Ok(scenario)
+}
+
 /// `ratelab serve SCENARIO [--addr ADDR] [--seed N] [--timer-spin-us US]`.
 pub fn serve(
     path: &Path,
@@ -215,15 +222,10 @@ pub fn live(args: LiveArgs<'_>, only: &[String], objective: Option<&str>) -> Exi
         quiet,
         scale,
     } = args;
-    let mut scenario = match load(path) {
+    let mut scenario = match load_only(path, only) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if let Err(code) =
-        crate::report_cmd::keep_strategies(&mut scenario, &path.display().to_string(), only)
-    {
-        return code;
-    }
     let objective = match crate::report_cmd::parse_objective(objective) {
         Ok(o) => o,
         Err(code) => return code,
@@ -292,15 +294,10 @@ pub fn live(args: LiveArgs<'_>, only: &[String], objective: Option<&str>) -> Exi
 /// `ratelab fidelity SCENARIO --trace FILE.jsonl [--strategy NAME] [--seed N]`: the simulator's
 /// prediction of one strategy next to a recorded client's run on the same API.
 pub fn fidelity_trace(path: &Path, seed: Option<u64>, only: &[String], trace: &Path) -> ExitCode {
-    let mut scenario = match load(path) {
+    let scenario = match load_only(path, only) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if let Err(code) =
-        crate::report_cmd::keep_strategies(&mut scenario, &path.display().to_string(), only)
-    {
-        return code;
-    }
     if scenario.strategies.len() != 1 {
         let names: Vec<&str> = scenario
             .strategies
@@ -360,15 +357,10 @@ pub fn fidelity(
     spin_us: u64,
     quiet: bool,
 ) -> ExitCode {
-    let mut scenario = match load(path) {
+    let scenario = match load_only(path, only) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if let Err(code) =
-        crate::report_cmd::keep_strategies(&mut scenario, &path.display().to_string(), only)
-    {
-        return code;
-    }
     let scaled = match scenario.scaled(scale) {
         Ok(s) => s,
         Err(e) => {

@@ -170,46 +170,11 @@ impl MockApi {
     /// profile (its endpoints, and the token weight of a body without `x-tokens`).
     pub fn answer_request(&self, path: &str, headers: &HeaderMap, body: &[u8]) -> Answer {
         match self.profile {
-            Profile::Generic => self.answer_generic(path, headers),
+            Profile::Generic => self.answer_generic(path, headers, false),
             Profile::OpenAi => self.answer_openai(path, headers, body),
             Profile::Anthropic => self.answer_anthropic(path, headers, body),
-            Profile::Ietf => self.answer_ietf(path, headers),
+            Profile::Ietf => self.answer_generic(path, headers, true),
         }
-    }
-
-    /// The generic answer with the IETF draft's fields in place of `x-ratelimit-*`.
-    fn answer_ietf(&self, path: &str, headers: &HeaderMap) -> Answer {
-        let mut a = self.answer_generic(path, headers);
-        let h = &mut a.headers;
-        let read = |h: &HeaderMap, name: &str| {
-            h.get(name)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok())
-        };
-        let limit = read(h, crate::headers::LIMIT_REQUESTS);
-        let remaining = read(h, crate::headers::REMAINING_REQUESTS);
-        let reset = h
-            .get(RESET_REQUESTS)
-            .and_then(|v| v.to_str().ok())
-            .and_then(crate::headers::parse_duration);
-        let window_s = self
-            .spec
-            .capacity_rps(1.0)
-            .filter(|c| *c > 0.0)
-            .zip(limit)
-            .map(|(c, q)| (q as f64 / c).ceil() as u64);
-        for name in [
-            crate::headers::LIMIT_REQUESTS,
-            crate::headers::REMAINING_REQUESTS,
-            RESET_REQUESTS,
-            crate::headers::LIMIT_TOKENS,
-            crate::headers::REMAINING_TOKENS,
-            RESET_TOKENS,
-        ] {
-            h.remove(name);
-        }
-        crate::profile::ietf_headers(h, limit, remaining, reset, window_s);
-        a
     }
 
     fn answer_anthropic(&self, path: &str, headers: &HeaderMap, body: &[u8]) -> Answer {
@@ -391,17 +356,38 @@ impl MockApi {
     /// latency to wait before answering, and the JSON body. A header that cannot be read is
     /// answered 400 at once.
     pub fn answer(&self, headers: &HeaderMap) -> Answer {
-        self.answer_generic("", headers)
+        self.answer_generic("", headers, false)
     }
 
-    fn answer_generic(&self, path: &str, headers: &HeaderMap) -> Answer {
+    /// ratelab's own answer; with `ietf` the request limit goes in the IETF draft's
+    /// `RateLimit-Policy` and `RateLimit` fields instead of `x-ratelimit-*`.
+    fn answer_generic(&self, path: &str, headers: &HeaderMap, ietf: bool) -> Answer {
         let d = match self.decide(path, headers, None) {
             Ok(d) => d,
             Err(reason) => return Answer::bad_request(&reason),
         };
         let (reply, info) = (&d.reply, d.info);
         let mut out = HeaderMap::new();
-        reply_headers(reply, &d.limits, &mut out);
+        if ietf {
+            // Retry-After (and the ban flag) as usual; the limit in the draft's fields.
+            reply_headers(reply, &RateLimitHeaders::default(), &mut out);
+            let l = &d.limits;
+            let window_s = self
+                .spec
+                .capacity_rps(1.0)
+                .filter(|c| *c > 0.0)
+                .zip(l.limit_requests)
+                .map(|(c, q)| (q as f64 / c).ceil() as u64);
+            crate::profile::ietf_headers(
+                &mut out,
+                l.limit_requests,
+                l.remaining_requests,
+                l.reset_requests,
+                window_s,
+            );
+        } else {
+            reply_headers(reply, &d.limits, &mut out);
+        }
         out.insert("content-type", HeaderValue::from_static("application/json"));
         let error = match reply.status {
             200 => None,

@@ -103,6 +103,27 @@ async fn a_live_run_has_the_simulator_result_shape() {
     assert_eq!(back.mode, "live");
 }
 
+/// The headers of a raw HTTP response, read as the driver reads a reply's.
+fn read_back(response: &str) -> ratelab_strategies::Response {
+    let mut headers = http::HeaderMap::new();
+    let head = response.split("\r\n\r\n").next().unwrap_or("");
+    for line in head.lines().skip(1) {
+        if let Some((k, v)) = line.split_once(": ") {
+            headers.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                http::HeaderValue::from_str(v).unwrap(),
+            );
+        }
+    }
+    let req = ratelab_strategies::RequestInfo {
+        client: 0,
+        id: 0,
+        attempt: 1,
+        tokens: 1,
+    };
+    ratelab_live::headers::response_from_parts(req, 0, 1, 200, &headers)
+}
+
 async fn hardened(limits: ratelab_live::ServeLimits) -> Server {
     let spec = toml::from_str(r#"latency = { kind = "fixed", ms = 1 }"#).unwrap();
     Server::bind_with(
@@ -262,22 +283,7 @@ async fn the_anthropic_profile_speaks_anthropic() {
     );
     assert!(lower.contains("request-id: req_0_0_1"), "{head}");
     // The driver reads the RFC 3339 reset back as a wait of about a second.
-    let mut headers = http::HeaderMap::new();
-    for line in head.lines().skip(1) {
-        if let Some((k, v)) = line.split_once(": ") {
-            headers.insert(
-                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                http::HeaderValue::from_str(v).unwrap(),
-            );
-        }
-    }
-    let req = ratelab_strategies::RequestInfo {
-        client: 0,
-        id: 0,
-        attempt: 1,
-        tokens: 1,
-    };
-    let r = ratelab_live::headers::response_from_parts(req, 0, 1, 200, &headers);
+    let r = read_back(head);
     assert_eq!(r.remaining_requests, Some(0));
     let reset = r.reset_requests.expect("an RFC 3339 reset read back");
     assert!(reset <= 1_100_000_000, "{reset}");
@@ -392,22 +398,7 @@ async fn the_ietf_profile_sends_the_drafts_fields() {
     );
     assert!(lower.contains("ratelimit: \"requests\";r=9;t=1"), "{r}");
     assert!(!lower.contains("x-ratelimit-remaining-requests"), "{r}");
-    let mut headers = http::HeaderMap::new();
-    for line in r.split("\r\n\r\n").next().unwrap().lines().skip(1) {
-        if let Some((k, v)) = line.split_once(": ") {
-            headers.insert(
-                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                http::HeaderValue::from_str(v).unwrap(),
-            );
-        }
-    }
-    let req = ratelab_strategies::RequestInfo {
-        client: 0,
-        id: 0,
-        attempt: 1,
-        tokens: 1,
-    };
-    let read = ratelab_live::headers::response_from_parts(req, 0, 1, 200, &headers);
+    let read = read_back(&r);
     assert_eq!(
         (
             read.remaining_requests,

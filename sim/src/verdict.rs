@@ -93,21 +93,17 @@ fn separation(w: &StrategyResult, n: &StrategyResult) -> String {
 
 fn objective_verdict(results: &[StrategyResult], o: &Objective) -> Verdict {
     let objective = o.to_string();
-    let value = |r: &StrategyResult| metric(r, &o.metric);
+    // Each metric once per strategy (a metric may be read through the result's JSON).
+    let values: Vec<Option<f64>> = results.iter().map(|r| metric(r, &o.metric)).collect();
     let admitted: Vec<usize> = (0..results.len())
-        .filter(|&i| o.admits(&results[i]) && value(&results[i]).is_some())
+        .filter(|&i| o.admits(&results[i]) && values[i].is_some())
         .collect();
     let better = |a: f64, b: f64| match o.direction {
         Direction::Minimize => a.total_cmp(&b),
         Direction::Maximize => b.total_cmp(&a),
     };
     let mut order = admitted.clone();
-    order.sort_by(|&a, &b| {
-        better(
-            value(&results[a]).unwrap_or(f64::NAN),
-            value(&results[b]).unwrap_or(f64::NAN),
-        )
-    });
+    order.sort_by(|&a, &b| better(values[a].unwrap_or(f64::NAN), values[b].unwrap_or(f64::NAN)));
     let Some(&best) = order.first() else {
         let failing: Vec<String> = o
             .constraints
@@ -128,7 +124,7 @@ fn objective_verdict(results: &[StrategyResult], o: &Objective) -> Verdict {
         };
     };
     let w = &results[best];
-    let v = value(w).unwrap_or(0.0);
+    let v = values[best].unwrap_or(0.0);
     let mut reason = format!(
         "{} = {}, the {} of {} strategies{}: {}",
         o.metric,
@@ -150,7 +146,7 @@ fn objective_verdict(results: &[StrategyResult], o: &Objective) -> Verdict {
         reason.push_str(&format!(
             "; next: {}, {}",
             n.strategy,
-            trimmed(value(n).unwrap_or(0.0))
+            trimmed(values[next].unwrap_or(0.0))
         ));
     }
     Verdict {
