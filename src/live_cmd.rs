@@ -20,11 +20,28 @@ use crate::progress::ProgressLine;
 pub const INTERRUPTED: i32 = 130;
 use crate::table;
 
+/// Reads a scenario for `serve` or `live`: valid, and without an API that only the simulator
+/// runs (a row under optimistic concurrency settles a reply's status when it arrives, which
+/// the mock server, answering headers first, does not do).
 fn load(path: &Path) -> Result<Scenario, ExitCode> {
-    Scenario::load(path).map_err(|e| {
+    let scenario = Scenario::load(path).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(2)
-    })
+    })?;
+    if scenario
+        .api
+        .limits
+        .iter()
+        .any(|l| matches!(l, ratelab_sim::api::LimitSpec::OptimisticConcurrency(_)))
+    {
+        eprintln!(
+            "error: {}: api.limits: optimistic_concurrency runs in the simulator only (`ratelab \
+             run`); the mock server cannot serve it",
+            path.display()
+        );
+        return Err(ExitCode::from(2));
+    }
+    Ok(scenario)
 }
 
 /// [`load`], keeping only the strategies `--strategy` names (all when none).

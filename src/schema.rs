@@ -73,6 +73,33 @@ pub fn schema() -> Value {
                     "within_s": number,
                     "duration_s": number,
                 })),
+                "servers": integer,
+                "queue_limit": integer,
+                "background": table(&["rate_per_s"], json!({
+                    "rate_per_s": number,
+                    "tokens": integer,
+                })),
+                "outages": {
+                    "type": "array",
+                    "items": table(&["at_s", "for_s", "mode"], json!({
+                        "at_s": number,
+                        "for_s": number,
+                        "mode": { "enum": ["503", "refuse", "hang"] },
+                    })),
+                },
+                "schedule": {
+                    "type": "array",
+                    "items": table(&["at_s"], json!({
+                        "at_s": number,
+                        "limits": { "type": "array", "items": kinds("api limits") },
+                        "latency": kinds("api latency"),
+                        "errors": table(&["probability"], json!({
+                            "probability": number,
+                            "status": integer,
+                        })),
+                        "servers": integer,
+                    })),
+                },
             })),
             "strategy": {
                 "type": "array",
@@ -184,7 +211,9 @@ fn field_type(f: &FieldDoc) -> Value {
 mod tests {
     use super::*;
     use ratelab_sim::Scenario;
-    use ratelab_sim::api::{ApiSpec, BanSpec, ErrorsSpec};
+    use ratelab_sim::api::{
+        ApiSpec, BackgroundSpec, BanSpec, ErrorsSpec, OutageSpec, ScheduleEntry,
+    };
     use ratelab_sim::workload::WorkloadSpec;
     use ratelab_strategies::kind::fields_read;
     use ratelab_strategies::spec::StrategySpec;
@@ -218,6 +247,10 @@ mod tests {
             read::<ErrorsSpec>()
         );
         assert_eq!(keys(&p["api"]["properties"]["ban"]), read::<BanSpec>());
+        let api = &p["api"]["properties"];
+        assert_eq!(keys(&api["background"]), read::<BackgroundSpec>());
+        assert_eq!(keys(&api["outages"]["items"]), read::<OutageSpec>());
+        assert_eq!(keys(&api["schedule"]["items"]), read::<ScheduleEntry>());
         assert_eq!(keys(&p["strategy"]["items"]), read::<StrategySpec>());
     }
 

@@ -113,6 +113,12 @@ pub fn render_with(out: &RunOutput, colour: bool) -> String {
     if !classes {
         headers.drain(class_at..class_at + 3);
     }
+    // Conflicts (409s, optimistic concurrency) get a column after the 429s when any came.
+    let conflicts = out.results.iter().any(|r| r.http_409 > 0);
+    let conflict_at = headers.iter().position(|h| *h == "429 %").unwrap_or(0) + 1;
+    if conflicts {
+        headers.insert(conflict_at, "409s");
+    }
     let rows: Vec<Vec<String>> = out
         .results
         .iter()
@@ -144,6 +150,9 @@ pub fn render_with(out: &RunOutput, colour: bool) -> String {
             }
             if !classes {
                 row.drain(class_at..class_at + 3);
+            }
+            if conflicts {
+                row.insert(conflict_at, r.http_409.to_string());
             }
             row
         })

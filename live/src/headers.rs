@@ -452,6 +452,7 @@ mod tests {
             retry_after: Some(2 * SECOND),
             has_headers: true,
             banned: false,
+            settle: false,
         };
         let mut h = HeaderMap::new();
         reply_headers(&reply, &limits, &mut h);

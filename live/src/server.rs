@@ -16,7 +16,6 @@
 //! per-client state is bounded by the scenario's `clients` (other ids get a 400).
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -339,7 +338,11 @@ impl MockApi {
         } else {
             RateLimitHeaders::default()
         };
-        let deliver_at = m.start + Duration::from_nanos(now.saturating_add(reply.latency));
+        // A hanging reply (an outage in `hang` mode) is due at the end of time: never.
+        let deliver_at = m
+            .start
+            .checked_add(Duration::from_nanos(now.saturating_add(reply.latency)))
+            .unwrap_or_else(|| m.start + NEVER);
         if let Some(trace) = &mut m.trace {
             trace.record(now, &info, reply.status, reply.latency, path);
         }
@@ -518,11 +521,26 @@ impl Default for ServeLimits {
 /// before a strategy starts, so that TCP set-up is not part of the measurement.
 pub const WARM_UP_PATH: &str = "/_ratelab/warm-up";
 
+/// A reply later than this is never sent (an outage in `hang` mode).
+const NEVER: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+/// The connection is closed without an answer (an outage in `refuse` mode).
+#[derive(Debug)]
+struct Refused;
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection refused by an outage")
+    }
+}
+
+impl std::error::Error for Refused {}
+
 async fn handle(
     api: Arc<MockApi>,
     max_body_bytes: usize,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Full<Bytes>>, Refused> {
     if req.uri().path() == WARM_UP_PATH {
         let mut resp = Response::new(Full::new(Bytes::new()));
         *resp.status_mut() = StatusCode::NO_CONTENT;
@@ -545,7 +563,15 @@ async fn handle(
     };
     let answer = api.answer_request(parts.uri.path(), &parts.headers, &body);
     if let Some(at) = answer.deliver_at {
+        if at.saturating_duration_since(Instant::now()) >= NEVER {
+            // An outage in `hang` mode: the request is held until the client gives up.
+            std::future::pending::<()>().await;
+        }
         crate::clock::sleep_until(at, api.spin).await;
+    }
+    if answer.status == 0 {
+        // An outage in `refuse` mode: the connection is closed without an answer.
+        return Err(Refused);
     }
     let mut resp = Response::new(Full::new(Bytes::from(answer.body)));
     *resp.status_mut() =

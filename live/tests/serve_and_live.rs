@@ -408,3 +408,54 @@ async fn the_ietf_profile_sends_the_drafts_fields() {
         (Some(9), Some(10), Some(1_000_000_000))
     );
 }
+
+/// The mock runs the changing API on real time: an outage's three modes and a server queue.
+#[tokio::test]
+async fn serve_runs_outages_and_servers_on_real_time() {
+    let get = "POST /v1/x HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+    for (mode, expect) in [("503", "HTTP/1.1 503"), ("refuse", ""), ("hang", "hang")] {
+        let spec = toml::from_str(&format!(
+            r#"latency = {{ kind = "fixed", ms = 1 }}
+               outages = [{{ at_s = 0, for_s = 3600, mode = "{mode}" }}]"#
+        ))
+        .unwrap();
+        let server = Server::bind(
+            ([127, 0, 0, 1], 0).into(),
+            Arc::new(MockApi::new(&spec, 1, 1)),
+        )
+        .await
+        .unwrap();
+        let answer = tokio::time::timeout(
+            std::time::Duration::from_millis(500),
+            raw(server.addr(), get),
+        )
+        .await;
+        match expect {
+            "hang" => assert!(answer.is_err(), "hang: no answer within 500 ms"),
+            "" => assert_eq!(answer.unwrap(), "", "refuse: closed without an answer"),
+            status => assert!(answer.unwrap().starts_with(status), "{mode}"),
+        }
+        server.shutdown().await;
+    }
+    // One server of 200 ms: the second of two concurrent requests waits for the first.
+    let spec = toml::from_str(
+        r#"latency = { kind = "fixed", ms = 200 }
+           servers = 1"#,
+    )
+    .unwrap();
+    let server = Server::bind(
+        ([127, 0, 0, 1], 0).into(),
+        Arc::new(MockApi::new(&spec, 1, 1)),
+    )
+    .await
+    .unwrap();
+    let start = std::time::Instant::now();
+    let (a, b) = tokio::join!(raw(server.addr(), get), raw(server.addr(), get));
+    assert!(a.starts_with("HTTP/1.1 200") && b.starts_with("HTTP/1.1 200"));
+    let both = start.elapsed();
+    assert!(
+        both >= std::time::Duration::from_millis(390),
+        "{both:?}: the second waited"
+    );
+    server.shutdown().await;
+}

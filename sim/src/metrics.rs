@@ -286,6 +286,7 @@ impl Scope {
             } else {
                 Vec::new()
             },
+            ..Series::default()
         }
     }
 
@@ -338,6 +339,11 @@ impl Recorder {
             attempts_dead: Vec::new(),
             dead: DeadLetters::default(),
         }
+    }
+
+    /// The width of the whole run's series elements.
+    pub fn step(&self) -> Nanos {
+        self.total.step
     }
 
     fn each(&mut self, client: u32, mut f: impl FnMut(&mut Scope)) {

@@ -1,92 +1,66 @@
 //! The oracle: a client that knows the API's limits exactly, so that a run can say how close a
 //! strategy came to what the API allows.
 //!
-//! It holds a private copy of the API's limits, fed the same sends as the API, and sends each
-//! request at the first instant every limit admits it (a concurrency limit learns each request's
-//! end of service from the same latency draw the API will make). Its clients share the one copy
-//! (the API's limits are shared too) and nothing is retried. Its makespan on the scenario's
-//! workload and draws is the *ideal makespan*: a strategy's efficiency is `ideal / makespan`.
+//! It holds a private copy of the API model, fed the same sends as the API, and sends each
+//! request at the first instant the copy would serve it at once ([`ApiModel::admit_wait`]: every
+//! limit admits it, a server is free, no outage is on). The copy is the API itself — its
+//! schedule, outages and other tenants included, with the same draws — so the oracle knows them
+//! all in advance. Its clients share the one copy (the API's limits are shared too) and nothing
+//! is retried. Its makespan on the scenario's workload and draws is the *ideal makespan*: a
+//! strategy's efficiency is `ideal / makespan`.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ratelab_strategies::draws::{DrawCache, Purpose};
 use ratelab_strategies::retry::Retry;
 use ratelab_strategies::time::Nanos;
 use ratelab_strategies::{Admit, Draws, Layer, RequestInfo, Response, Stack, Strategy};
 
-use crate::api::latency::LatencySampler;
-use crate::api::{Limit, LimitState};
+use crate::api::ApiModel;
 use crate::engine::{ClientSetup, simulate};
 use crate::scenario::Scenario;
-
-/// The limits as the oracle tracks them.
-struct Shadow {
-    limits: Vec<LimitState>,
-    latency: LatencySampler,
-    /// The API's latency draws, cached as the API model caches them (the same values).
-    draws: DrawCache,
-}
 
 /// One client's view of the shared copy. (An `Arc<Mutex>` in a `Stack`, although the run is
 /// single-threaded: so the oracle runs the one instantiation of the engine every strategy runs,
 /// and a second one does not change how the compiler inlines the hot path.)
-struct Oracle(Arc<Mutex<Shadow>>);
+struct Oracle(Arc<Mutex<ApiModel>>);
 
 impl Oracle {
-    fn shadow(&self) -> MutexGuard<'_, Shadow> {
+    fn copy(&self) -> MutexGuard<'_, ApiModel> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 impl Strategy for Oracle {
     fn poll_admit(&mut self, now: Nanos, req: &RequestInfo) -> Admit {
-        let mut copy = self.shadow();
-        if copy.limits.iter().any(|l| l.never_fits(req.tokens)) {
-            return Admit::Now; // a 413 whenever it goes
-        }
-        let wait = copy
-            .limits
-            .iter_mut()
-            .map(|l| l.wait(now, req.tokens))
-            .max()
-            .unwrap_or(0);
-        if wait == 0 {
-            Admit::Now
-        } else {
-            Admit::At(now.saturating_add(wait))
+        match self.copy().admit_wait(now, req.tokens) {
+            0 => Admit::Now,
+            wait => Admit::At(now.saturating_add(wait)),
         }
     }
     fn on_send(&mut self, now: Nanos, req: &RequestInfo) {
-        let mut copy = self.shadow();
-        let Shadow {
-            limits,
-            latency,
-            draws,
-        } = &mut *copy;
-        if limits.iter().any(|l| l.never_fits(req.tokens)) {
-            return;
-        }
-        let served = latency.sample_cached(draws, req.client, req.id, req.attempt, req.tokens);
-        let end = now.saturating_add(served);
-        for l in limits.iter_mut() {
-            l.commit(now, req.tokens, end);
-        }
+        self.copy().handle(now, req);
     }
     fn on_response(&mut self, _now: Nanos, _resp: &Response) {}
 }
 
 /// The ideal makespan of `scenario` with `seed`, in seconds: the oracle's, when it finishes every
 /// request within the horizon and the memory limit; `None` otherwise, or when the API has no
-/// limits (nothing to be ideal against).
+/// limits and no servers (nothing to be ideal against), or when its limit is a row under
+/// optimistic concurrency (whose conflicts a client cannot know in advance).
 pub fn ideal_makespan_s(scenario: &Scenario, seed: u64) -> Option<f64> {
-    if scenario.api.limits.is_empty() {
+    let api = &scenario.api;
+    let occ = api
+        .limits
+        .iter()
+        .any(|l| matches!(l, crate::api::LimitSpec::OptimisticConcurrency(_)));
+    if occ || (api.limits.is_empty() && api.servers.is_none()) {
         return None;
     }
-    let copy = Arc::new(Mutex::new(Shadow {
-        limits: scenario.api.limits.iter().map(|l| l.build()).collect(),
-        latency: scenario.api.latency.sampler(),
-        draws: DrawCache::new(Draws::new(seed), Purpose::Latency),
-    }));
+    let copy = Arc::new(Mutex::new(
+        scenario
+            .api
+            .build(Draws::new(seed), scenario.workload.clients),
+    ));
     let result = simulate(
         scenario,
         seed,

@@ -238,6 +238,35 @@ pub struct Series {
     /// token (a workload without token sizes), where it would repeat `sends`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tokens: Vec<u64>,
+    /// Other tenants' requests that reached the API (`[api] background`); empty without them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub background: Vec<u64>,
+    /// Of those, the ones answered 429.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub background_429: Vec<u64>,
+    /// Most requests waiting for a server (`[api] servers`); empty without servers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queue: Vec<u64>,
+}
+
+impl Series {
+    /// Adds what the API itself did (other tenants, its queue), cut or padded to the length of
+    /// the run's series (what the API generated past the end is dropped).
+    pub fn set_api(&mut self, api: crate::api::ApiSeries) {
+        let n = self.sends.len();
+        let fit = |mut v: Vec<u64>, keep: bool| {
+            if keep {
+                v.resize(n, 0);
+                v
+            } else {
+                Vec::new()
+            }
+        };
+        let background = !api.background.is_empty();
+        self.background = fit(api.background, background);
+        self.background_429 = fit(api.background_429, background);
+        self.queue = fit(api.queue.clone(), !api.queue.is_empty());
+    }
 }
 
 fn one_second() -> u64 {
@@ -253,6 +282,9 @@ impl Default for Series {
             http_429: Vec::new(),
             in_flight: Vec::new(),
             tokens: Vec::new(),
+            background: Vec::new(),
+            background_429: Vec::new(),
+            queue: Vec::new(),
         }
     }
 }

@@ -166,7 +166,7 @@ impl Scenario {
             MAX_REQUESTS_HELD,
         );
         self.workload.check(&mut c.nested("workload"));
-        self.api.check(&mut c.nested("api"));
+        self.api.check(&mut c.nested("api"), self.horizon_s);
         if self.strategies.is_empty() {
             c.fail("strategy", "at least one [[strategy]] is needed");
         }

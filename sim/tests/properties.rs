@@ -267,7 +267,7 @@ fn request_stream() -> impl Strategy<Value = Vec<(Nanos, (u32, u64))>> {
 }
 
 fn limits_api() -> impl Strategy<Value = ApiSpec> {
-    (api_spec(), prop::collection::vec(limit_spec(), 1..4)).prop_map(|(mut api, limits)| {
+    (api_spec(), prop::collection::vec(shared_limit_spec(), 1..4)).prop_map(|(mut api, limits)| {
         api.limits = limits;
         api
     })

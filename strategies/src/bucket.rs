@@ -73,6 +73,20 @@ impl ExactBucket {
         }
     }
 
+    /// This bucket refilled until `at`, then refilled at `rate` and holding at most `burst`
+    /// from then on (its level clamped to the new capacity; a debt carries over).
+    pub fn retuned(&self, at: Nanos, rate: Rate, burst: u64) -> ExactBucket {
+        let mut next = ExactBucket::new(rate, burst);
+        let at = at.max(self.updated);
+        // The level in tokens is `level / unit`: the same tokens in the new units, without a
+        // product that could overflow.
+        let old = self.level_at(at);
+        let level = old / self.unit * next.unit + old % self.unit * next.unit / self.unit;
+        next.level = level.min(next.capacity);
+        next.updated = at;
+        next
+    }
+
     /// The bucket's rate.
     pub fn rate(&self) -> Rate {
         self.rate

@@ -40,7 +40,15 @@ pub enum Purpose {
     /// A strategy's own randomness, addressed by its client and a counter of its own (Vegas's
     /// probe jitter).
     Strategy = 7,
+    /// Gaps and sizes of other tenants' requests (`[api] background`), addressed by the
+    /// reserved client [`BACKGROUND_CLIENT`].
+    Background = 8,
+    /// Network delay of one hop of an attempt (the optimistic-concurrency model).
+    Network = 9,
 }
+
+/// The client id of other tenants' traffic in addressed draws: no real client has it.
+pub const BACKGROUND_CLIENT: u32 = u32::MAX;
 
 /// The random source of a run: a seed from which every draw is addressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

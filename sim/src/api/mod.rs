@@ -4,16 +4,25 @@
 //! commits only if all admit, then samples the service latency. The simulator, the mock server
 //! and test responders all run this one implementation.
 
+pub mod background;
 pub mod latency;
 pub mod limits;
+pub mod schedule;
+pub mod servers;
 
+pub use background::BackgroundSpec;
 pub use latency::{LatencySampler, LatencySpec};
 pub use limits::{Limit, LimitSpec, LimitState};
+pub use schedule::{OutageMode, OutageSpec, ScheduleEntry};
+
+use background::Background;
+use limits::OccRow;
+use servers::Servers;
 
 use std::collections::VecDeque;
 
 use ratelab_strategies::config::{Checker, MAX_MS};
-use ratelab_strategies::draws::{DrawCache, Draws, Purpose};
+use ratelab_strategies::draws::{BACKGROUND_CLIENT, DrawCache, Draws, Purpose};
 use ratelab_strategies::time::{Nanos, SECOND, ms_to_nanos, secs_to_nanos};
 use ratelab_strategies::{RateLimitHeaders, RequestInfo, Response};
 use serde::{Deserialize, Serialize};
@@ -45,7 +54,26 @@ pub struct ApiSpec {
     /// A client that collects too many 429s is refused everything for a while.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ban: Option<BanSpec>,
+    /// At most this many requests are served at once; the others wait in FIFO order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub servers: Option<u32>,
+    /// With `servers`: a request that finds this many waiting is answered 503 (default:
+    /// unbounded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_limit: Option<u64>,
+    /// Other tenants' traffic on the same limits and servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<BackgroundSpec>,
+    /// Intervals during which the API answers 503, refuses connections or hangs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outages: Vec<OutageSpec>,
+    /// Changes of the limits, latency, errors or servers during the run (`[[api.schedule]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedule: Vec<ScheduleEntry>,
 }
+
+/// Most servers (`[api] servers`).
+pub const MAX_SERVERS: u32 = 1_000_000;
 
 fn default_rejected_latency_ms() -> f64 {
     5.0
@@ -69,6 +97,24 @@ fn default_error_status() -> u16 {
     500
 }
 
+impl ErrorsSpec {
+    /// Checks the fields (`c` prefixed `…errors`).
+    pub fn check(&self, c: &mut Checker) {
+        c.number("probability", self.probability, 0.0, 1.0);
+        if !matches!(self.status, 408 | 409 | 500..=599) {
+            c.fail(
+                "status",
+                format!("must be 408, 409 or in 500..=599 (got {})", self.status),
+            );
+        }
+    }
+
+    /// The probability as a threshold on a uniform draw, and the status.
+    fn threshold(&self) -> (u64, u16) {
+        (probability_threshold(self.probability), self.status)
+    }
+}
+
 /// `ban = { after_429, within_s, duration_s }`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,23 +128,61 @@ pub struct BanSpec {
 }
 
 impl ApiSpec {
-    /// Checks every field (`c` prefixed `api`).
-    pub fn check(&self, c: &mut Checker) {
+    /// Checks every field (`c` prefixed `api`); schedule entries and outages must lie within
+    /// `horizon_s`.
+    pub fn check(&self, c: &mut Checker, horizon_s: f64) {
         for (i, l) in self.limits.iter().enumerate() {
             l.check(&mut c.nested(&format!("limits[{i}]")));
+        }
+        let occ = |limits: &[LimitSpec]| {
+            limits
+                .iter()
+                .any(|l| matches!(l, LimitSpec::OptimisticConcurrency(_)))
+        };
+        if occ(&self.limits) && self.limits.len() > 1 {
+            c.fail(
+                "limits",
+                "optimistic_concurrency models the whole API: it must be the only limit",
+            );
+        }
+        for (i, e) in self.schedule.iter().enumerate() {
+            if let Some(l) = &e.limits
+                && occ(l) != occ(&self.limits)
+            {
+                c.fail(
+                    &format!("schedule[{i}].limits"),
+                    "cannot add or remove optimistic_concurrency during a run",
+                );
+            }
         }
         self.latency.check(&mut c.nested("latency"));
         c.number("rejected_latency_ms", self.rejected_latency_ms, 0.0, MAX_MS);
         if let Some(e) = &self.errors {
-            let mut c = c.nested("errors");
-            c.number("probability", e.probability, 0.0, 1.0);
-            if !matches!(e.status, 408 | 409 | 500..=599) {
+            e.check(&mut c.nested("errors"));
+        }
+        if let Some(s) = self.servers {
+            c.integer("servers", u64::from(s), 1, u64::from(MAX_SERVERS));
+        }
+        if let Some(q) = self.queue_limit {
+            if self.servers.is_none() {
                 c.fail(
-                    "status",
-                    format!("must be 408, 409 or in 500..=599 (got {})", e.status),
+                    "queue_limit",
+                    "needs servers: the queue is the servers' queue",
                 );
             }
+            c.integer("queue_limit", q, 0, 1 << 40);
         }
+        if self.schedule.iter().any(|e| e.servers.is_some()) && self.servers.is_none() {
+            c.fail(
+                "schedule",
+                "an entry sets servers, so [api] servers must be set from the start",
+            );
+        }
+        if let Some(b) = &self.background {
+            b.check(&mut c.nested("background"));
+        }
+        schedule::check_schedule(&self.schedule, horizon_s, c);
+        schedule::check_outages(&self.outages, horizon_s, c);
         if let Some(b) = &self.ban {
             let mut c = c.nested("ban");
             c.integer("after_429", u64::from(b.after_429), 1, 1_000_000);
@@ -133,21 +217,36 @@ impl ApiSpec {
         }
     }
 
+    /// The API changes during a run (a schedule, outages, other tenants, servers or a row under
+    /// optimistic concurrency): not the plain model of the fast path.
+    pub fn changes(&self) -> bool {
+        !self.schedule.is_empty()
+            || !self.outages.is_empty()
+            || self.background.is_some()
+            || self.servers.is_some()
+            || self.occ().is_some()
+    }
+
+    /// The `optimistic_concurrency` limit, if it is the API's.
+    fn occ(&self) -> Option<&limits::OptimisticConcurrencyConfig> {
+        self.limits.iter().find_map(|l| match l {
+            LimitSpec::OptimisticConcurrency(c) => Some(c),
+            _ => None,
+        })
+    }
+
     /// A fresh model for a run with `clients` clients.
     pub fn build(&self, draws: Draws, clients: u32) -> ApiModel {
         let limits: Vec<LimitState> = self.limits.iter().map(LimitSpec::build).collect();
-        ApiModel {
-            every_request_fits: limits.iter().all(|l| !l.by_tokens() && !l.never_fits(1)),
+        let mut model = ApiModel {
+            every_request_fits: every_request_fits(&limits),
             limits,
             latency: self.latency.sampler(),
             rejected_latency: ms_to_nanos(self.rejected_latency_ms),
             count_rejected: self.count_rejected,
             retry_after: self.retry_after,
             headers: self.headers,
-            error_threshold: self
-                .errors
-                .as_ref()
-                .map(|e| (probability_threshold(e.probability), e.status)),
+            error_threshold: self.errors.as_ref().map(ErrorsSpec::threshold),
             ban: self.ban.as_ref().map(|b| Ban {
                 after: b.after_429 as usize,
                 within: secs_to_nanos(b.within_s),
@@ -156,8 +255,34 @@ impl ApiSpec {
             }),
             latency_draws: DrawCache::new(draws, Purpose::Latency),
             error_draws: DrawCache::new(draws, Purpose::ServerError),
+            changing: None,
+        };
+        if self.changes() {
+            let mut c = Changing {
+                schedule: self.schedule.clone(),
+                next_entry: 0,
+                outages: self.outages.iter().map(|o| (o.span(), o.mode)).collect(),
+                next_outage: 0,
+                outage: None,
+                background: self.background.as_ref().map(|b| Background::new(b, draws)),
+                servers: self
+                    .servers
+                    .map(|s| Servers::new(s, self.queue_limit.unwrap_or(u64::MAX))),
+                occ: self.occ().map(|o| OccRow::new(o, draws)),
+                next_change: 0,
+                series: ApiSeries::default(),
+                step: SECOND,
+            };
+            c.next_change = c.next_change();
+            model.changing = Some(Box::new(c));
         }
+        model
     }
+}
+
+/// No limit counts tokens and each admits one unit at some point: no request is a 413.
+fn every_request_fits(limits: &[LimitState]) -> bool {
+    limits.iter().all(|l| !l.by_tokens() && !l.never_fits(1))
 }
 
 /// `p` as a threshold on a uniform `u64`: P(draw < threshold) = p; `u64::MAX` means always.
@@ -174,9 +299,10 @@ fn probability_threshold(p: f64) -> u64 {
 /// What the API answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reply {
-    /// HTTP status: 200, 429, 413 or the configured server error.
+    /// HTTP status: 200, 429, 413, 503 or the configured server error; 0 when the connection
+    /// was refused (an outage in `refuse` mode: a transport error, no HTTP answer).
     pub status: u16,
-    /// Time from the request to the reply.
+    /// Time from the request to the reply (`Nanos::MAX`: never, an outage in `hang` mode).
     pub latency: Nanos,
     /// `Retry-After` (whole seconds, as nanoseconds) on a 429, when enabled.
     pub retry_after: Option<Nanos>,
@@ -185,6 +311,9 @@ pub struct Reply {
     pub has_headers: bool,
     /// The refusal came from a ban.
     pub banned: bool,
+    /// The status is settled when the reply arrives ([`ApiModel::settle`]): a write under
+    /// optimistic concurrency, whose conflict depends on writes not yet sent.
+    pub settle: bool,
 }
 
 impl Reply {
@@ -192,6 +321,9 @@ impl Reply {
     /// [`RateLimitHeaders::apply`]).
     #[inline]
     pub fn to_response(&self, request: RequestInfo, sent_at: Nanos) -> Response {
+        if self.status == 0 {
+            return Response::connection(request, sent_at, self.latency);
+        }
         let mut r = Response::new(request, sent_at, self.status, self.latency);
         r.retry_after = self.retry_after;
         r
@@ -241,6 +373,84 @@ impl Ban {
     }
 }
 
+/// What the API itself does over time, per series step: other tenants' requests sent and
+/// refused, and the longest queue (with `servers`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApiSeries {
+    /// Other tenants' requests that reached the API.
+    pub background: Vec<u64>,
+    /// Of those, the ones answered 429.
+    pub background_429: Vec<u64>,
+    /// Most requests waiting for a server.
+    pub queue: Vec<u64>,
+}
+
+/// The parts of an API that change during a run (boxed: the plain model does without).
+#[derive(Clone, Debug)]
+struct Changing {
+    schedule: Vec<ScheduleEntry>,
+    next_entry: usize,
+    /// `((start, end), mode)` of each outage, in order.
+    outages: Vec<((Nanos, Nanos), OutageMode)>,
+    /// The first outage not yet over.
+    next_outage: usize,
+    /// The outage in force.
+    outage: Option<OutageMode>,
+    background: Option<Background>,
+    servers: Option<Servers>,
+    occ: Option<OccRow>,
+    /// The earliest instant at which something above changes.
+    next_change: Nanos,
+    series: ApiSeries,
+    /// Width of a series element.
+    step: Nanos,
+}
+
+/// What is due next in a [`Changing`] API.
+enum Due {
+    Outage,
+    Entry,
+    Background,
+}
+
+impl Changing {
+    /// The earliest of the next schedule entry, outage edge and background arrival.
+    fn next_due(&self) -> Option<(Nanos, Due)> {
+        let outage = self
+            .outages
+            .get(self.next_outage)
+            .map(|&((start, end), _)| {
+                (if self.outage.is_some() { end } else { start }, Due::Outage)
+            });
+        let entry = self
+            .schedule
+            .get(self.next_entry)
+            .map(|e| (e.at(), Due::Entry));
+        let background = self
+            .background
+            .as_ref()
+            .map(|b| (b.next_at, Due::Background));
+        // Ties: outage edges, then schedule entries, then arrivals.
+        [outage, entry, background]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(t, _)| *t)
+    }
+
+    fn next_change(&self) -> Nanos {
+        self.next_due().map_or(Nanos::MAX, |(t, _)| t)
+    }
+
+    /// Counts one in `v` at `at`'s step, or raises it to `n` (`max`).
+    fn record(v: &mut Vec<u64>, step: Nanos, at: Nanos, n: u64, max: bool) {
+        let i = (at / step) as usize;
+        if v.len() <= i {
+            v.resize(i + 1, 0);
+        }
+        v[i] = if max { v[i].max(n) } else { v[i] + n };
+    }
+}
+
 /// A rate-limited API during a run.
 #[derive(Clone, Debug)]
 pub struct ApiModel {
@@ -258,6 +468,8 @@ pub struct ApiModel {
     latency_draws: DrawCache,
     /// Server-error draws.
     error_draws: DrawCache,
+    /// Schedules, outages, other tenants, servers and the optimistic-concurrency row.
+    changing: Option<Box<Changing>>,
 }
 
 /// `max(1, ceil(seconds))` of a wait, as whole seconds in nanoseconds (what `Retry-After` says).
@@ -269,25 +481,58 @@ impl ApiModel {
     /// Answers `req`, sent at `now`.
     #[inline]
     pub fn handle(&mut self, now: Nanos, req: &RequestInfo) -> Reply {
-        let mut reply = Reply {
-            status: 200,
-            latency: self.rejected_latency,
-            retry_after: None,
-            has_headers: false,
-            banned: false,
-        };
+        if let Some(c) = &self.changing {
+            if now >= c.next_change {
+                self.advance(now);
+            }
+            if let Some(mode) = self.changing.as_ref().and_then(|c| c.outage) {
+                return self.outage_reply(mode);
+            }
+        }
         if let Some(until) = self
             .ban
             .as_ref()
             .and_then(|b| b.banned_until(req.client, now))
         {
-            reply.status = 429;
+            let mut reply = self.refusal(429);
             reply.banned = true;
             if self.retry_after {
                 reply.retry_after = Some(retry_after_secs(until - now));
             }
             return reply;
         }
+        self.decide(now, req)
+    }
+
+    /// A refusal with `status` after the rejected latency.
+    #[inline]
+    fn refusal(&self, status: u16) -> Reply {
+        Reply {
+            status,
+            latency: self.rejected_latency,
+            retry_after: None,
+            has_headers: false,
+            banned: false,
+            settle: false,
+        }
+    }
+
+    #[cold]
+    fn outage_reply(&self, mode: OutageMode) -> Reply {
+        match mode {
+            OutageMode::Unavailable => self.refusal(503),
+            OutageMode::Refuse => self.refusal(0),
+            OutageMode::Hang => Reply {
+                latency: Nanos::MAX,
+                ..self.refusal(200)
+            },
+        }
+    }
+
+    /// The limits, the servers and the errors decide `req` at `now`.
+    #[inline]
+    fn decide(&mut self, now: Nanos, req: &RequestInfo) -> Reply {
+        let mut reply = self.refusal(200);
         if !self.every_request_fits && self.limits.iter().any(|l| l.never_fits(req.tokens)) {
             reply.status = 413;
             return reply;
@@ -296,7 +541,7 @@ impl ApiModel {
         // one step; otherwise every limit is asked before any is charged.
         let mut committed = false;
         let wait = match &mut self.limits[..] {
-            [only] if !only.needs_end_of_service() => {
+            [only] if !only.needs_end_of_service() && self.changing.is_none() => {
                 let wait = only.wait_or_commit(now, req.tokens);
                 committed = wait == 0;
                 wait
@@ -328,6 +573,20 @@ impl ApiModel {
                 req.attempt,
                 req.tokens,
             );
+            if let Some(c) = &mut self.changing {
+                match c.served(now, req, reply.latency) {
+                    Some(latency) => {
+                        reply.latency = latency;
+                        reply.settle = c.occ.is_some();
+                    }
+                    None => {
+                        // The queue is full: a 503, and the limits are not charged.
+                        let mut full = self.refusal(503);
+                        full.has_headers = self.headers;
+                        return full;
+                    }
+                }
+            }
             if !committed {
                 let end = now.saturating_add(reply.latency);
                 for l in &mut self.limits {
@@ -345,6 +604,150 @@ impl ApiModel {
         reply
     }
 
+    /// Applies what is due up to `now`, in time order: outage edges, schedule entries and other
+    /// tenants' requests (each decided as a client's would be, at its own instant).
+    #[cold]
+    #[inline(never)]
+    fn advance(&mut self, now: Nanos) {
+        loop {
+            let Some(c) = self.changing.as_mut() else {
+                return;
+            };
+            let Some((at, due)) = c.next_due().filter(|(t, _)| *t <= now) else {
+                c.next_change = c.next_change();
+                return;
+            };
+            match due {
+                Due::Outage => {
+                    if c.outage.is_some() {
+                        c.outage = None;
+                        c.next_outage += 1;
+                    } else {
+                        c.outage = Some(c.outages[c.next_outage].1);
+                    }
+                }
+                Due::Entry => {
+                    let entry = c.schedule[c.next_entry].clone();
+                    c.next_entry += 1;
+                    self.apply_entry(at, &entry);
+                }
+                Due::Background => {
+                    let Some(b) = c.background.as_mut() else {
+                        return;
+                    };
+                    let req = RequestInfo {
+                        client: BACKGROUND_CLIENT,
+                        id: b.next_id,
+                        attempt: 1,
+                        tokens: b.tokens,
+                    };
+                    b.advance();
+                    if c.outage.is_none() {
+                        let status = self.decide(at, &req).status;
+                        if let Some(c) = self.changing.as_mut() {
+                            Changing::record(&mut c.series.background, c.step, at, 1, false);
+                            if status == 429 {
+                                Changing::record(
+                                    &mut c.series.background_429,
+                                    c.step,
+                                    at,
+                                    1,
+                                    false,
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// From `at` on, the entry's fields are the API's.
+    fn apply_entry(&mut self, at: Nanos, entry: &ScheduleEntry) {
+        if let Some(specs) = &entry.limits {
+            let mut old = std::mem::take(&mut self.limits).into_iter();
+            self.limits = specs
+                .iter()
+                .map(|spec| {
+                    let next = spec.build();
+                    match old.next() {
+                        Some(mut state) => {
+                            state.retune(at, next);
+                            state
+                        }
+                        None => next,
+                    }
+                })
+                .collect();
+            self.every_request_fits = every_request_fits(&self.limits);
+        }
+        if let Some(latency) = &entry.latency {
+            self.latency = latency.sampler();
+        }
+        if let Some(errors) = &entry.errors {
+            self.error_threshold = Some(errors.threshold());
+        }
+        if let (Some(servers), Some(c)) = (entry.servers, self.changing.as_mut())
+            && let Some(s) = &mut c.servers
+        {
+            s.resize(at, servers);
+        }
+    }
+
+    /// Asks the series of what the API itself does, in elements of `step` (the recorder's).
+    pub fn record_series(&mut self, step: Nanos) {
+        if let Some(c) = &mut self.changing {
+            c.step = step.max(1);
+        }
+    }
+
+    /// What the API itself did up to `end` (other tenants' requests are generated up to then).
+    pub fn finish(&mut self, end: Nanos) -> ApiSeries {
+        if self.changing.is_some() {
+            self.advance(end);
+        }
+        self.changing
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.series))
+            .unwrap_or_default()
+    }
+
+    /// Whether the write of `req`, whose reply ([`Reply::settle`]) arrives at `now`, succeeded
+    /// (a 409 otherwise). Asked in reply order.
+    pub fn settle(&mut self, now: Nanos, req: &RequestInfo) -> bool {
+        match self.changing.as_mut().and_then(|c| c.occ.as_mut()) {
+            Some(row) => row.settle(now, req),
+            None => true,
+        }
+    }
+
+    /// How long from `now` until a request of `tokens` would be served at once, without a
+    /// refusal or a wait in a queue (0: now): what the oracle asks. During an outage, its end.
+    pub fn admit_wait(&mut self, now: Nanos, tokens: u64) -> Nanos {
+        if let Some(c) = &self.changing
+            && now >= c.next_change
+        {
+            self.advance(now);
+        }
+        let mut wait = 0;
+        if let Some(c) = &self.changing {
+            if c.outage.is_some() {
+                let ((_, end), _) = c.outages[c.next_outage];
+                return end - now;
+            }
+            if let Some(s) = &c.servers {
+                wait = s.wait(now);
+            }
+        }
+        if !self.every_request_fits && self.limits.iter().any(|l| l.never_fits(tokens)) {
+            return 0; // a 413 whenever it goes
+        }
+        self.limits
+            .iter_mut()
+            .map(|l| l.wait(now, tokens))
+            .fold(wait, Nanos::max)
+    }
+
     /// The `x-ratelimit-*` values at `now`: for each unit, what the tightest limit has left,
     /// when it is full again and its capacity. Asked right after [`ApiModel::handle`], for a
     /// reply that [`Reply::has_headers`], they are that reply's; a driver whose clients do not
@@ -353,6 +756,9 @@ impl ApiModel {
     pub fn headers(&mut self, now: Nanos) -> RateLimitHeaders {
         let mut h = RateLimitHeaders::default();
         for l in &mut self.limits {
+            if matches!(l, LimitState::OptimisticConcurrency(_)) {
+                continue;
+            }
             let (left, reset) = l.headroom(now);
             let (remaining, until, limit) = if l.by_tokens() {
                 (
@@ -374,6 +780,23 @@ impl ApiModel {
             }
         }
         h
+    }
+}
+
+impl Changing {
+    /// The servers (queue wait added to `service`) and the row (its hops around it) take a
+    /// request admitted by the limits at `now`: its latency, or `None` when the queue is full.
+    fn served(&mut self, now: Nanos, req: &RequestInfo, service: Nanos) -> Option<Nanos> {
+        let mut latency = service;
+        if let Some(s) = &mut self.servers {
+            latency = s.serve(now, service)?;
+            let queued = s.queued(now);
+            Changing::record(&mut self.series.queue, self.step, now, queued, true);
+        }
+        if let Some(row) = &mut self.occ {
+            latency = row.send(now, req, latency);
+        }
+        Some(latency)
     }
 }
 

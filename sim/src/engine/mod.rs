@@ -141,6 +141,7 @@ pub fn simulate<S: Strategy, R: RetryPolicy>(
         now: 0,
         events: 0,
     };
+    engine.api.record_series(engine.rec.step());
     // The rate-limit headers cost a computation per reply: skip them when no one reads them.
     if !engine
         .clients
@@ -351,8 +352,10 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
         let slot = self.flights.take_slot();
         let flight = self.flights.get_mut(slot);
         flight.ready_at = ready_at;
+        flight.settle = false;
         let at = match self.clients[info.client as usize].core.hears(reply.latency) {
             Heard::Reply => {
+                flight.settle = reply.settle;
                 flight.response = reply.to_response(info, now);
                 if reply.has_headers && self.headers_read {
                     self.api.headers(now).apply(&mut flight.response);
@@ -371,6 +374,9 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
     fn on_reply(&mut self, slot: u32) {
         let now = self.now;
         self.flights.free(slot);
+        if self.flights.get(slot).settle {
+            self.settle(slot);
+        }
         // The reply is read in place in the slab (the slot is not reused before this returns).
         let Engine {
             flights,
@@ -379,7 +385,9 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
             held,
             ..
         } = self;
-        let Flight { ready_at, response } = flights.get(slot);
+        let Flight {
+            ready_at, response, ..
+        } = flights.get(slot);
         let (ready_at, req) = (*ready_at, response.request);
         let c = req.client;
         rec.replied(c, now, response.outcome, response.status);
@@ -403,6 +411,16 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
         }
         if !cl.core.reply_changes_nothing(now, cl.wake, &cl.backlog) {
             self.queue_for_admission(c);
+        }
+    }
+
+    /// The API settles the status of the reply in `slot` (a 409 when its write conflicted).
+    #[cold]
+    fn settle(&mut self, slot: u32) {
+        let flight = self.flights.get_mut(slot);
+        if !self.api.settle(self.now, &flight.response.request) {
+            flight.response.status = 409;
+            flight.response.outcome = ratelab_strategies::Outcome::Conflict;
         }
     }
 
@@ -431,6 +449,10 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
         } else {
             self.now
         };
-        self.rec.into_result(name, stop, end, self.events)
+        let mut api = self.api;
+        let mut result = self.rec.into_result(name, stop, end, self.events);
+        let series = api.finish(end);
+        result.series.set_api(series);
+        result
     }
 }

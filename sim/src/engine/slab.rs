@@ -11,6 +11,8 @@ pub(crate) struct Flight {
     pub ready_at: Nanos,
     /// The reply, or the client's own timeout.
     pub response: Response,
+    /// The API settles the reply's status when it arrives ([`crate::api::Reply::settle`]).
+    pub settle: bool,
 }
 
 /// The attempts in flight.
@@ -47,6 +49,7 @@ impl Slab {
         self.flights.push(Flight {
             ready_at: 0,
             response: Response::new(empty, 0, 0, 0),
+            settle: false,
         });
         (self.flights.len() - 1) as u32
     }

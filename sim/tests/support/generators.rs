@@ -9,8 +9,8 @@ use ratelab_sim::api::latency::{
     ExponentialLatencyConfig, FixedLatencyConfig, LognormalLatencyConfig, UniformLatencyConfig,
 };
 use ratelab_sim::api::limits::{
-    ConcurrencyLimitConfig, FixedWindowLimitConfig, SlidingWindowLimitConfig,
-    TokenBucketLimitConfig,
+    ConcurrencyLimitConfig, FixedWindowLimitConfig, OptimisticConcurrencyConfig,
+    SlidingWindowLimitConfig, TokenBucketLimitConfig,
 };
 use ratelab_sim::api::{ApiSpec, BanSpec, ErrorsSpec, LatencySpec, LimitSpec};
 use ratelab_sim::scenario::{DEFAULT_MAX_REQUESTS_HELD, Scenario};
@@ -82,7 +82,21 @@ pub fn limit_spec() -> impl Strategy<Value = LimitSpec> {
         (1u32..8).prop_map(
             |max_in_flight| LimitSpec::Concurrency(ConcurrencyLimitConfig { max_in_flight })
         ),
+        (0u64..30_000, 0u64..10_000).prop_map(|(mean, sd)| {
+            LimitSpec::OptimisticConcurrency(OptimisticConcurrencyConfig {
+                hop_mean_ms: mean as f64 / 1000.0,
+                hop_sd_ms: sd as f64 / 1000.0,
+            })
+        }),
     ]
+}
+
+/// A limit of the kinds that share an API with others: every kind but `optimistic_concurrency`,
+/// which models the whole API alone (its invariants have their own property).
+pub fn shared_limit_spec() -> impl Strategy<Value = LimitSpec> {
+    limit_spec().prop_filter("optimistic_concurrency is alone", |l| {
+        !matches!(l, LimitSpec::OptimisticConcurrency(_))
+    })
 }
 
 fn per_token_ms() -> impl Strategy<Value = f64> {
@@ -145,7 +159,7 @@ pub fn api_spec() -> impl Strategy<Value = ApiSpec> {
         ),
     );
     (
-        prop::collection::vec(limit_spec(), 0..4),
+        prop::collection::vec(shared_limit_spec(), 0..4),
         latency_spec(),
         milli(0, 20_000),
         any::<bool>(),
@@ -173,6 +187,11 @@ pub fn api_spec() -> impl Strategy<Value = ApiSpec> {
                 headers,
                 errors,
                 ban,
+                servers: None,
+                queue_limit: None,
+                background: None,
+                outages: Vec::new(),
+                schedule: Vec::new(),
             },
         )
 }

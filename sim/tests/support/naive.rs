@@ -32,6 +32,8 @@ pub enum NaiveLimit {
     },
     /// The end of every admitted request.
     Concurrency { max: usize, ends: Vec<Nanos> },
+    /// Admits everything (`optimistic_concurrency`: its row decides, not a limit).
+    Open,
 }
 
 impl NaiveLimit {
@@ -65,6 +67,7 @@ impl NaiveLimit {
                 max: c.max_in_flight as usize,
                 ends: vec![],
             },
+            LimitSpec::OptimisticConcurrency(_) => NaiveLimit::Open,
         }
     }
 
@@ -73,7 +76,7 @@ impl NaiveLimit {
             NaiveLimit::Bucket { by_tokens, .. }
             | NaiveLimit::Fixed { by_tokens, .. }
             | NaiveLimit::Sliding { by_tokens, .. } => *by_tokens,
-            NaiveLimit::Concurrency { .. } => false,
+            NaiveLimit::Concurrency { .. } | NaiveLimit::Open => false,
         };
         if by_tokens { tokens } else { 1 }
     }
@@ -84,7 +87,7 @@ impl NaiveLimit {
         match self {
             NaiveLimit::Bucket { burst, .. } => i128::from(n) > *burst,
             NaiveLimit::Fixed { limit, .. } | NaiveLimit::Sliding { limit, .. } => n > *limit,
-            NaiveLimit::Concurrency { .. } => false,
+            NaiveLimit::Concurrency { .. } | NaiveLimit::Open => false,
         }
     }
 
@@ -175,6 +178,7 @@ impl NaiveLimit {
                     active[active.len() - max] - now
                 }
             }
+            NaiveLimit::Open => 0,
         }
     }
 
@@ -185,6 +189,7 @@ impl NaiveLimit {
             NaiveLimit::Bucket { takes, .. } => takes.push((now, n)),
             NaiveLimit::Fixed { log, .. } | NaiveLimit::Sliding { log, .. } => log.push((now, n)),
             NaiveLimit::Concurrency { ends, .. } => ends.push(end),
+            NaiveLimit::Open => {}
         }
     }
 
@@ -199,7 +204,7 @@ impl NaiveLimit {
             NaiveLimit::Bucket { by_tokens, .. }
             | NaiveLimit::Fixed { by_tokens, .. }
             | NaiveLimit::Sliding { by_tokens, .. } => *by_tokens,
-            NaiveLimit::Concurrency { .. } => false,
+            NaiveLimit::Concurrency { .. } | NaiveLimit::Open => false,
         }
     }
 
@@ -263,6 +268,7 @@ impl NaiveLimit {
                 let reset = active.iter().map(|e| e - now).max().unwrap_or(0);
                 (max.saturating_sub(active.len()) as u64, reset)
             }
+            NaiveLimit::Open => (1, 0),
         }
     }
 }

@@ -101,6 +101,10 @@ impl Limit for ConcurrencyLimit {
     fn capacity(&self) -> u64 {
         self.max as u64
     }
+    /// The requests being served carry over.
+    fn retune(&mut self, _at: Nanos, next: Self) {
+        self.max = next.max;
+    }
 }
 
 #[cfg(test)]

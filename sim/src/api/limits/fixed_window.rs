@@ -130,6 +130,20 @@ impl Limit for FixedWindowLimit {
     fn capacity(&self) -> u64 {
         self.limit
     }
+    /// The current window keeps its count when the window length stays.
+    fn retune(&mut self, at: Nanos, next: Self) {
+        self.roll(at);
+        let count = if next.window == self.window {
+            self.count
+        } else {
+            0
+        };
+        *self = FixedWindowLimit {
+            index: at / next.window,
+            count,
+            ..next
+        };
+    }
 }
 
 #[cfg(test)]

@@ -5,11 +5,13 @@
 
 mod concurrency;
 mod fixed_window;
+mod optimistic_concurrency;
 mod sliding_window;
 mod token_bucket;
 
 pub use concurrency::{ConcurrencyLimit, ConcurrencyLimitConfig};
 pub use fixed_window::{FixedWindowLimit, FixedWindowLimitConfig};
+pub use optimistic_concurrency::{NoWait, OccRow, OptimisticConcurrencyConfig};
 pub use sliding_window::{SlidingWindowLimit, SlidingWindowLimitConfig};
 pub use token_bucket::{TokenBucketLimit, TokenBucketLimitConfig};
 
@@ -64,6 +66,15 @@ pub trait Limit {
     fn headroom(&mut self, now: Nanos) -> (u64, Nanos);
     /// The limit's capacity in its unit (the `x-ratelimit-limit-*` value).
     fn capacity(&self) -> u64;
+    /// From `at` on (a schedule entry), this limit is `next`, fresh from its new configuration
+    /// of the same kind and unit: `self` becomes `next` with what carries over (a bucket's level,
+    /// a window's count, the requests in flight). By default nothing does.
+    fn retune(&mut self, _at: Nanos, next: Self)
+    where
+        Self: Sized,
+    {
+        *self = next;
+    }
 }
 
 /// What a request of `tokens` costs a limit that counts tokens or not.
@@ -146,6 +157,17 @@ macro_rules! limit_registry {
             fn capacity(&self) -> u64 {
                 match self { $( LimitState::$variant(l) => l.capacity(), )* }
             }
+            /// The kind's own [`Limit::retune`] when `next` has the same kind and unit; a fresh
+            /// state otherwise.
+            fn retune(&mut self, at: Nanos, next: Self) {
+                match (self, next) {
+                    $(
+                        (LimitState::$variant(l), LimitState::$variant(n))
+                            if l.by_tokens() == n.by_tokens() => l.retune(at, n),
+                    )*
+                    (this, next) => *this = next,
+                }
+            }
         }
     };
 }
@@ -155,4 +177,5 @@ limit_registry! {
     "fixed_window" => FixedWindow(FixedWindowLimitConfig),
     "sliding_window" => SlidingWindow(SlidingWindowLimitConfig),
     "concurrency" => Concurrency(ConcurrencyLimitConfig),
+    "optimistic_concurrency" => OptimisticConcurrency(OptimisticConcurrencyConfig),
 }

@@ -128,6 +128,11 @@ impl Limit for SlidingWindowLimit {
     fn capacity(&self) -> u64 {
         self.limit
     }
+    /// The log carries over, judged by the new limit and window.
+    fn retune(&mut self, _at: Nanos, next: Self) {
+        self.limit = next.limit;
+        self.window = next.window;
+    }
 }
 
 #[cfg(test)]

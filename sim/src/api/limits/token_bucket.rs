@@ -112,4 +112,10 @@ impl Limit for TokenBucketLimit {
     fn capacity(&self) -> u64 {
         self.bucket.burst()
     }
+    /// Refilled at the old rate until `at`, then clamped to the new burst.
+    fn retune(&mut self, at: Nanos, next: Self) {
+        self.bucket = self
+            .bucket
+            .retuned(at, next.bucket.rate(), next.bucket.burst());
+    }
 }
