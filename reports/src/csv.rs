@@ -187,7 +187,7 @@ mod tests {
             successes: vec![2, 1],
             http_429: vec![1, 0],
             in_flight: vec![1.5, 0.25],
-            tokens: Vec::new(),
+            ..Series::default()
         };
         assert_eq!(
             series_csv(&s),

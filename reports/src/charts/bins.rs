@@ -48,11 +48,25 @@ pub(super) enum Binned {
     PerSecond,
     /// The mean of per-element means (attempts in flight), weighted by the seconds covered.
     Mean,
+    /// The largest element (the longest queue).
+    Max,
 }
 
 /// The points of a series binned into `bin_s` seconds, one at the middle of each bin, x in
 /// seconds.
 pub(super) fn binned(values: &[f64], step_s: u64, bin_s: u64, how: Binned) -> Vec<(f64, f64)> {
+    if how == Binned::Max {
+        let per = (bin_s / step_s.max(1)).max(1) as usize;
+        return values
+            .chunks(per)
+            .enumerate()
+            .map(|(i, c)| {
+                let covered = (c.len() as u64 * step_s.max(1)) as f64;
+                let x = (i * per) as f64 * step_s.max(1) as f64 + covered / 2.0;
+                (x, c.iter().copied().fold(0.0, f64::max))
+            })
+            .collect();
+    }
     let step = step_s.max(1) as f64;
     let weighted: Vec<f64> = match how {
         Binned::Mean => values.iter().map(|v| v * step).collect(),
@@ -67,6 +81,7 @@ pub(super) fn binned(values: &[f64], step_s: u64, bin_s: u64, how: Binned) -> Ve
             let y = match how {
                 Binned::Total => sum,
                 Binned::PerSecond | Binned::Mean => sum / covered,
+                Binned::Max => unreachable!("binned above"),
             };
             (x, y)
         })
@@ -119,6 +134,10 @@ mod tests {
             vec![(1.0, 2.0), (3.0, 6.0), (4.5, 9.0)]
         );
         assert_eq!(binned(&[2.0, 4.0], 2, 4, Binned::Mean), vec![(2.0, 3.0)]);
+        assert_eq!(
+            binned(&v, 1, 2, Binned::Max),
+            vec![(1.0, 3.0), (3.0, 7.0), (4.5, 9.0)]
+        );
     }
 
     #[test]

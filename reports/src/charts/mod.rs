@@ -93,7 +93,7 @@ pub(crate) fn all(out: &RunOutput) -> Vec<Chart> {
         })
         .chain(ideal)
         .fold(0.0, f64::max);
-    let frame = TimeFrame::new(span, step);
+    let frame = TimeFrame::new(span, step).with_api(&out.scenario.api);
     let capacity = out.api_capacity_rps.filter(|c| c.is_finite() && *c > 0.0);
     let mut charts = vec![
         over_time::progress(out, &frame, ideal),
@@ -102,6 +102,8 @@ pub(crate) fn all(out: &RunOutput) -> Vec<Chart> {
     ];
     charts.extend(over_time::tokens(out, &frame));
     charts.push(over_time::in_flight(out, &frame));
+    charts.extend(over_time::queue(out, &frame));
+    charts.extend(over_time::background(out, &frame));
     charts.push(latency(out));
     charts.push(attempts(out));
     if out.results.iter().any(|r| !r.clients.is_empty()) {

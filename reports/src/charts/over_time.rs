@@ -317,3 +317,114 @@ pub(super) fn in_flight(out: &RunOutput, frame: &TimeFrame) -> Chart {
         body,
     }
 }
+
+/// The longest queue for the API's servers per bin, when the API has `servers`.
+pub(super) fn queue(out: &RunOutput, frame: &TimeFrame) -> Option<Chart> {
+    if out.results.iter().all(|r| r.series.queue.is_empty()) {
+        return None;
+    }
+    let lines = binned_lines(
+        out,
+        frame,
+        &|r| r.series.queue.iter().map(|&v| v as f64).collect(),
+        Binned::Max,
+    );
+    let y_max = top(&lines, out.scenario.api.queue_limit.map(|q| q as f64));
+    let limit = out
+        .scenario
+        .api
+        .queue_limit
+        .map(|q| vec![(0.0, q as f64), (frame.span_s, q as f64)]);
+    let reference = limit.as_ref().map(|_| "queue_limit".to_string());
+    let body = drawn(
+        &legend(out, &|r| r.strategy.clone(), reference),
+        &|area, canvas| {
+            time_chart(
+                area,
+                canvas,
+                frame,
+                ScaledAxis::linear(y_max),
+                "requests waiting for a server",
+                &|v| value_label(v),
+                &lines,
+                limit.as_slice(),
+            )
+        },
+    );
+    Some(Chart {
+        id: "queue",
+        title: "The API's queue over time",
+        caption: format!(
+            "The most requests waiting for one of the API's {} servers in each bin of {}. A \
+             request waits in FIFO order and is served even when its client has stopped waiting; \
+             a queue that stays long after its trigger is over is an overload that sustains \
+             itself.",
+            out.scenario.api.servers.unwrap_or(0),
+            frame.bin_label()
+        ),
+        body,
+    })
+}
+
+/// Other tenants' requests the API refused (429) per bin, when the API has `background`
+/// traffic; the reference line is all of theirs that reached it.
+pub(super) fn background(out: &RunOutput, frame: &TimeFrame) -> Option<Chart> {
+    let first = out
+        .results
+        .iter()
+        .find(|r| !r.series.background.is_empty())?;
+    let lines = binned_lines(
+        out,
+        frame,
+        &|r| r.series.background_429.iter().map(|&v| v as f64).collect(),
+        Binned::Total,
+    );
+    let sent: Vec<(f64, f64)> = binned(
+        &first
+            .series
+            .background
+            .iter()
+            .map(|&v| v as f64)
+            .collect::<Vec<_>>(),
+        first.series.step_s.max(1),
+        frame.bin_s,
+        Binned::Total,
+    );
+    let y_max = top(&lines, sent.iter().map(|p| p.1).reduce(f64::max));
+    let label = |r: &StrategyResult| {
+        let refused: u64 = r.series.background_429.iter().sum();
+        format!("{} ({} of theirs refused)", r.strategy, count(refused))
+    };
+    let reference = [sent];
+    let body = drawn(
+        &legend(out, &label, Some("their requests".to_string())),
+        &|area, canvas| {
+            time_chart(
+                area,
+                canvas,
+                frame,
+                ScaledAxis::linear(y_max),
+                &format!("other tenants' 429s per {} bin", frame.bin_label()),
+                &|v| count_label(v),
+                &lines,
+                &reference,
+            )
+        },
+    );
+    Some(Chart {
+        id: "background",
+        title: "Other tenants over time",
+        caption: format!(
+            "The other tenants sharing the API's limits send about {}/s (the dashed line: their \
+             requests per bin of {}); each line is how many of theirs the API refused while the \
+             strategy ran. A strategy that takes the whole quota pushes its neighbours into 429s.",
+            out.scenario
+                .api
+                .background
+                .as_ref()
+                .map_or(0.0, |b| b.rate_per_s),
+            frame.bin_label()
+        ),
+        body,
+    })
+}

@@ -49,6 +49,8 @@ pub(super) const GRID: RGBColor = RGBColor(228, 228, 228);
 pub(super) const AXIS: RGBColor = RGBColor(90, 90, 90);
 /// Reference lines (the API's limit, the ideal); drawn dashed ([`REFERENCE_DASH`]).
 pub(super) const REFERENCE: RGBColor = RGBColor(110, 110, 110);
+/// The shade of an API outage on the time charts.
+pub(super) const OUTAGE: RGBAColor = RGBAColor(213, 94, 0, 0.14);
 /// The dash pattern of reference lines.
 pub(super) const REFERENCE_DASH: &str = "7 5";
 pub(super) const FONT: &str = "sans-serif";

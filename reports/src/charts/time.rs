@@ -9,13 +9,15 @@ use plotters::prelude::*;
 use super::axes::{KeyedAxis, TimeUnit, nice_step};
 use super::draw::DrawResult;
 use super::markers::{marker, marker_indices};
-use super::style::{Canvas, MARGIN, REFERENCE, X_LABELS, axis_number, colour, line_width, mesh};
+use super::style::{
+    Canvas, MARGIN, OUTAGE, REFERENCE, X_LABELS, axis_number, colour, line_width, mesh,
+};
 
 /// Markers along a time line.
 const MARKERS_PER_LINE: usize = 6;
 
-/// The time axis every time chart of a run shares.
-#[derive(Clone, Copy, Debug)]
+/// The time axis every time chart of a run shares, with the API's changes drawn on each.
+#[derive(Clone, Debug)]
 pub(super) struct TimeFrame {
     /// The run's longest span, s: its right end.
     pub(super) span_s: f64,
@@ -23,6 +25,10 @@ pub(super) struct TimeFrame {
     pub(super) unit: TimeUnit,
     /// Width of a bin of the per-second charts, s.
     pub(super) bin_s: u64,
+    /// The instants of the API's schedule entries, s (dashed vertical lines).
+    pub(super) changes: Vec<f64>,
+    /// The API's outages, `[start, end)` in s (shaded spans).
+    pub(super) outages: Vec<(f64, f64)>,
 }
 
 impl TimeFrame {
@@ -37,7 +43,20 @@ impl TimeFrame {
             span_s,
             unit: TimeUnit::for_span(span_s),
             bin_s: super::bins::bin_width(span_s, step_s),
+            changes: Vec::new(),
+            outages: Vec::new(),
         }
+    }
+
+    /// The frame with the API's schedule entries and outages drawn on it.
+    pub(super) fn with_api(mut self, api: &ratelab_sim::api::ApiSpec) -> TimeFrame {
+        self.changes = api.schedule.iter().map(|e| e.at_s).collect();
+        self.outages = api
+            .outages
+            .iter()
+            .map(|o| (o.at_s, o.at_s + o.for_s))
+            .collect();
+        self
     }
 
     /// The bin width as people say it: "1 s", "30 s", "5 min".
@@ -93,6 +112,22 @@ pub(super) fn time_chart<Y: Ranged<ValueType = f64, FormatOption = DefaultFormat
         .y_label_formatter(&|v| y_label(*v))
         .draw()?;
     let in_unit = |&(x, y): &(f64, f64)| (x / unit.seconds, y);
+    // The API's outages shaded and its schedule entries dashed, under the lines.
+    let y_range = chart.as_coord_spec().y_spec().range();
+    let clip = |t: f64| (t / unit.seconds).clamp(0.0, x_max);
+    for &(start, end) in &frame.outages {
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(clip(start), y_range.start), (clip(end), y_range.end)],
+            OUTAGE.filled(),
+        )))?;
+    }
+    for &at in &frame.changes {
+        // Reference-coloured: dashed like every reference line.
+        chart.draw_series(LineSeries::new(
+            [(clip(at), y_range.start), (clip(at), y_range.end)],
+            REFERENCE.stroke_width(1),
+        ))?;
+    }
     let n = lines.iter().map(|l| l.strategy + 1).max().unwrap_or(0);
     for line in lines {
         let i = line.strategy;

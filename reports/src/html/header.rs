@@ -87,6 +87,52 @@ pub(super) fn header(h: &mut String, out: &RunOutput, options: &ReportOptions) {
         ));
     }
     fact("API behaviour", escape(&behaviour.join("; ")));
+    let mut changes = Vec::new();
+    if let Some(s) = api.servers {
+        changes.push(match api.queue_limit {
+            Some(q) => format!("{s} servers, a queue of at most {q} (then 503)"),
+            None => format!("{s} servers, an unbounded FIFO queue"),
+        });
+    }
+    if let Some(b) = &api.background {
+        changes.push(format!(
+            "other tenants send {}/s (Poisson, {} tokens each) on the same limits",
+            number(b.rate_per_s),
+            b.tokens
+        ));
+    }
+    for o in &api.outages {
+        let mode = match o.mode {
+            ratelab_sim::api::OutageMode::Unavailable => "503 to everything",
+            ratelab_sim::api::OutageMode::Refuse => "connections refused",
+            ratelab_sim::api::OutageMode::Hang => "requests never answered",
+        };
+        changes.push(format!(
+            "outage from {} s to {} s: {mode}",
+            number(o.at_s),
+            number(o.at_s + o.for_s)
+        ));
+    }
+    for e in &api.schedule {
+        let mut what = Vec::new();
+        if let Some(l) = &e.limits {
+            let l: Vec<String> = l.iter().map(|l| spec_text(&to_value(l))).collect();
+            what.push(format!("limits {}", l.join(" and ")));
+        }
+        if let Some(l) = &e.latency {
+            what.push(format!("latency {}", spec_text(&to_value(l))));
+        }
+        if let Some(x) = &e.errors {
+            what.push(format!("{} fail with {}", percent(x.probability), x.status));
+        }
+        if let Some(s) = e.servers {
+            what.push(format!("{s} servers"));
+        }
+        changes.push(format!("from {} s: {}", number(e.at_s), what.join(", ")));
+    }
+    if !changes.is_empty() {
+        fact("API over time", escape(&changes.join("; ")));
+    }
     let w = &sc.workload;
     let mut workload = if w.clients > 1 {
         format!(
