@@ -327,3 +327,102 @@ fn sre_throttling_sheds_locally_instead_of_retrying_into_the_overload() {
     assert!((sre.http_429 as f64) < 0.3 * plain.http_429 as f64);
     assert!(sre.succeeded + 50 > plain.succeeded);
 }
+
+/// The first second from `from_s` on at which the 5 s mean of successes per second reaches
+/// `rate`.
+fn recovered_at(r: &StrategyResult, from_s: usize, rate: f64) -> Option<usize> {
+    let ok = &r.series.successes;
+    (from_s..ok.len().saturating_sub(5))
+        .find(|&t| ok[t..t + 5].iter().sum::<u64>() as f64 / 5.0 >= rate)
+}
+
+#[test]
+fn a_slowdown_turns_into_a_metastable_failure_that_a_budget_or_throttle_ends() {
+    let out = run("metastable-retry-storm.toml");
+    assert_counts_add_up(&out);
+    let plain = by_name(&out, "plain-retries");
+    let budget = by_name(&out, "retry-budget");
+    let sre = by_name(&out, "sre_throttle");
+    // The slowdown ends at 40 s; the offered load is 50/s.
+    assert_eq!(recovered_at(plain, 40, 45.0), None, "plain retries never recover");
+    let after: u64 = plain.series.successes[45..].iter().sum();
+    assert!(after < 50, "plain: {after} successes after 45 s");
+    assert!(plain.series.queue[60..170].iter().all(|&q| q == 2000), "the queue stays full");
+    assert!(plain.dead_lettered > 6000, "{}", plain.dead_lettered);
+    let b = recovered_at(budget, 40, 45.0).expect("the budget recovers");
+    let s = recovered_at(sre, 40, 45.0).expect("the throttle recovers");
+    assert!((60..=85).contains(&b), "budget back at {b} s");
+    assert!((70..=100).contains(&s), "sre_throttle back at {s} s");
+    assert_eq!(out.verdict.as_ref().unwrap().strategy.as_deref(), Some("retry-budget"));
+}
+
+#[test]
+fn an_outage_costs_what_the_retries_cannot_outlast() {
+    let out = run("outage.toml");
+    assert_counts_add_up(&out);
+    let none = by_name(&out, "no-retry");
+    let short = by_name(&out, "exp-4-attempts");
+    let patient = by_name(&out, "exp-patient");
+    let paced = by_name(&out, "paced-breaker");
+    assert!((70..=100).contains(&none.http_5xx), "{}", none.http_5xx);
+    assert!(short.dead_lettered > 30 && short.dead_lettered < none.dead_lettered);
+    assert_eq!(patient.succeeded, 600);
+    assert!(patient.http_429 > 300, "the retries come back together: {}", patient.http_429);
+    assert_eq!(paced.succeeded, 600);
+    assert_eq!(paced.http_429, 0);
+    assert!(paced.http_5xx < 20 && paced.attempts_per_request < 1.05);
+}
+
+#[test]
+fn a_tier_downgrade_costs_the_old_tier_429s_and_the_safe_tier_time() {
+    let out = run("tier-downgrade.toml");
+    assert_counts_add_up(&out);
+    let old = by_name(&out, "bucket-20");
+    let safe = by_name(&out, "bucket-10");
+    let headers = by_name(&out, "header_pacing");
+    let aimd = by_name(&out, "aimd_rate");
+    let ideal = headers.ideal_makespan_s.unwrap();
+    assert!((ideal - 158.0).abs() < 1.0, "{ideal}");
+    assert!(old.rate_429() > 0.3 && old.attempts_per_request > 1.5);
+    assert_eq!(safe.http_429, 0);
+    assert!(safe.makespan_s > 1.2 * ideal);
+    assert!(headers.http_429 < 5 && headers.makespan_s < ideal + 2.0);
+    assert!(aimd.rate_429() < 0.05);
+    assert!(aimd.makespan_s > headers.makespan_s && aimd.makespan_s < safe.makespan_s);
+}
+
+#[test]
+fn a_client_that_takes_the_whole_quota_starves_its_neighbour() {
+    let out = run("noisy-neighbour.toml");
+    assert_counts_add_up(&out);
+    let refused = |r: &StrategyResult| r.series.background_429.iter().sum::<u64>();
+    let sent = |r: &StrategyResult| r.series.background.iter().sum::<u64>();
+    let greedy = by_name(&out, "bucket-20");
+    assert_eq!(greedy.http_429, 0);
+    assert!(refused(greedy) * 10 > sent(greedy) * 9, "nearly all of theirs refused");
+    for name in ["bucket-12", "header_pacing", "aimd_rate"] {
+        let r = by_name(&out, name);
+        assert!(refused(r) * 20 < sent(r), "{name}: {} of {}", refused(r), sent(r));
+        assert!(r.rate_429() < 0.02, "{name}");
+    }
+}
+
+#[test]
+fn the_backoff_study_ranks_the_five_strategies_as_published() {
+    let out = run("backoff-jitter-study.toml");
+    assert_counts_add_up(&out);
+    let [none, exp, full, equal, decorr] = [
+        "no-backoff",
+        "exponential",
+        "full-jitter",
+        "equal-jitter",
+        "decorrelated-jitter",
+    ]
+    .map(|n| by_name(&out, n));
+    assert!(out.results.iter().all(|r| r.succeeded == 50 && r.http_409 > 0));
+    let jittered = [full, equal, decorr];
+    assert!(none.attempts > exp.attempts);
+    assert!(jittered.iter().all(|r| exp.attempts > r.attempts));
+    assert!(jittered.iter().all(|r| exp.makespan_s > 5.0 * r.makespan_s));
+    assert!(full.makespan_s < equal.makespan_s && decorr.makespan_s < equal.makespan_s);
+}
