@@ -327,3 +327,26 @@ fn sre_throttling_sheds_locally_instead_of_retrying_into_the_overload() {
     assert!((sre.http_429 as f64) < 0.3 * plain.http_429 as f64);
     assert!(sre.succeeded + 50 > plain.succeeded);
 }
+
+#[test]
+fn a_replayed_trace_overflows_in_its_bursts_unless_the_client_paces_its_tokens() {
+    let out = run("trace-replay.toml");
+    assert_counts_add_up(&out);
+    let gather = by_name(&out, "gather");
+    let paced = by_name(&out, "token-bucket");
+    assert!(gather.dead_lettered > 10, "{}", gather.dead_lettered);
+    assert!(gather.rate_429() > 0.4, "{}", gather.rate_429());
+    assert_eq!(
+        (paced.succeeded, paced.http_429, paced.attempts),
+        (200, 0, 200)
+    );
+    // Nothing is sent before the trace has it ready: the last row is at 114.717 s.
+    for r in [gather, paced] {
+        assert!(
+            (114.7..125.0).contains(&r.makespan_s),
+            "{}: {}",
+            r.strategy,
+            r.makespan_s
+        );
+    }
+}
