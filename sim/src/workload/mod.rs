@@ -65,7 +65,8 @@ impl WorkloadSpec {
             c.fail(
                 "requests",
                 format!(
-                    "{} requests per client, but a ramp down to to_per_s = 0 only ever sends                      {most}",
+                    "{} requests per client, but a ramp down to to_per_s = 0 only ever sends \
+                     {most}",
                     self.requests
                 ),
             );
