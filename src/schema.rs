@@ -5,8 +5,9 @@
 //! object with `kind` fixed to its name, exactly the fields it reads (no others:
 //! `additionalProperties: false`), its required fields, and a type guessed from each field's
 //! documented default (a number, a boolean, a string or one of its listed values, a list, a
-//! table; a required field is a number). The tables around them (`[workload]`, `[api]`, `[[strategy]]`, …) are written out
-//! here; a test holds their field names against the code. Ranges are not in the schema: the
+//! table; a required field is a number unless its doc says it holds text, as a trace's `file`).
+//! The tables around them (`[workload]`, `[api]`, `[[strategy]]`, …) are written out here; a
+//! test holds their field names against the code. Ranges are not in the schema: the
 //! validator still checks them, with the file, the field and the range in its message.
 
 use serde_json::{Map, Value, json};
@@ -185,8 +186,11 @@ fn field_type(f: &FieldDoc) -> Value {
             .collect();
         return json!({ "enum": listed });
     }
+    if f.text {
+        return json!({ "type": "string" });
+    }
     let Need::Default(default) = f.need else {
-        // Every field a kind requires (or takes instead of a required one) is a number today:
+        // Every other field a kind requires (or takes instead of a required one) is a number:
         // a rate, a burst, a count, a duration, a probability.
         return json!({ "type": "number" });
     };

@@ -303,6 +303,48 @@ const MISTAKES: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
+/// A trace's mistakes: exit 2, the scenario, the field, the CSV file and its line, no panic.
+#[test]
+fn a_bad_trace_names_the_csv_file_and_line_with_exit_code_2() {
+    let trace_scenario = "name = \"x\"\n[workload]\nrequests = 3\narrival = { kind = \"trace\", file = \"bad-trace.csv\" }\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\n";
+    let path = write("bad-trace.toml", trace_scenario);
+    let csv = path.with_file_name("bad-trace.csv");
+    let shown = csv.display().to_string();
+    let cases = [
+        (
+            "ready_s,tokens\r\n0,1\r\n0.5,2\r\n0.25,3\r\n",
+            "line 4: ready_s 0.25 is before line 3's 0.5",
+        ),
+        (
+            "ready_s\n0\n1\n1,5\nabc\n",
+            "line 5: ready_s \"abc\" is not a number",
+        ),
+        ("tokens\n1\n", "line 1: the header has no `ready_s` column"),
+        ("ready_s\n0\n1\n", "has only 2 rows"),
+    ];
+    for (text, needle) in cases {
+        std::fs::write(&csv, text).unwrap();
+        let out = ratelab(&["run", path.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text:?}: {err}");
+        assert!(out.stdout.is_empty() && !err.contains("panicked"), "{err}");
+        assert!(err.contains("bad-trace.toml: workload."), "{err}");
+        assert!(
+            err.contains(&shown),
+            "{text:?}: the CSV file is not named in:\n{err}"
+        );
+        assert!(err.contains(needle), "`{needle}` not in:\n{err}");
+    }
+    std::fs::remove_file(&csv).unwrap();
+    let out = ratelab(&["run", path.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("workload.arrival.file: {shown}: cannot read")),
+        "{err}"
+    );
+}
+
 #[test]
 fn every_kind_of_mistake_names_file_field_and_range_with_exit_code_2() {
     for (name, text, expected) in MISTAKES {

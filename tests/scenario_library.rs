@@ -344,16 +344,26 @@ fn a_slowdown_turns_into_a_metastable_failure_that_a_budget_or_throttle_ends() {
     let budget = by_name(&out, "retry-budget");
     let sre = by_name(&out, "sre_throttle");
     // The slowdown ends at 40 s; the offered load is 50/s.
-    assert_eq!(recovered_at(plain, 40, 45.0), None, "plain retries never recover");
+    assert_eq!(
+        recovered_at(plain, 40, 45.0),
+        None,
+        "plain retries never recover"
+    );
     let after: u64 = plain.series.successes[45..].iter().sum();
     assert!(after < 50, "plain: {after} successes after 45 s");
-    assert!(plain.series.queue[60..170].iter().all(|&q| q == 2000), "the queue stays full");
+    assert!(
+        plain.series.queue[60..170].iter().all(|&q| q == 2000),
+        "the queue stays full"
+    );
     assert!(plain.dead_lettered > 6000, "{}", plain.dead_lettered);
     let b = recovered_at(budget, 40, 45.0).expect("the budget recovers");
     let s = recovered_at(sre, 40, 45.0).expect("the throttle recovers");
     assert!((60..=85).contains(&b), "budget back at {b} s");
     assert!((70..=100).contains(&s), "sre_throttle back at {s} s");
-    assert_eq!(out.verdict.as_ref().unwrap().strategy.as_deref(), Some("retry-budget"));
+    assert_eq!(
+        out.verdict.as_ref().unwrap().strategy.as_deref(),
+        Some("retry-budget")
+    );
 }
 
 #[test]
@@ -367,7 +377,11 @@ fn an_outage_costs_what_the_retries_cannot_outlast() {
     assert!((70..=100).contains(&none.http_5xx), "{}", none.http_5xx);
     assert!(short.dead_lettered > 30 && short.dead_lettered < none.dead_lettered);
     assert_eq!(patient.succeeded, 600);
-    assert!(patient.http_429 > 300, "the retries come back together: {}", patient.http_429);
+    assert!(
+        patient.http_429 > 300,
+        "the retries come back together: {}",
+        patient.http_429
+    );
     assert_eq!(paced.succeeded, 600);
     assert_eq!(paced.http_429, 0);
     assert!(paced.http_5xx < 20 && paced.attempts_per_request < 1.05);
@@ -399,10 +413,18 @@ fn a_client_that_takes_the_whole_quota_starves_its_neighbour() {
     let sent = |r: &StrategyResult| r.series.background.iter().sum::<u64>();
     let greedy = by_name(&out, "bucket-20");
     assert_eq!(greedy.http_429, 0);
-    assert!(refused(greedy) * 10 > sent(greedy) * 9, "nearly all of theirs refused");
+    assert!(
+        refused(greedy) * 10 > sent(greedy) * 9,
+        "nearly all of theirs refused"
+    );
     for name in ["bucket-12", "header_pacing", "aimd_rate"] {
         let r = by_name(&out, name);
-        assert!(refused(r) * 20 < sent(r), "{name}: {} of {}", refused(r), sent(r));
+        assert!(
+            refused(r) * 20 < sent(r),
+            "{name}: {} of {}",
+            refused(r),
+            sent(r)
+        );
         assert!(r.rate_429() < 0.02, "{name}");
     }
 }
@@ -419,10 +441,37 @@ fn the_backoff_study_ranks_the_five_strategies_as_published() {
         "decorrelated-jitter",
     ]
     .map(|n| by_name(&out, n));
-    assert!(out.results.iter().all(|r| r.succeeded == 50 && r.http_409 > 0));
+    assert!(
+        out.results
+            .iter()
+            .all(|r| r.succeeded == 50 && r.http_409 > 0)
+    );
     let jittered = [full, equal, decorr];
     assert!(none.attempts > exp.attempts);
     assert!(jittered.iter().all(|r| exp.attempts > r.attempts));
     assert!(jittered.iter().all(|r| exp.makespan_s > 5.0 * r.makespan_s));
     assert!(full.makespan_s < equal.makespan_s && decorr.makespan_s < equal.makespan_s);
+}
+
+#[test]
+fn a_replayed_trace_overflows_in_its_bursts_unless_the_client_paces_its_tokens() {
+    let out = run("trace-replay.toml");
+    assert_counts_add_up(&out);
+    let gather = by_name(&out, "gather");
+    let paced = by_name(&out, "token-bucket");
+    assert!(gather.dead_lettered > 10, "{}", gather.dead_lettered);
+    assert!(gather.rate_429() > 0.4, "{}", gather.rate_429());
+    assert_eq!(
+        (paced.succeeded, paced.http_429, paced.attempts),
+        (200, 0, 200)
+    );
+    // Nothing is sent before the trace has it ready: the last row is at 114.717 s.
+    for r in [gather, paced] {
+        assert!(
+            (114.7..125.0).contains(&r.makespan_s),
+            "{}: {}",
+            r.strategy,
+            r.makespan_s
+        );
+    }
 }

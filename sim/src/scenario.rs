@@ -134,12 +134,17 @@ impl Scenario {
         Scenario::parse(&text, path)
     }
 
-    /// Parses and validates scenario text; `path` is only used in messages.
+    /// Parses and validates scenario text; `path` names it in messages, and the files it names
+    /// (a trace) are read relative to `path`'s folder (the current directory for a bare name
+    /// such as `<input>`).
     pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
+        scenario
+            .workload
+            .read_files(path.parent().unwrap_or(Path::new("")));
         let problems = scenario.problems();
         if problems.is_empty() {
             Ok(scenario)
@@ -166,6 +171,8 @@ impl Scenario {
             MAX_REQUESTS_HELD,
         );
         self.workload.check(&mut c.nested("workload"));
+        self.workload
+            .check_within(self.horizon(), &mut c.nested("workload"));
         self.api.check(&mut c.nested("api"), self.horizon_s);
         if self.strategies.is_empty() {
             c.fail("strategy", "at least one [[strategy]] is needed");

@@ -54,6 +54,8 @@ pub struct FieldDoc {
     pub need: Need,
     /// The values it takes when they are a short list (`"none" | "full"`), as written.
     pub values: Option<&'static str>,
+    /// It holds text (a file name), not a number.
+    pub text: bool,
 }
 
 /// Whether a field must be given.
@@ -74,6 +76,7 @@ impl FieldDoc {
             name,
             need: Need::Required,
             values: None,
+            text: false,
         }
     }
 
@@ -83,6 +86,7 @@ impl FieldDoc {
             name,
             need: Need::Default(default),
             values: None,
+            text: false,
         }
     }
 
@@ -92,7 +96,13 @@ impl FieldDoc {
             name,
             need: Need::InsteadOfPrevious,
             values: None,
+            text: false,
         }
+    }
+
+    /// The same field, holding text (a file name) rather than a number.
+    pub const fn text(self) -> Self {
+        FieldDoc { text: true, ..self }
     }
 
     /// The same field, taking one of `values` (as written: `"\"none\" | \"full\""`).

@@ -203,8 +203,8 @@ impl ApiSpec {
     }
 
     /// The same API `k` times faster: every limit and the latency (see
-    /// [`ratelab_strategies::kind::Kind::scale`]), the latency of rejections, and a ban's window
-    /// and duration.
+    /// [`ratelab_strategies::kind::Kind::scale`]), the latency of rejections, a ban's window
+    /// and duration, the other tenants' rate, the outages and the schedule's instants and values.
     pub fn scale(&mut self, k: f64) {
         for l in &mut self.limits {
             l.scale(k);
@@ -214,6 +214,22 @@ impl ApiSpec {
         if let Some(ban) = &mut self.ban {
             ban.within_s /= k;
             ban.duration_s /= k;
+        }
+        if let Some(b) = &mut self.background {
+            b.rate_per_s *= k;
+        }
+        for o in &mut self.outages {
+            o.at_s /= k;
+            o.for_s /= k;
+        }
+        for e in &mut self.schedule {
+            e.at_s /= k;
+            for l in e.limits.iter_mut().flatten() {
+                l.scale(k);
+            }
+            if let Some(l) = &mut e.latency {
+                l.scale(k);
+            }
         }
     }
 

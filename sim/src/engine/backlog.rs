@@ -1,5 +1,5 @@
 //! What one simulated client has to send: fresh work as a counter (with the ready times of
-//! Poisson arrivals that are not sent yet) and retries in a heap by due time.
+//! arrivals over time that are not sent yet) and retries in a heap by due time.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -9,7 +9,7 @@ use ratelab_strategies::client::{Backlog, Head};
 use ratelab_strategies::draws::Draws;
 use ratelab_strategies::time::Nanos;
 
-use crate::workload::TokensSpec;
+use crate::workload::Weights;
 
 /// A retry waiting to be due.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -35,17 +35,17 @@ pub(crate) struct SimBacklog {
     next_fresh: u64,
     /// Requests that have arrived (all of them at t = 0 without an arrival process).
     arrived: u64,
-    /// Arrival times of arrived requests not yet sent (Poisson arrivals only).
+    /// Arrival times of arrived requests not yet sent (arrivals over time only).
     ready_times: VecDeque<Nanos>,
     head_tokens: Option<HeadTokens>,
-    tokens: Option<TokensSpec>,
+    tokens: Weights,
     draws: Draws,
     retries: BinaryHeap<Reverse<PendingRetry>>,
 }
 
 impl SimBacklog {
     /// The backlog of `client`: `arrived` requests ready at t = 0, weighed by `tokens`.
-    pub fn new(client: u32, arrived: u64, tokens: Option<TokensSpec>, draws: Draws) -> Self {
+    pub fn new(client: u32, arrived: u64, tokens: Weights, draws: Draws) -> Self {
         SimBacklog {
             client,
             next_fresh: 0,
@@ -79,10 +79,7 @@ impl SimBacklog {
         match self.head_tokens {
             Some(h) if h.id == id => h.tokens,
             _ => {
-                let tokens = self
-                    .tokens
-                    .as_ref()
-                    .map_or(1, |t| t.tokens_of(&self.draws, self.client, id));
+                let tokens = self.tokens.tokens_of(&self.draws, self.client, id);
                 self.head_tokens = Some(HeadTokens { id, tokens });
                 tokens
             }

@@ -59,7 +59,7 @@ const PROGRESS_EVERY: u64 = 1 << 18;
 enum Event {
     /// The reply (or the client's timeout) of the attempt in this slab slot.
     Reply(u32),
-    /// The next request of a client with Poisson arrivals is ready.
+    /// The next request of a client with arrivals over time is ready.
     Arrival(u32),
 }
 
@@ -115,7 +115,7 @@ pub fn simulate<S: Strategy, R: RetryPolicy>(
             let arrived = if batch { wl.requests } else { 0 };
             Client {
                 core: ClientCore::new(s.strategy, s.retry, s.timeout),
-                backlog: SimBacklog::new(c, arrived, wl.tokens.clone(), draws),
+                backlog: SimBacklog::new(c, arrived, wl.weights(), draws),
                 wake: None,
                 queued_for_admission: false,
             }
@@ -296,7 +296,7 @@ impl<S: Strategy, R: RetryPolicy> Engine<'_, S, R> {
         }
     }
 
-    /// The next request of client `c` (Poisson arrivals) is ready now.
+    /// The next request of client `c` (arrivals over time) is ready now.
     #[inline(never)]
     fn arrive(&mut self, c: u32) {
         let now = self.now;

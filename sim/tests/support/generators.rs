@@ -14,7 +14,9 @@ use ratelab_sim::api::limits::{
 };
 use ratelab_sim::api::{ApiSpec, BanSpec, ErrorsSpec, LatencySpec, LimitSpec};
 use ratelab_sim::scenario::{DEFAULT_MAX_REQUESTS_HELD, Scenario};
-use ratelab_sim::workload::arrival::{AtOnceConfig, PoissonConfig};
+use ratelab_sim::workload::arrival::{
+    AtOnceConfig, BurstsConfig, PoissonConfig, RampConfig, TraceConfig,
+};
 use ratelab_sim::workload::tokens::{FixedTokensConfig, UniformTokensConfig};
 use ratelab_sim::workload::{ArrivalSpec, TokensSpec, WorkloadSpec};
 use ratelab_strategies::admission::{
@@ -196,6 +198,19 @@ pub fn api_spec() -> impl Strategy<Value = ApiSpec> {
         )
 }
 
+/// The trace files the generator replays (in `sim/tests/data`, named from the crate's folder,
+/// where tests run): 120 rows each, all within 0.1 s (the shortest horizon drawn); the second
+/// has a `tokens` column.
+pub const TRACE_FILES: [&str; 2] = ["tests/data/trace-small.csv", "tests/data/trace-tokens.csv"];
+
+/// A trace of `file`, read from the current directory (as `Scenario::parse` of a bare name
+/// reads it).
+pub fn trace(file: &str) -> ArrivalSpec {
+    let mut t = TraceConfig::new(file);
+    t.read_from(std::path::Path::new(""));
+    ArrivalSpec::Trace(t)
+}
+
 /// When requests arrive.
 pub fn arrival_spec() -> impl Strategy<Value = ArrivalSpec> {
     prop_oneof![
@@ -203,6 +218,16 @@ pub fn arrival_spec() -> impl Strategy<Value = ArrivalSpec> {
         2 => milli(500, 100_000).prop_map(|rate_per_s| ArrivalSpec::Poisson(PoissonConfig {
             rate_per_s
         })),
+        1 => (milli(1, 5_000), 1u64..=20)
+            .prop_map(|(every_s, size)| ArrivalSpec::Bursts(BurstsConfig { every_s, size })),
+        1 => (milli(0, 100_000), milli(0, 100_000), milli(1, 10_000))
+            .prop_filter("a rate above 0", |(from, to, _)| *from > 0.0 || *to > 0.0)
+            .prop_map(|(from_per_s, to_per_s, over_s)| ArrivalSpec::Ramp(RampConfig {
+                from_per_s,
+                to_per_s,
+                over_s,
+            })),
+        1 => proptest::sample::select(&TRACE_FILES[..]).prop_map(trace),
     ]
 }
 
@@ -223,11 +248,26 @@ pub fn workload_spec(max_requests: u64, max_clients: u32) -> impl Strategy<Value
         proptest::option::weighted(0.6, arrival_spec()),
         proptest::option::weighted(0.5, tokens_spec()),
     )
-        .prop_map(|(requests, clients, arrival, tokens)| WorkloadSpec {
-            requests,
-            clients,
-            arrival,
-            tokens,
+        .prop_map(|(requests, clients, arrival, tokens)| {
+            let mut requests = requests;
+            let mut tokens = tokens;
+            match &arrival {
+                // A ramp down to 0 sends a finite number of requests.
+                Some(ArrivalSpec::Ramp(r)) => {
+                    requests = requests.min(r.most_requests().unwrap_or(u64::MAX));
+                }
+                // A trace's tokens column replaces `[workload] tokens`.
+                Some(ArrivalSpec::Trace(t)) if t.trace().is_some_and(|t| t.has_tokens()) => {
+                    tokens = None;
+                }
+                _ => {}
+            }
+            WorkloadSpec {
+                requests,
+                clients,
+                arrival,
+                tokens,
+            }
         })
 }
 

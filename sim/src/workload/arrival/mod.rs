@@ -3,10 +3,16 @@
 //! ([`ArrivalSpec::KINDS`]).
 
 mod at_once;
+mod bursts;
 mod poisson;
+mod ramp;
+mod trace;
 
 pub use at_once::AtOnceConfig;
+pub use bursts::BurstsConfig;
 pub use poisson::PoissonConfig;
+pub use ramp::RampConfig;
+pub use trace::{MAX_TRACE_BYTES, Trace, TraceConfig};
 
 use ratelab_strategies::draws::Draws;
 use ratelab_strategies::kind::Kind;
@@ -44,4 +50,7 @@ macro_rules! arrival_registry {
 arrival_registry! {
     "at_once" => AtOnce(AtOnceConfig),
     "poisson" => Poisson(PoissonConfig),
+    "bursts" => Bursts(BurstsConfig),
+    "ramp" => Ramp(RampConfig),
+    "trace" => Trace(TraceConfig),
 }
