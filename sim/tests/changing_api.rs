@@ -255,3 +255,28 @@ fn a_changing_api_gives_the_same_bytes_for_the_same_seed() {
         serde_json::to_string(&run_scenario(&sc, 5, None)).unwrap()
     );
 }
+
+/// A schedule entry that shrinks a bucket clamps its level: the new burst, no more.
+#[test]
+fn a_smaller_burst_clamps_the_bucket_at_the_change() {
+    let sc = scenario(
+        r#"
+        name = "clamp"
+        [workload]
+        requests = 1
+        [api]
+        limits = [{ kind = "token_bucket", rate_per_s = 1, burst = 10 }]
+        latency = { kind = "fixed", ms = 1 }
+        [[api.schedule]]
+        at_s = 5
+        limits = [{ kind = "token_bucket", rate_per_s = 1, burst = 2 }]
+        [[strategy]]
+        name = "s"
+    "#,
+    );
+    let mut api = sc.api.build(Draws::new(1), 1);
+    let admitted = (0..10)
+        .filter(|&i| api.handle(5_000_000_000, &req(0, i)).status == 200)
+        .count();
+    assert_eq!(admitted, 2, "the full bucket of 10 is clamped to 2");
+}

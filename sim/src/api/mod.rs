@@ -722,10 +722,14 @@ impl ApiModel {
         if self.changing.is_some() {
             self.advance(end);
         }
-        self.changing
-            .as_mut()
-            .map(|c| std::mem::take(&mut c.series))
-            .unwrap_or_default()
+        let Some(c) = self.changing.as_mut() else {
+            return ApiSeries::default();
+        };
+        if c.servers.is_some() && c.series.queue.is_empty() {
+            // Servers that served nothing still had a queue: an empty one.
+            c.series.queue.push(0);
+        }
+        std::mem::take(&mut c.series)
     }
 
     /// Whether the write of `req`, whose reply ([`Reply::settle`]) arrives at `now`, succeeded
