@@ -301,6 +301,38 @@ const MISTAKES: &[(&str, &str, &[&str])] = &[
             "must be in 1..=1000000000 (got 0)",
         ],
     ),
+    (
+        "schedule-order",
+        "name = \"x\"\nhorizon_s = 100\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[api.schedule]]\nat_s = 50\nlatency = { kind = \"fixed\", ms = 2 }\n[[api.schedule]]\nat_s = 20\nlatency = { kind = \"fixed\", ms = 3 }\n[[api.schedule]]\nat_s = 200\nlatency = { kind = \"fixed\", ms = 3 }\n[[strategy]]\nname = \"s\"\n",
+        &[
+            "schedule-order.toml",
+            "api.schedule[1].at_s: 20 is before schedule[0].at_s = 50",
+            "api.schedule[2].at_s: must be in 0..=100 (got 200)",
+        ],
+    ),
+    (
+        "outages-overlap",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\noutages = [{ at_s = 10, for_s = 10, mode = \"503\" }, { at_s = 15, for_s = 1, mode = \"hang\" }]\n[[strategy]]\nname = \"s\"\n",
+        &[
+            "outages-overlap.toml",
+            "api.outages[1].at_s",
+            "must not overlap",
+        ],
+    ),
+    (
+        "outage-mode",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\noutages = [{ at_s = 10, for_s = 10, mode = \"down\" }]\n[[strategy]]\nname = \"s\"\n",
+        &["outage-mode.toml", "unknown variant `down`", "503"],
+    ),
+    (
+        "queue-without-servers",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\nqueue_limit = 5\n[[strategy]]\nname = \"s\"\n",
+        &[
+            "queue-without-servers.toml",
+            "api.queue_limit",
+            "needs servers",
+        ],
+    ),
 ];
 
 /// A trace's mistakes: exit 2, the scenario, the field, the CSV file and its line, no panic.
