@@ -495,29 +495,46 @@ pub fn retry_after_secs(wait: Nanos) -> Nanos {
 
 impl ApiModel {
     /// Answers `req`, sent at `now`.
-    #[inline]
+    #[inline(always)]
     pub fn handle(&mut self, now: Nanos, req: &RequestInfo) -> Reply {
-        if let Some(c) = &self.changing {
-            if now >= c.next_change {
-                self.advance(now);
-            }
-            if let Some(mode) = self.changing.as_ref().and_then(|c| c.outage) {
-                return self.outage_reply(mode);
-            }
+        if self.changing.is_some() {
+            return self.handle_changing(now, req);
         }
-        if let Some(until) = self
-            .ban
-            .as_ref()
-            .and_then(|b| b.banned_until(req.client, now))
-        {
-            let mut reply = self.refusal(429);
-            reply.banned = true;
-            if self.retry_after {
-                reply.retry_after = Some(retry_after_secs(until - now));
-            }
+        if let Some(reply) = self.ban_reply(now, req) {
             return reply;
         }
-        self.decide(now, req)
+        self.decide::<false>(now, req)
+    }
+
+    /// [`ApiModel::handle`] for an API that changes: what is due first, then an outage, a ban
+    /// or the decision.
+    #[inline(never)]
+    fn handle_changing(&mut self, now: Nanos, req: &RequestInfo) -> Reply {
+        if self.changing.as_ref().is_some_and(|c| now >= c.next_change) {
+            self.advance(now);
+        }
+        if let Some(mode) = self.changing.as_ref().and_then(|c| c.outage) {
+            return self.outage_reply(mode);
+        }
+        if let Some(reply) = self.ban_reply(now, req) {
+            return reply;
+        }
+        self.decide::<true>(now, req)
+    }
+
+    /// The 429 of a ban on `req`'s client, if it is banned at `now`.
+    #[inline(always)]
+    fn ban_reply(&self, now: Nanos, req: &RequestInfo) -> Option<Reply> {
+        let until = self
+            .ban
+            .as_ref()
+            .and_then(|b| b.banned_until(req.client, now))?;
+        let mut reply = self.refusal(429);
+        reply.banned = true;
+        if self.retry_after {
+            reply.retry_after = Some(retry_after_secs(until - now));
+        }
+        Some(reply)
     }
 
     /// A refusal with `status` after the rejected latency.
@@ -545,9 +562,10 @@ impl ApiModel {
         }
     }
 
-    /// The limits, the servers and the errors decide `req` at `now`.
-    #[inline]
-    fn decide(&mut self, now: Nanos, req: &RequestInfo) -> Reply {
+    /// The limits, the servers and the errors decide `req` at `now`; `CHANGING`: the API has
+    /// servers or a row (the plain instantiation has no check for them).
+    #[inline(always)]
+    fn decide<const CHANGING: bool>(&mut self, now: Nanos, req: &RequestInfo) -> Reply {
         let mut reply = self.refusal(200);
         if !self.every_request_fits && self.limits.iter().any(|l| l.never_fits(req.tokens)) {
             reply.status = 413;
@@ -557,7 +575,7 @@ impl ApiModel {
         // one step; otherwise every limit is asked before any is charged.
         let mut committed = false;
         let wait = match &mut self.limits[..] {
-            [only] if !only.needs_end_of_service() && self.changing.is_none() => {
+            [only] if !only.needs_end_of_service() && !CHANGING => {
                 let wait = only.wait_or_commit(now, req.tokens);
                 committed = wait == 0;
                 wait
@@ -589,7 +607,7 @@ impl ApiModel {
                 req.attempt,
                 req.tokens,
             );
-            if let Some(c) = &mut self.changing {
+            if let Some(c) = self.changing.as_mut().filter(|_| CHANGING) {
                 match c.served(now, req, reply.latency) {
                     Some(latency) => {
                         reply.latency = latency;
@@ -659,7 +677,7 @@ impl ApiModel {
                     };
                     b.advance();
                     if c.outage.is_none() {
-                        let status = self.decide(at, &req).status;
+                        let status = self.decide::<true>(at, &req).status;
                         if let Some(c) = self.changing.as_mut() {
                             Changing::record(&mut c.series.background, c.step, at, 1, false);
                             if status == 429 {

@@ -146,7 +146,9 @@ macro_rules! limit_registry {
             fn commit(&mut self, now: Nanos, tokens: u64, end: Nanos) {
                 match self { $( LimitState::$variant(l) => l.commit(now, tokens, end), )* }
             }
-            #[inline]
+            // Always inlined: the hot path of a plain API is this one call per request (with a
+            // fifth kind the compiler stopped inlining it, at +7 % of a bulk run's instructions).
+            #[inline(always)]
             fn wait_or_commit(&mut self, now: Nanos, tokens: u64) -> Nanos {
                 match self { $( LimitState::$variant(l) => l.wait_or_commit(now, tokens), )* }
             }

@@ -101,7 +101,7 @@ impl Limit for TokenBucketLimit {
         self.bucket.take(now, cost(self.by_tokens, tokens));
     }
     /// One level computation instead of two.
-    #[inline]
+    #[inline(always)]
     fn wait_or_commit(&mut self, now: Nanos, tokens: u64) -> Nanos {
         self.bucket.take_or_wait(now, cost(self.by_tokens, tokens))
     }
