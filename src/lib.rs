@@ -5,13 +5,15 @@
 //! models and scenario schema in [`sim`] (`ratelab-sim`). [`table`] renders the comparison table
 //! that `ratelab run` and `cargo bench --bench compare` print, [`catalog`] what `ratelab list`
 //! prints of every kind, [`league`] the league of strategies against a folder of APIs, [`schema`]
-//! the JSON Schema of scenario files.
+//! the JSON Schema of scenario files, [`sweep`] a scenario over a grid of parameters and seeds
+//! (`ratelab sweep`, `merge`, `tune`).
 
 #![warn(missing_docs)]
 
 pub mod catalog;
 pub mod league;
 pub mod schema;
+pub mod sweep;
 pub mod table;
 
 pub use ratelab_sim as sim;

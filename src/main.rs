@@ -3,6 +3,7 @@
 mod live_cmd;
 mod progress;
 mod report_cmd;
+mod sweep_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -101,6 +102,90 @@ enum Command {
     /// field, which fields are required, and the type of each; ranges are checked by `ratelab
     /// run`, not by the schema.
     Schema,
+    /// Run a scenario over a grid of parameter values and seeds, on every core, into JSON Lines.
+    ///
+    /// Each --param PATH=VALUES names a field of the scenario as its file has it, strategies by
+    /// name (strategy.NAME.retry.base_ms, strategy.*.retry.max_attempts,
+    /// strategy.NAME.admission.0.rate_per_s, api.limits.0.rate_per_s, workload.requests; a name
+    /// with dots in quotes: strategy."b-12.5/s".retry.base_ms), and the values it takes: a,b,c
+    /// or START..=END:STEP. The grid is every combination, the first --param slowest. Every point
+    /// is built and checked before anything runs (a wrong path says what exists there; a value
+    /// out of range names the field and its range). The output has one line per (point, seed,
+    /// strategy), in that order whatever --jobs; --shard I/N runs every N-th point, and `ratelab
+    /// merge` puts the shards back into the bytes of the whole run. At the end it prints the best
+    /// point under --objective (metrics averaged over the seeds). Exit status: 0 ok, 1 the output
+    /// cannot be written, 2 bad input.
+    #[command(after_help = "Examples:
+          ratelab sweep scenarios/seed-token-bucket.toml --param 'strategy.*.admission.0.rate_per_s=6..=14:2' --seeds 5 --out sweep.jsonl
+          ratelab sweep S.toml --param strategy.b.retry.base_ms=100,200,400 --param strategy.b.retry.max_attempts=3..=9:3 --shard 0/4 --out part0.jsonl")]
+    Sweep {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// A parameter and its values: PATH=VALUES (repeat for a grid).
+        #[arg(long = "param", value_name = "PATH=VALUES", required = true)]
+        params: Vec<String>,
+        /// Seeds per point: seed, seed+1, … (default 1).
+        #[arg(long, default_value_t = 1)]
+        seeds: u64,
+        /// The first seed (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Threads (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only the points p with p % N == I.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// What "best" means: `minimize|maximize METRIC [where METRIC OP VALUE and ...]`, on the
+        /// means over seeds (default: most successes, fewest dead-lettered, shortest makespan,
+        /// fewest 429s).
+        #[arg(long, value_name = "EXPR")]
+        objective: Option<String>,
+        /// The JSON Lines file to write (`-`: standard output).
+        #[arg(long, value_name = "FILE.jsonl")]
+        out: PathBuf,
+        /// Print no progress.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Merge the shards of one sweep (`ratelab sweep --shard I/N`) into the bytes of the
+    /// unsharded run.
+    ///
+    /// Checks that the files come from one sweep (same scenario, parameters and seeds) and hold
+    /// every point, seed and strategy once. Exit status 2 when they do not.
+    Merge {
+        /// The shards, in any order.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The merged file.
+        #[arg(short, long, value_name = "ALL.jsonl")]
+        output: PathBuf,
+    },
+    /// Find the best point of a grid (the --param syntax of `sweep`) without running all of it.
+    ///
+    /// Deterministic coordinate descent: from the middle of every axis, try each value of one
+    /// parameter with the others fixed, move to the best, next parameter; stop when a round
+    /// moves nothing. Every point is measured on all --seeds. It prints the best point and how
+    /// many of the grid's points it ran.
+    Tune {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// A parameter and its values: PATH=VALUES (repeat for a grid).
+        #[arg(long = "param", value_name = "PATH=VALUES", required = true)]
+        params: Vec<String>,
+        /// Seeds per point (default 1).
+        #[arg(long, default_value_t = 1)]
+        seeds: u64,
+        /// The first seed (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Threads (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// What "best" means (as for `sweep`).
+        #[arg(long, value_name = "EXPR")]
+        objective: Option<String>,
+    },
     /// Make the HTML report of a saved JSON result (`ratelab run --json FILE`).
     ///
     /// The report is drawn from the result: with `--scenario` naming the scenario file as it was
@@ -303,6 +388,45 @@ fn main() -> ExitCode {
             scenario,
         } => report_cmd::report(&results, &output, scenario),
         Command::Init { file, force } => init(&file, force),
+        Command::Sweep {
+            scenario,
+            params,
+            seeds,
+            seed,
+            jobs,
+            shard,
+            objective,
+            out,
+            quiet,
+        } => sweep_cmd::sweep(
+            sweep_cmd::GridArgs {
+                scenario: &scenario,
+                params: &params,
+                seeds,
+                seed,
+                jobs,
+                objective: objective.as_deref(),
+            },
+            shard.as_deref(),
+            &out,
+            quiet,
+        ),
+        Command::Merge { files, output } => sweep_cmd::merge_cmd(&files, &output),
+        Command::Tune {
+            scenario,
+            params,
+            seeds,
+            seed,
+            jobs,
+            objective,
+        } => sweep_cmd::tune_cmd(sweep_cmd::GridArgs {
+            scenario: &scenario,
+            params: &params,
+            seeds,
+            seed,
+            jobs,
+            objective: objective.as_deref(),
+        }),
         Command::Schema => {
             print!("{}", ratelab::schema::schema_text());
             ExitCode::SUCCESS

@@ -90,7 +90,12 @@ pub struct Constraint {
 impl Constraint {
     /// Does `r` meet it? A metric without a value (an unknown efficiency) does not.
     pub fn holds(&self, r: &StrategyResult) -> bool {
-        metric(r, &self.metric).is_some_and(|v| self.op.holds(v, self.value))
+        metric(r, &self.metric).is_some_and(|v| self.holds_for(v))
+    }
+
+    /// Whether the constraint holds for the metric's value `v` (a mean over seeds, say).
+    pub fn holds_for(&self, v: f64) -> bool {
+        self.op.holds(v, self.value)
     }
 }
 
