@@ -124,7 +124,7 @@ pub fn render_with(out: &RunOutput, colour: bool) -> String {
         .iter()
         .map(|r| {
             let mut row = vec![
-                r.strategy.clone(),
+                shorten(&r.strategy),
                 r.succeeded.to_string(),
                 r.dead_lettered.to_string(),
                 r.rejected_by_breaker.to_string(),
@@ -330,6 +330,20 @@ fn notes(out: &RunOutput) -> String {
         notes
     } else {
         format!("\n{notes}")
+    }
+}
+
+/// Longest strategy name the table shows in full, characters (names may have 256).
+const NAME_COLUMN: usize = 40;
+
+/// `name`, cut to [`NAME_COLUMN`] characters with an ellipsis.
+fn shorten(name: &str) -> String {
+    if name.chars().count() <= NAME_COLUMN {
+        name.to_string()
+    } else {
+        let mut cut: String = name.chars().take(NAME_COLUMN - 1).collect();
+        cut.push('…');
+        cut
     }
 }
 

@@ -970,3 +970,69 @@ fn fidelity_compares_a_recorded_trace_with_the_simulator() {
     let makespan_ok = row("makespan").last().map(String::as_str) == Some("ok");
     assert_eq!(out.status.success(), makespan_ok, "{text}");
 }
+
+/// Names and sizes have limits (exit 2 naming the field and the limit); a name at the limit
+/// runs, its JSON is written whole and the table shows it cut; a file that is not UTF-8 names
+/// the line and column of the first bad byte.
+#[test]
+fn names_and_sizes_have_limits_and_long_names_never_break_the_table() {
+    let scenario = |name: &str| {
+        format!(
+            "name = \"x\"\n[workload]\nrequests = 2\n[api]\nlatency = {{ kind = \"fixed\", ms = 1 }}\n[[strategy]]\nname = \"{name}\"\n"
+        )
+    };
+    let long = "n".repeat(257);
+    let path = write("long-name.toml", &scenario(&long));
+    let out = ratelab(&["run", path.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("strategy[0].name: has 257 characters; at most 256"),
+        "{err}"
+    );
+    let path = write("control-name.toml", &scenario("a\\u0007b"));
+    let err =
+        String::from_utf8_lossy(&ratelab(&["run", path.to_str().unwrap()]).stderr).to_string();
+    assert!(err.contains("control characters"), "{err}");
+    let at_limit = "m".repeat(256);
+    let path = write("limit-name.toml", &scenario(&at_limit));
+    let json = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("limit-name.json");
+    let out = ratelab(&[
+        "run",
+        path.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains(&format!("{}…", "m".repeat(39))), "{table}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["results"][0]["strategy"], at_limit.as_str());
+    let mut bytes = scenario("s").into_bytes();
+    bytes.splice(9..9, [b'\n', 0xff, 0xfe]);
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("not-utf8.toml");
+    std::fs::write(&path, &bytes).unwrap();
+    let err =
+        String::from_utf8_lossy(&ratelab(&["run", path.to_str().unwrap()]).stderr).to_string();
+    assert!(
+        err.contains("not UTF-8 text: an invalid byte at line 2, column 1 (byte offset 10)"),
+        "{err}"
+    );
+    let many: String = (0..101)
+        .map(|i| format!("[[strategy]]\nname = \"s{i}\"\n"))
+        .collect();
+    let path = write(
+        "many.toml",
+        &format!(
+            "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = {{ kind = \"fixed\", ms = 1 }}\n{many}"
+        ),
+    );
+    let err =
+        String::from_utf8_lossy(&ratelab(&["run", path.to_str().unwrap()]).stderr).to_string();
+    assert!(err.contains("101 strategies; at most 100"), "{err}");
+}

@@ -12,6 +12,13 @@ use serde::{Deserialize, Serialize};
 use crate::api::ApiSpec;
 use crate::workload::WorkloadSpec;
 
+/// Longest description, bytes.
+pub const MAX_DESCRIPTION_BYTES: usize = 64 * 1024;
+/// Most strategies in one scenario.
+pub const MAX_STRATEGIES: usize = 100;
+/// Largest scenario file, bytes.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Longest horizon accepted: 30 days of virtual time.
 pub const MAX_HORIZON_S: f64 = 30.0 * 86_400.0;
 
@@ -127,9 +134,35 @@ pub fn scenario_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError::Io {
+        let io = |error| ScenarioError::Io {
             path: path.to_path_buf(),
             error,
+        };
+        let size = std::fs::metadata(path).map_err(io)?.len();
+        if size > MAX_FILE_BYTES {
+            return Err(ScenarioError::Parse {
+                path: path.to_path_buf(),
+                message: format!("the file has {size} bytes; at most {MAX_FILE_BYTES} (16 MiB)"),
+            });
+        }
+        let bytes = std::fs::read(path).map_err(io)?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            let before = &e.as_bytes()[..at];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            let column = at
+                - before
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |p| p + 1)
+                + 1;
+            ScenarioError::Parse {
+                path: path.to_path_buf(),
+                message: format!(
+                    "not UTF-8 text: an invalid byte at line {line}, column {column} (byte \
+                     offset {at})"
+                ),
+            }
         })?;
         Scenario::parse(&text, path)
     }
@@ -160,8 +193,24 @@ impl Scenario {
     pub fn problems(&self) -> Vec<Invalid> {
         let mut errors = Vec::new();
         let mut c = Checker::new("", &mut errors);
-        if self.name.trim().is_empty() {
-            c.fail("name", "must not be empty");
+        c.name("name", &self.name);
+        if self.description.len() > MAX_DESCRIPTION_BYTES {
+            c.fail(
+                "description",
+                format!(
+                    "has {} bytes; at most {MAX_DESCRIPTION_BYTES} (64 KiB)",
+                    self.description.len()
+                ),
+            );
+        }
+        if self.strategies.len() > MAX_STRATEGIES {
+            c.fail(
+                "strategy",
+                format!(
+                    "{} strategies; at most {MAX_STRATEGIES}",
+                    self.strategies.len()
+                ),
+            );
         }
         c.positive("horizon_s", self.horizon_s, 0.0, MAX_HORIZON_S);
         c.integer(

@@ -9,6 +9,8 @@ use crate::time::SECOND;
 
 /// Longest duration a field accepts: one day, in milliseconds.
 pub const MAX_MS: f64 = 86_400_000.0;
+/// Longest name of a scenario or a strategy, in characters.
+pub const MAX_NAME_CHARS: usize = 256;
 /// Highest rate a field accepts, per second or per minute.
 pub const MAX_RATE: f64 = 1e9;
 /// Most attempts a retry policy may allow.
@@ -83,6 +85,25 @@ impl<'a> Checker<'a> {
             self.fail(
                 name,
                 format!("must be greater than {min_exclusive} and at most {max} (got {value})"),
+            );
+        }
+    }
+
+    /// A name shown in tables and reports: not empty, at most [`MAX_NAME_CHARS`] characters,
+    /// no control characters.
+    pub fn name(&mut self, name: &str, value: &str) {
+        let chars = value.chars().count();
+        if value.trim().is_empty() {
+            self.fail(name, "must not be empty");
+        } else if chars > MAX_NAME_CHARS {
+            self.fail(
+                name,
+                format!("has {chars} characters; at most {MAX_NAME_CHARS}"),
+            );
+        } else if let Some(c) = value.chars().find(|c| c.is_control()) {
+            self.fail(
+                name,
+                format!("must not contain control characters (found {:?})", c),
             );
         }
     }

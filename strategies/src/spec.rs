@@ -9,6 +9,9 @@ use crate::admission::AdmissionSpec;
 use crate::admission::Layer;
 use crate::breaker::BreakerSpec;
 use crate::config::{Checker, MAX_MS};
+
+/// Most admission layers of one strategy.
+pub const MAX_LAYERS: usize = 16;
 use crate::draws::Draws;
 use crate::retry::{Retry, RetrySpec};
 use crate::strategy::Stack;
@@ -48,8 +51,12 @@ pub struct BuiltStrategy {
 impl StrategySpec {
     /// Checks every field (`c` is prefixed with the strategy's path, e.g. `strategy[0]`).
     pub fn check(&self, c: &mut Checker) {
-        if self.name.trim().is_empty() {
-            c.fail("name", "must not be empty");
+        c.name("name", &self.name);
+        if self.admission.len() > MAX_LAYERS {
+            c.fail(
+                "admission",
+                format!("has {} layers; at most {MAX_LAYERS}", self.admission.len()),
+            );
         }
         for (i, a) in self.admission.iter().enumerate() {
             a.check(&mut c.nested(&format!("admission[{i}]")));

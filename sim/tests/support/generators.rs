@@ -633,7 +633,7 @@ pub fn scenario(
     max_clients: u32,
     max_strategies: usize,
 ) -> impl Strategy<Value = Scenario> {
-    let strategies = (1..=max_strategies, text(8)).prop_flat_map(|(n, stem)| {
+    let strategies = (1..=max_strategies, name_text(8)).prop_flat_map(|(n, stem)| {
         (0..n)
             .map(|i| strategy_spec(format!("{stem}{i}")))
             .collect::<Vec<_>>()
@@ -641,7 +641,7 @@ pub fn scenario(
     (
         any::<u64>(),
         prop_oneof![milli(100, 5_000), milli(1_000, 400_000)],
-        (text(12), prop_oneof![Just(String::new()), text(40)]),
+        (name_text(12), prop_oneof![Just(String::new()), text(40)]),
         workload_spec(max_requests, max_clients),
         api_spec(),
         strategies,
@@ -664,12 +664,21 @@ pub fn scenario(
         )
 }
 
-/// A name or description: mostly plain, sometimes with quotes, backslashes, tabs, newlines,
-/// TOML punctuation, control characters and non-ASCII text, which TOML must escape and read
-/// back unchanged. Never blank.
+/// A description: mostly plain, sometimes with quotes, backslashes, tabs, newlines, TOML
+/// punctuation, control characters and non-ASCII text, which TOML must escape and read back
+/// unchanged. Never blank.
 pub fn text(max: usize) -> impl Strategy<Value = String> {
+    text_of(max, r#"[a-zA-Z0-9 _'"\\\t\n#=\[\]{}éß日本🚀\x7f\x01]"#)
+}
+
+/// A name (of a scenario or a strategy): as [`text`], without the control characters names may
+/// not have.
+pub fn name_text(max: usize) -> impl Strategy<Value = String> {
+    text_of(max, r#"[a-zA-Z0-9 _'"\\#=\[\]{}éß日本🚀]"#)
+}
+
+fn text_of(max: usize, class: &str) -> impl Strategy<Value = String> {
     let plain = format!("[a-z][a-z0-9-]{{0,{max}}}");
-    let class = r#"[a-zA-Z0-9 _'"\\\t\n#=\[\]{}éß日本🚀\x7f\x01]"#;
     let wild = format!("{class}{{1,{max}}}");
     prop_oneof![
         3 => proptest::string::string_regex(&plain).unwrap(),
