@@ -1,6 +1,6 @@
 //! The CLI as a user meets it: the run command, the JSON contract, and every kind of bad input.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn ratelab(args: &[&str]) -> Output {
@@ -1035,4 +1035,24 @@ fn names_and_sizes_have_limits_and_long_names_never_break_the_table() {
     let err =
         String::from_utf8_lossy(&ratelab(&["run", path.to_str().unwrap()]).stderr).to_string();
     assert!(err.contains("101 strategies; at most 100"), "{err}");
+}
+
+/// A trace or a scenario that names a device is refused, never read forever (found by hand
+/// while building the fuzz targets: `/dev/zero` reports no size).
+#[test]
+fn a_device_is_never_read_forever() {
+    let path = write(
+        "dev-zero.toml",
+        "name = \"x\"\n[workload]\nrequests = 1\narrival = { kind = \"trace\", file = \"/dev/zero\" }\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\n",
+    );
+    let out = ratelab(&["run", path.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("/dev/zero: not a regular file"), "{err}");
+    if Path::new("/dev/zero").exists() {
+        let out = ratelab(&["run", "/dev/zero"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("longer than 16777216 bytes"), "{err}");
+    }
 }

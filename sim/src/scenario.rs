@@ -121,6 +121,20 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
+/// The bytes of `path`, an error past `max` bytes (a file that grew, or a device such as
+/// `/dev/zero` that reports no size).
+pub fn read_at_most(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(max + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::other(format!("longer than {max} bytes")));
+    }
+    Ok(bytes)
+}
+
 /// The scenario files (`*.toml`) of `dir`, sorted by name.
 pub fn scenario_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     let mut files: Vec<_> = std::fs::read_dir(dir)?
@@ -145,7 +159,7 @@ impl Scenario {
                 message: format!("the file has {size} bytes; at most {MAX_FILE_BYTES} (16 MiB)"),
             });
         }
-        let bytes = std::fs::read(path).map_err(io)?;
+        let bytes = read_at_most(path, MAX_FILE_BYTES).map_err(io)?;
         let text = String::from_utf8(bytes).map_err(|e| {
             let at = e.utf8_error().valid_up_to();
             let before = &e.as_bytes()[..at];

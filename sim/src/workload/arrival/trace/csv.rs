@@ -33,13 +33,18 @@ impl Trace {
     pub fn read(path: &Path) -> Result<Trace, String> {
         let shown = path.display().to_string();
         let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+        if !meta.is_file() {
+            // A device or a pipe (/dev/zero, a FIFO) could be endless or never answer.
+            return Err(format!("{shown}: not a regular file"));
+        }
         if meta.len() > MAX_TRACE_BYTES {
             return Err(format!(
                 "{shown}: {} bytes, a trace may have at most {MAX_TRACE_BYTES}",
                 meta.len()
             ));
         }
-        let bytes = std::fs::read(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+        let bytes = crate::scenario::read_at_most(path, MAX_TRACE_BYTES)
+            .map_err(|e| format!("{shown}: cannot read: {e}"))?;
         let text = String::from_utf8(bytes).map_err(|e| {
             format!(
                 "{shown}: not UTF-8 text (byte {})",
