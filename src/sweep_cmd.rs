@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use ratelab::sweep::{Best, MAX_SEEDS, Param, Plan, best, merge, parse_shard, tune};
+use ratelab::sweep::{Best, MAX_SEEDS, Param, Plan, Tally, merge, parse_shard, tune};
 use ratelab_sim::Scenario;
 use ratelab_sim::objective::Objective;
 
@@ -117,8 +117,16 @@ pub fn sweep(args: GridArgs<'_>, shard: Option<&str>, out: &Path, quiet: bool) -
         }
     };
     let start = Instant::now();
-    let lines = match plan.run(&jobs, threads, &mut file, &mut progress(quiet)) {
-        Ok(l) => l,
+    let mut tally = Tally::new(objective.as_ref());
+    let ran = plan.run_with(
+        &jobs,
+        threads,
+        &mut file,
+        &mut progress(quiet),
+        &mut |line| tally.add(line),
+    );
+    match ran {
+        Ok(()) => {}
         Err(e) => {
             eprintln!("error: {}: cannot write: {e}", out.display());
             return ExitCode::from(1);
@@ -152,7 +160,7 @@ pub fn sweep(args: GridArgs<'_>, shard: Option<&str>, out: &Path, quiet: bool) -
         start.elapsed().as_secs_f64(),
         plan.hash
     ));
-    match best(&lines, objective.as_ref()) {
+    match tally.best(objective.as_ref()) {
         Some(b) => say(describe(&b, objective.as_ref())),
         None => say("best: no point meets the objective's constraints".to_string()),
     }

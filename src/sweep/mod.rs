@@ -153,9 +153,8 @@ impl Plan {
             .collect()
     }
 
-    /// Runs `jobs` on `threads` threads, writing each line to `out` in job order as soon as
-    /// its chunk is done; `progress` is told the runs done and in all. Returns every line's
-    /// objective summary (what [`best`] needs), not the lines.
+    /// [`Plan::run_with`], keeping a slim copy of every line (without series and clients): for
+    /// `tune` and tests, whose grids are small. A sweep keeps a [`Tally`] instead.
     pub fn run(
         &self,
         jobs: &[(usize, u64)],
@@ -163,12 +162,29 @@ impl Plan {
         out: &mut dyn Write,
         progress: &mut dyn FnMut(usize, usize),
     ) -> std::io::Result<Vec<Line>> {
+        let mut kept = Vec::new();
+        self.run_with(jobs, threads, out, progress, &mut |line| {
+            kept.push(slim(line.clone()))
+        })?;
+        Ok(kept)
+    }
+
+    /// Runs `jobs` on `threads` threads, writing each line to `out` in job order as soon as
+    /// its chunk is done and showing it to `each`; `progress` is told the runs done and in all.
+    /// Memory holds one chunk of results.
+    pub fn run_with(
+        &self,
+        jobs: &[(usize, u64)],
+        threads: usize,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(usize, usize),
+        each: &mut dyn FnMut(&Line),
+    ) -> std::io::Result<()> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .map_err(std::io::Error::other)?;
         let chunk = (threads * 8).max(1);
-        let mut kept = Vec::new();
         let mut done = 0;
         for part in jobs.chunks(chunk) {
             let lines: Vec<Vec<Line>> =
@@ -179,13 +195,12 @@ impl Plan {
                     "{}",
                     serde_json::to_string(&line).map_err(std::io::Error::other)?
                 )?;
-                kept.push(slim(line));
+                each(&line);
             }
             done += part.len();
             progress(done, jobs.len());
         }
-        out.flush()?;
-        Ok(kept)
+        out.flush()
     }
 }
 
@@ -241,57 +256,117 @@ fn dir_or_here(dir: &Path) -> PathBuf {
     }
 }
 
-/// The best (point, strategy) of `lines` under `objective` (metrics averaged over seeds;
-/// constraints on the means) or, without one, the verdict's default order (most successes,
-/// fewest dead-lettered, shortest makespan, fewest 429s). `None` when no point meets it.
-pub fn best(lines: &[Line], objective: Option<&Objective>) -> Option<Best> {
-    let mut groups: std::collections::BTreeMap<(usize, usize), Vec<&Line>> = Default::default();
-    for l in lines {
-        groups.entry((l.point, l.index)).or_default().push(l);
+/// The metrics the best point is judged on: the objective's metric and those of its
+/// constraints, or the default order's.
+fn judged(objective: Option<&Objective>) -> Vec<String> {
+    match objective {
+        Some(o) => std::iter::once(o.metric.clone())
+            .chain(o.constraints.iter().map(|c| c.metric.clone()))
+            .collect(),
+        None => ["succeeded", "dead_lettered", "makespan_s", "http_429"]
+            .map(String::from)
+            .to_vec(),
     }
-    let mean = |g: &[&Line], m: &str| -> Option<f64> {
-        let v: Option<Vec<f64>> = g.iter().map(|l| metric(&l.result, m)).collect();
-        v.map(|v| v.iter().sum::<f64>() / v.len().max(1) as f64)
-    };
-    let mut best: Option<(Vec<f64>, Best)> = None;
-    for (&(point, _), g) in &groups {
-        let key: Vec<f64> = match objective {
-            Some(o) => {
-                let ok = o
-                    .constraints
-                    .iter()
-                    .all(|c| mean(g, &c.metric).is_some_and(|v| c.holds_for(v)));
-                let Some(v) = mean(g, &o.metric).filter(|_| ok) else {
-                    continue;
-                };
-                vec![if o.direction == Direction::Minimize {
-                    v
-                } else {
-                    -v
-                }]
-            }
-            None => vec![
-                -mean(g, "succeeded").unwrap_or(0.0),
-                mean(g, "dead_lettered").unwrap_or(0.0),
-                mean(g, "makespan_s").unwrap_or(f64::INFINITY),
-                mean(g, "http_429").unwrap_or(0.0),
-            ],
-        };
-        let candidate = Best {
-            point,
-            strategy: g[0].result.strategy.clone(),
-            params: g[0].params.clone(),
-            value: key[0].abs(),
-            seeds: g.len(),
-        };
-        if best
-            .as_ref()
-            .is_none_or(|(k, _)| lexicographic_less(&key, k))
-        {
-            best = Some((key, candidate));
+}
+
+/// Sums over seeds of the judged metrics of every (point, strategy): what [`Tally::best`] needs,
+/// a few numbers per cell of the grid whatever the results hold.
+pub struct Tally {
+    metrics: Vec<String>,
+    cells: std::collections::BTreeMap<(usize, usize), Cell>,
+}
+
+struct Cell {
+    strategy: String,
+    params: serde_json::Map<String, Value>,
+    seeds: usize,
+    /// Per judged metric: the sum over seeds, or `None` once a seed lacked it.
+    sums: Vec<Option<f64>>,
+}
+
+impl Tally {
+    /// An empty tally for `objective`.
+    pub fn new(objective: Option<&Objective>) -> Tally {
+        Tally {
+            metrics: judged(objective),
+            cells: Default::default(),
         }
     }
-    best.map(|(_, b)| b)
+
+    /// Counts `line`.
+    pub fn add(&mut self, line: &Line) {
+        let metrics = &self.metrics;
+        let cell = self
+            .cells
+            .entry((line.point, line.index))
+            .or_insert_with(|| Cell {
+                strategy: line.result.strategy.clone(),
+                params: line.params.clone(),
+                seeds: 0,
+                sums: vec![Some(0.0); metrics.len()],
+            });
+        cell.seeds += 1;
+        for (sum, m) in cell.sums.iter_mut().zip(metrics) {
+            *sum = sum.zip(metric(&line.result, m)).map(|(a, b)| a + b);
+        }
+    }
+
+    /// The best (point, strategy) under `objective` (the one the tally was made for): metrics
+    /// averaged over seeds, constraints on the means; without one, the verdict's default order
+    /// (most successes, fewest dead-lettered, shortest makespan, fewest 429s). Ties go to the
+    /// earlier point. `None` when no point meets the constraints.
+    pub fn best(&self, objective: Option<&Objective>) -> Option<Best> {
+        let mut best: Option<(Vec<f64>, Best)> = None;
+        for (&(point, _), cell) in &self.cells {
+            let mean = |k: usize| cell.sums[k].map(|s| s / cell.seeds.max(1) as f64);
+            let key: Vec<f64> = match objective {
+                Some(o) => {
+                    let ok = o
+                        .constraints
+                        .iter()
+                        .enumerate()
+                        .all(|(k, c)| mean(k + 1).is_some_and(|v| c.holds_for(v)));
+                    let Some(v) = mean(0).filter(|_| ok) else {
+                        continue;
+                    };
+                    vec![if o.direction == Direction::Minimize {
+                        v
+                    } else {
+                        -v
+                    }]
+                }
+                None => vec![
+                    -mean(0).unwrap_or(0.0),
+                    mean(1).unwrap_or(0.0),
+                    mean(2).unwrap_or(f64::INFINITY),
+                    mean(3).unwrap_or(0.0),
+                ],
+            };
+            let candidate = Best {
+                point,
+                strategy: cell.strategy.clone(),
+                params: cell.params.clone(),
+                value: key[0].abs(),
+                seeds: cell.seeds,
+            };
+            if best
+                .as_ref()
+                .is_none_or(|(k, _)| lexicographic_less(&key, k))
+            {
+                best = Some((key, candidate));
+            }
+        }
+        best.map(|(_, b)| b)
+    }
+}
+
+/// The best (point, strategy) of `lines` under `objective` ([`Tally::best`]).
+pub fn best(lines: &[Line], objective: Option<&Objective>) -> Option<Best> {
+    let mut tally = Tally::new(objective);
+    for l in lines {
+        tally.add(l);
+    }
+    tally.best(objective)
 }
 
 fn lexicographic_less(a: &[f64], b: &[f64]) -> bool {
