@@ -41,6 +41,43 @@ struct Cli {
     command: Command,
 }
 
+/// The scenario, the grid, the seeds and the objective of `sweep` and `tune`.
+#[derive(clap::Args)]
+struct GridOpts {
+    /// The scenario file (TOML).
+    scenario: PathBuf,
+    /// A parameter and its values: PATH=VALUES (repeat for a grid).
+    #[arg(long = "param", value_name = "PATH=VALUES", required = true)]
+    params: Vec<String>,
+    /// Seeds per point: seed, seed+1, … (default 1).
+    #[arg(long, default_value_t = 1)]
+    seeds: u64,
+    /// The first seed (default: the scenario's `seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Threads (default: every core).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// What "best" means: `minimize|maximize METRIC [where METRIC OP VALUE and ...]`, on the
+    /// means over seeds (default: most successes, fewest dead-lettered, shortest makespan,
+    /// fewest 429s).
+    #[arg(long, value_name = "EXPR")]
+    objective: Option<String>,
+}
+
+impl GridOpts {
+    fn args(&self) -> sweep_cmd::GridArgs<'_> {
+        sweep_cmd::GridArgs {
+            scenario: &self.scenario,
+            params: &self.params,
+            seeds: self.seeds,
+            seed: self.seed,
+            jobs: self.jobs,
+            objective: self.objective.as_deref(),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run every strategy of a scenario and print a comparison table.
@@ -119,28 +156,11 @@ enum Command {
           ratelab sweep scenarios/seed-token-bucket.toml --param 'strategy.*.admission.0.rate_per_s=6..=14:2' --seeds 5 --out sweep.jsonl
           ratelab sweep S.toml --param strategy.b.retry.base_ms=100,200,400 --param strategy.b.retry.max_attempts=3..=9:3 --shard 0/4 --out part0.jsonl")]
     Sweep {
-        /// The scenario file (TOML).
-        scenario: PathBuf,
-        /// A parameter and its values: PATH=VALUES (repeat for a grid).
-        #[arg(long = "param", value_name = "PATH=VALUES", required = true)]
-        params: Vec<String>,
-        /// Seeds per point: seed, seed+1, … (default 1).
-        #[arg(long, default_value_t = 1)]
-        seeds: u64,
-        /// The first seed (default: the scenario's `seed`).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Threads (default: every core).
-        #[arg(long)]
-        jobs: Option<usize>,
+        #[command(flatten)]
+        grid: GridOpts,
         /// Run only the points p with p % N == I.
         #[arg(long, value_name = "I/N")]
         shard: Option<String>,
-        /// What "best" means: `minimize|maximize METRIC [where METRIC OP VALUE and ...]`, on the
-        /// means over seeds (default: most successes, fewest dead-lettered, shortest makespan,
-        /// fewest 429s).
-        #[arg(long, value_name = "EXPR")]
-        objective: Option<String>,
         /// The JSON Lines file to write (`-`: standard output).
         #[arg(long, value_name = "FILE.jsonl")]
         out: PathBuf,
@@ -168,23 +188,8 @@ enum Command {
     /// moves nothing. Every point is measured on all --seeds. It prints the best point and how
     /// many of the grid's points it ran.
     Tune {
-        /// The scenario file (TOML).
-        scenario: PathBuf,
-        /// A parameter and its values: PATH=VALUES (repeat for a grid).
-        #[arg(long = "param", value_name = "PATH=VALUES", required = true)]
-        params: Vec<String>,
-        /// Seeds per point (default 1).
-        #[arg(long, default_value_t = 1)]
-        seeds: u64,
-        /// The first seed (default: the scenario's `seed`).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Threads (default: every core).
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// What "best" means (as for `sweep`).
-        #[arg(long, value_name = "EXPR")]
-        objective: Option<String>,
+        #[command(flatten)]
+        grid: GridOpts,
     },
     /// Make the HTML report of a saved JSON result (`ratelab run --json FILE`).
     ///
@@ -389,44 +394,13 @@ fn main() -> ExitCode {
         } => report_cmd::report(&results, &output, scenario),
         Command::Init { file, force } => init(&file, force),
         Command::Sweep {
-            scenario,
-            params,
-            seeds,
-            seed,
-            jobs,
+            grid,
             shard,
-            objective,
             out,
             quiet,
-        } => sweep_cmd::sweep(
-            sweep_cmd::GridArgs {
-                scenario: &scenario,
-                params: &params,
-                seeds,
-                seed,
-                jobs,
-                objective: objective.as_deref(),
-            },
-            shard.as_deref(),
-            &out,
-            quiet,
-        ),
+        } => sweep_cmd::sweep(grid.args(), shard.as_deref(), &out, quiet),
         Command::Merge { files, output } => sweep_cmd::merge_cmd(&files, &output),
-        Command::Tune {
-            scenario,
-            params,
-            seeds,
-            seed,
-            jobs,
-            objective,
-        } => sweep_cmd::tune_cmd(sweep_cmd::GridArgs {
-            scenario: &scenario,
-            params: &params,
-            seeds,
-            seed,
-            jobs,
-            objective: objective.as_deref(),
-        }),
+        Command::Tune { grid } => sweep_cmd::tune_cmd(grid.args()),
         Command::Schema => {
             print!("{}", ratelab::schema::schema_text());
             ExitCode::SUCCESS

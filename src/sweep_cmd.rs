@@ -81,14 +81,29 @@ fn progress(quiet: bool) -> impl FnMut(usize, usize) {
     }
 }
 
+/// "1 seed", "5 seeds".
+fn seeds_text(n: usize) -> String {
+    if n == 1 {
+        "1 seed".to_string()
+    } else {
+        format!("{n} seeds")
+    }
+}
+
 fn describe(b: &Best, objective: Option<&Objective>) -> String {
     let at: Vec<String> = b.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let what = match objective {
-        Some(o) => format!("{} = {} (mean over {} seeds)", o.metric, b.value, b.seeds),
+        Some(o) => format!(
+            "{} = {} (mean over {})",
+            o.metric,
+            b.value,
+            seeds_text(b.seeds)
+        ),
         None => format!(
-            "{} succeeded (mean over {} seeds; most successes, then fewest dead-lettered, \
-             shortest makespan, fewest 429s)",
-            b.value, b.seeds
+            "{} succeeded (mean over {}; most successes, then fewest dead-lettered, shortest \
+             makespan, fewest 429s)",
+            b.value,
+            seeds_text(b.seeds)
         ),
     };
     format!("best: {} at {} — {what}", b.strategy, at.join(" "))
@@ -179,10 +194,10 @@ pub fn tune_cmd(args: GridArgs<'_>) -> ExitCode {
         Err(e) => return fail(e),
     };
     println!(
-        "coordinate descent: {} of the grid's {} points run ({} seeds each) in {:.1} s",
+        "coordinate descent: {} of the grid's {} points run ({} each) in {:.1} s",
         tuned.points_run,
         plan.points.len(),
-        plan.seeds.len(),
+        seeds_text(plan.seeds.len()),
         start.elapsed().as_secs_f64()
     );
     match tuned.best {

@@ -5,13 +5,13 @@ use ratelab_sim::RunOutput;
 use ratelab_sim::ratelab_strategies::config::Unit;
 use ratelab_sim::result::StrategyResult;
 
-use super::Chart;
 use super::axes::{LogAxis, ScaledAxis};
 use super::bins::{Binned, binned, cumulative};
 use super::draw::drawn;
 use super::legend::Key;
 use super::style::{axis_number, count_label, value_label};
 use super::time::{TimeFrame, TimeLine, time_chart};
+use super::{Chart, ChartBody};
 use crate::format::duration;
 use crate::story::count;
 
@@ -286,25 +286,39 @@ pub(super) fn tokens(out: &RunOutput, frame: &TimeFrame) -> Option<Chart> {
     })
 }
 
-/// Attempts in flight, binned (time-weighted means).
-pub(super) fn in_flight(out: &RunOutput, frame: &TimeFrame) -> Chart {
-    let lines = binned_lines(out, frame, &|r| r.series.in_flight.clone(), Binned::Mean);
-    let y_max = top(&lines, None);
-    let body = drawn(
-        &legend(out, &|r| r.strategy.clone(), None),
+/// The body of a time chart of `lines` on a linear axis from 0, labelled by strategy, with
+/// one labelled reference line when given (its top counts in the axis).
+fn linear_chart(
+    out: &RunOutput,
+    frame: &TimeFrame,
+    lines: &[TimeLine],
+    y_desc: &str,
+    reference: Option<(String, Vec<(f64, f64)>)>,
+) -> ChartBody {
+    let (label, line) = reference.unzip();
+    let y_max = top(lines, line.iter().flatten().map(|p| p.1).reduce(f64::max));
+    let references: Vec<Vec<(f64, f64)>> = line.into_iter().collect();
+    drawn(
+        &legend(out, &|r| r.strategy.clone(), label),
         &|area, canvas| {
             time_chart(
                 area,
                 canvas,
                 frame,
                 ScaledAxis::linear(y_max),
-                "attempts in flight",
+                y_desc,
                 &|v| value_label(v),
-                &lines,
-                &[],
+                lines,
+                &references,
             )
         },
-    );
+    )
+}
+
+/// Attempts in flight, binned (time-weighted means).
+pub(super) fn in_flight(out: &RunOutput, frame: &TimeFrame) -> Chart {
+    let lines = binned_lines(out, frame, &|r| r.series.in_flight.clone(), Binned::Mean);
+    let body = linear_chart(out, frame, &lines, "attempts in flight", None);
     Chart {
         id: "inflight",
         title: "Requests in flight over time",
@@ -329,28 +343,13 @@ pub(super) fn queue(out: &RunOutput, frame: &TimeFrame) -> Option<Chart> {
         &|r| r.series.queue.iter().map(|&v| v as f64).collect(),
         Binned::Max,
     );
-    let y_max = top(&lines, out.scenario.api.queue_limit.map(|q| q as f64));
-    let limit = out
-        .scenario
-        .api
-        .queue_limit
-        .map(|q| vec![(0.0, q as f64), (frame.span_s, q as f64)]);
-    let reference = limit.as_ref().map(|_| "queue_limit".to_string());
-    let body = drawn(
-        &legend(out, &|r| r.strategy.clone(), reference),
-        &|area, canvas| {
-            time_chart(
-                area,
-                canvas,
-                frame,
-                ScaledAxis::linear(y_max),
-                "requests waiting for a server",
-                &|v| value_label(v),
-                &lines,
-                limit.as_slice(),
-            )
-        },
-    );
+    let limit = out.scenario.api.queue_limit.map(|q| {
+        (
+            "queue_limit".to_string(),
+            vec![(0.0, q as f64), (frame.span_s, q as f64)],
+        )
+    });
+    let body = linear_chart(out, frame, &lines, "requests waiting for a server", limit);
     Some(Chart {
         id: "queue",
         title: "The API's queue over time",

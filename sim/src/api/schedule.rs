@@ -77,14 +77,18 @@ impl OutageSpec {
     }
 }
 
+/// Fails `field` when it has more than [`MAX_CHANGES`] entries.
+fn too_many(n: usize, field: &str, c: &mut Checker) -> bool {
+    if n > MAX_CHANGES {
+        c.fail(field, format!("has {n} entries; at most {MAX_CHANGES}"));
+    }
+    n > MAX_CHANGES
+}
+
 /// Checks the schedule (`c` prefixed `api`): entries in order of `at_s` within the horizon, and
 /// each entry's fields.
 pub fn check_schedule(entries: &[ScheduleEntry], horizon_s: f64, c: &mut Checker) {
-    if entries.len() > MAX_CHANGES {
-        c.fail(
-            "schedule",
-            format!("has {} entries; at most {MAX_CHANGES}", entries.len()),
-        );
+    if too_many(entries.len(), "schedule", c) {
         return;
     }
     for (i, e) in entries.iter().enumerate() {
@@ -126,11 +130,7 @@ pub fn check_schedule(entries: &[ScheduleEntry], horizon_s: f64, c: &mut Checker
 
 /// Checks the outages (`c` prefixed `api`): each within the horizon, in order, none overlapping.
 pub fn check_outages(outages: &[OutageSpec], horizon_s: f64, c: &mut Checker) {
-    if outages.len() > MAX_CHANGES {
-        c.fail(
-            "outages",
-            format!("has {} entries; at most {MAX_CHANGES}", outages.len()),
-        );
+    if too_many(outages.len(), "outages", c) {
         return;
     }
     for (i, o) in outages.iter().enumerate() {
