@@ -3,6 +3,7 @@
 mod live_cmd;
 mod progress;
 mod report_cmd;
+mod seeds_cmd;
 mod sweep_cmd;
 
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use progress::ProgressLine;
 use ratelab::table;
-use ratelab_sim::{RunOutput, Scenario, run_scenario};
+use ratelab_sim::{RunOutput, Scenario};
 
 /// A deterministic virtual-clock lab for client strategies against rate-limited APIs.
 ///
@@ -82,8 +83,12 @@ impl GridOpts {
 enum Command {
     /// Run every strategy of a scenario and print a comparison table.
     ///
-    /// Exit status: 0 on success, 2 when the scenario is unreadable or invalid (the message names
-    /// the file, the field and the allowed range), 1 when an output cannot be written.
+    /// With --seeds N the scenario runs with N seeds and the table shows each metric's mean ±
+    /// 95 % confidence interval over them, with the paired differences against a baseline.
+    /// Strategies and seeds run in parallel on every core (--jobs); the output does not depend
+    /// on it. Exit status: 0 on success, 2 when the scenario or a flag is invalid (the message
+    /// names the file or flag, the field and the allowed range), 1 when an output cannot be
+    /// written.
     Run {
         /// The scenario file (TOML), e.g. scenarios/seed-semaphore.toml. Without one, runs the
         /// built-in semaphore story and writes its report to ratelab-report.html.
@@ -115,6 +120,23 @@ enum Command {
         /// successes, then the fewest dead-lettered, the shortest makespan, the fewest 429s.
         #[arg(long, value_name = "EXPR")]
         objective: Option<String>,
+        /// Run with N seeds, seed ... seed+N-1 (seed: --seed or the scenario's), 1..=10000. With
+        /// N > 1 the table shows mean ± 95 % CI half-width (Student t) of each metric over the
+        /// seeds, the paired differences against the baseline (every strategy sees the same
+        /// API on a seed: common random numbers), and the pick on the means; --json keeps every
+        /// run; --report and --csv draw the first seed's run (the report with the summary
+        /// table added). N = 1 is a plain run.
+        #[arg(long, value_name = "N", default_value_t = 1,
+              value_parser = clap::value_parser!(u64).range(1..=ratelab::seeds::MAX_SEEDS))]
+        seeds: u64,
+        /// The strategy the others are compared with, seed by seed, with --seeds N > 1
+        /// (default: the first in the file).
+        #[arg(long, value_name = "NAME")]
+        baseline: Option<String>,
+        /// Run at most N strategies or seeds at once, 1..=1024 (default: one per core). The
+        /// results do not depend on it.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+        jobs: Option<u64>,
     },
     /// Write a commented starter scenario to edit for your own API.
     ///
@@ -375,6 +397,9 @@ fn main() -> ExitCode {
             csv,
             strategies,
             objective,
+            seeds,
+            baseline,
+            jobs,
         } => run(
             RunArgs {
                 path: scenario.as_deref(),
@@ -383,6 +408,9 @@ fn main() -> ExitCode {
                 quiet,
                 report: report.as_deref(),
                 csv: csv.as_deref(),
+                seeds,
+                baseline: baseline.as_deref(),
+                jobs: jobs.map(|j| j as usize),
             },
             &strategies,
             objective.as_deref(),
@@ -500,6 +528,12 @@ struct RunArgs<'a> {
     quiet: bool,
     report: Option<&'a Path>,
     csv: Option<&'a Path>,
+    /// How many seeds, from `seed`.
+    seeds: u64,
+    /// `--baseline`.
+    baseline: Option<&'a str>,
+    /// `--jobs` (`None`: every core).
+    jobs: Option<usize>,
 }
 
 fn run(args: RunArgs<'_>, only: &[String], objective: Option<&str>) -> ExitCode {
@@ -510,6 +544,9 @@ fn run(args: RunArgs<'_>, only: &[String], objective: Option<&str>) -> ExitCode 
         quiet,
         report,
         csv,
+        seeds,
+        baseline,
+        jobs,
     } = args;
     let (mut scenario, options) = match report_cmd::load(path) {
         Ok(s) => s,
@@ -527,6 +564,13 @@ fn run(args: RunArgs<'_>, only: &[String], objective: Option<&str>) -> ExitCode 
         Err(code) => return code,
     };
     let seed = seed.unwrap_or(scenario.seed);
+    let Some(seed_list) = seeds_cmd::seed_list(seed, seeds) else {
+        return ExitCode::from(2);
+    };
+    let baseline = match seeds_cmd::baseline_index(&scenario, &file, baseline) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
     let default_report = path
         .is_none()
         .then(|| PathBuf::from(report_cmd::DEFAULT_REPORT));
@@ -534,7 +578,19 @@ fn run(args: RunArgs<'_>, only: &[String], objective: Option<&str>) -> ExitCode 
     if let Err(code) = report_cmd::prepare_outputs(json, report, csv) {
         return code;
     }
-    let mut out = simulate_with_progress(&scenario, seed, quiet);
+    let Some(mut runs) = simulate_with_progress(&scenario, &seed_list, jobs, quiet) else {
+        return ExitCode::from(1);
+    };
+    if runs.len() > 1 {
+        let out = seeds_cmd::Outputs {
+            json,
+            report,
+            csv,
+            options: &options,
+        };
+        return seeds_cmd::finish(runs, baseline, objective.as_ref(), out);
+    }
+    let mut out = runs.remove(0);
     if objective.is_some() {
         out.judge(objective.as_ref());
     }
@@ -619,11 +675,26 @@ fn league(
     ExitCode::SUCCESS
 }
 
-/// Runs the scenario, showing progress on a terminal for runs long enough to need it.
-fn simulate_with_progress(scenario: &Scenario, seed: u64, quiet: bool) -> RunOutput {
+/// Runs the scenario with each seed on `jobs` threads (every core by default), showing progress
+/// on a terminal for runs long enough to need it; one output per seed, in seed order (`None`,
+/// said, when the threads cannot be started).
+fn simulate_with_progress(
+    scenario: &Scenario,
+    seeds: &[u64],
+    jobs: Option<usize>,
+    quiet: bool,
+) -> Option<Vec<RunOutput>> {
     let names = scenario.strategies.iter().map(|s| s.name.clone()).collect();
-    let mut line = ProgressLine::new(names, "", "virtual time", quiet);
-    let out = run_scenario(scenario, seed, Some(&mut |i, p| line.update(i, p)));
-    line.clear();
-    out
+    let line = std::sync::Mutex::new(ProgressLine::new(names, "", "virtual time", quiet));
+    let n = seeds.len();
+    let report = |k: usize, i: usize, p: ratelab_sim::Progress| {
+        // Whichever thread holds the line draws it; the others skip this report.
+        if let Ok(mut line) = line.try_lock() {
+            line.update_seed(k, n, i, p);
+        }
+    };
+    let out = ratelab::parallel::run_seeds(scenario, seeds, jobs, &report);
+    line.lock().map(|l| l.clear()).ok();
+    out.map_err(|e| eprintln!("error: cannot start the threads of --jobs: {e}"))
+        .ok()
 }

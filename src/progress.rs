@@ -32,10 +32,21 @@ impl ProgressLine {
 
     /// Shows how far strategy `i` has come.
     pub fn update(&mut self, i: usize, p: Progress) {
+        self.update_seed(0, 1, i, p);
+    }
+
+    /// Shows how far strategy `i` has come with seed `k` (from 0) of `n`; with one seed, as
+    /// [`ProgressLine::update`].
+    pub fn update_seed(&mut self, k: usize, n: usize, i: usize, p: Progress) {
         if self.show {
             self.shown = true;
+            let seed = if n > 1 {
+                format!("seed {} of {n}, ", k + 1)
+            } else {
+                String::new()
+            };
             eprint!(
-                "\r{}[{}/{}] {}: {:.0}% of requests final, {} {}   ",
+                "\r{}{seed}[{}/{}] {}: {:.0}% of requests final, {} {}   ",
                 self.prefix,
                 i + 1,
                 self.names.len(),

@@ -61,10 +61,10 @@ pub fn render(out: &RunOutput) -> String {
 }
 
 /// ANSI styles of a coloured table.
-const BOLD: &str = "\x1b[1m";
-const LOST: &str = "\x1b[33m";
-const PICK: &str = "\x1b[1;32m";
-const RESET: &str = "\x1b[0m";
+pub(crate) const BOLD: &str = "\x1b[1m";
+pub(crate) const LOST: &str = "\x1b[33m";
+pub(crate) const PICK: &str = "\x1b[1;32m";
+pub(crate) const RESET: &str = "\x1b[0m";
 
 /// Should a table written to this stream be coloured: a terminal, and `NO_COLOR` unset or
 /// empty (<https://no-color.org>)?

@@ -99,8 +99,20 @@ pub fn run_scenario(
 
 /// Wraps strategy results into the JSON result of a run (the scenario as run, seed, capacity),
 /// and gives every result the scenario's ideal makespan ([`oracle::ideal_makespan_s`]).
-pub fn output(scenario: &Scenario, seed: u64, mut results: Vec<StrategyResult>) -> RunOutput {
+pub fn output(scenario: &Scenario, seed: u64, results: Vec<StrategyResult>) -> RunOutput {
     let ideal = oracle::ideal_makespan_s(scenario, seed);
+    output_with_ideal(scenario, seed, results, ideal)
+}
+
+/// [`output`] with the ideal makespan already computed (`oracle::ideal_makespan_s(scenario,
+/// seed)`), for a driver that runs the oracle beside the strategies (`ratelab run --jobs`): the
+/// same [`RunOutput`] as [`output`].
+pub fn output_with_ideal(
+    scenario: &Scenario,
+    seed: u64,
+    mut results: Vec<StrategyResult>,
+    ideal: Option<f64>,
+) -> RunOutput {
     for r in &mut results {
         r.ideal_makespan_s = ideal;
     }

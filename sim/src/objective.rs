@@ -57,7 +57,8 @@ impl Op {
         (">", Op::Gt),
     ];
 
-    fn holds(self, a: f64, b: f64) -> bool {
+    /// Does `a OP b` hold?
+    pub fn holds(self, a: f64, b: f64) -> bool {
         match self {
             Op::Lt => a < b,
             Op::Le => a <= b,

@@ -9,6 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::scenario::Scenario;
 
+/// The version of the result shapes ratelab writes, as `schema_version`: the multi-seed result
+/// of `ratelab run --seeds N` (N > 1) carries it at its top level. (A single run's JSON, whose
+/// bytes existing results and tests pin, does not carry it yet.)
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// The result of `ratelab run`: one entry per strategy, in file order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunOutput {
