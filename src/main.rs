@@ -113,10 +113,10 @@ enum Command {
     /// out of range names the field and its range). The output has one line per (point, seed,
     /// strategy), in that order whatever --jobs; --shard I/N runs every N-th point, and `ratelab
     /// merge` puts the shards back into the bytes of the whole run. At the end it prints the best
-    /// point under --objective (metrics averaged over the seeds). Exit status: 0 ok, 1 the output
-    /// cannot be written, 2 bad input.
+    /// point under --objective (metrics averaged over the seeds); --report FILE.html also draws
+    /// the landscape. Exit status: 0 ok, 1 an output cannot be written, 2 bad input.
     #[command(after_help = "Examples:
-          ratelab sweep scenarios/seed-token-bucket.toml --param 'strategy.*.admission.0.rate_per_s=6..=14:2' --seeds 5 --out sweep.jsonl
+          ratelab sweep scenarios/seed-token-bucket.toml --param 'strategy.*.admission.0.rate_per_s=6..=14:2' --seeds 5 --out sweep.jsonl --report sweep.html
           ratelab sweep S.toml --param strategy.b.retry.base_ms=100,200,400 --param strategy.b.retry.max_attempts=3..=9:3 --shard 0/4 --out part0.jsonl")]
     Sweep {
         /// The scenario file (TOML).
@@ -144,6 +144,11 @@ enum Command {
         /// The JSON Lines file to write (`-`: standard output).
         #[arg(long, value_name = "FILE.jsonl")]
         out: PathBuf,
+        /// Also write the landscape report: one self-contained HTML page with a chart of each
+        /// metric against each parameter (a line per strategy, a band across the seeds) and
+        /// heat maps over the first two parameters, written after the JSON Lines.
+        #[arg(long, value_name = "FILE.html")]
+        report: Option<PathBuf>,
         /// Print no progress.
         #[arg(long)]
         quiet: bool,
@@ -185,6 +190,9 @@ enum Command {
         /// What "best" means (as for `sweep`).
         #[arg(long, value_name = "EXPR")]
         objective: Option<String>,
+        /// Write the landscape report (as `sweep --report`) of the points it ran.
+        #[arg(long, value_name = "FILE.html")]
+        report: Option<PathBuf>,
     },
     /// Make the HTML report of a saved JSON result (`ratelab run --json FILE`).
     ///
@@ -397,6 +405,7 @@ fn main() -> ExitCode {
             shard,
             objective,
             out,
+            report,
             quiet,
         } => sweep_cmd::sweep(
             sweep_cmd::GridArgs {
@@ -406,6 +415,7 @@ fn main() -> ExitCode {
                 seed,
                 jobs,
                 objective: objective.as_deref(),
+                report: report.as_deref(),
             },
             shard.as_deref(),
             &out,
@@ -419,6 +429,7 @@ fn main() -> ExitCode {
             seed,
             jobs,
             objective,
+            report,
         } => sweep_cmd::tune_cmd(sweep_cmd::GridArgs {
             scenario: &scenario,
             params: &params,
@@ -426,6 +437,7 @@ fn main() -> ExitCode {
             seed,
             jobs,
             objective: objective.as_deref(),
+            report: report.as_deref(),
         }),
         Command::Schema => {
             print!("{}", ratelab::schema::schema_text());

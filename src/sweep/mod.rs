@@ -7,10 +7,12 @@
 //! each chunk's lines are written in (point, seed, strategy) order before the next chunk
 //! starts, so the output is streamed, its bytes do not depend on `--jobs`, and memory holds one
 //! chunk. `--shard I/N` runs the points `p` with `p % N == I`; [`merge`] puts shards back
-//! together into the bytes of the unsharded run.
+//! together into the bytes of the unsharded run; [`report`] turns the lines into the landscape
+//! report's numbers.
 
 pub mod merge;
 pub mod param;
+pub mod report;
 pub mod tune;
 
 use std::io::Write;
@@ -315,6 +317,21 @@ pub struct Best {
     pub value: f64,
     /// Seeds it was measured on.
     pub seeds: usize,
+}
+
+/// The line `ratelab sweep` and `tune` print of the best point (`best: NAME at PATH=VALUE … —
+/// …`); the landscape report shows the same.
+pub fn describe(b: &Best, objective: Option<&Objective>) -> String {
+    let at: Vec<String> = b.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let what = match objective {
+        Some(o) => format!("{} = {} (mean over {} seeds)", o.metric, b.value, b.seeds),
+        None => format!(
+            "{} succeeded (mean over {} seeds; most successes, then fewest dead-lettered, \
+             shortest makespan, fewest 429s)",
+            b.value, b.seeds
+        ),
+    };
+    format!("best: {} at {} — {what}", b.strategy, at.join(" "))
 }
 
 /// `I/N` of `--shard`.
