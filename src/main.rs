@@ -64,6 +64,12 @@ struct GridOpts {
     /// fewest 429s).
     #[arg(long, value_name = "EXPR")]
     objective: Option<String>,
+    /// Also write the landscape report: one self-contained HTML page with a chart of each
+    /// metric against each parameter (a line per strategy, a band across the seeds) and heat
+    /// maps over the first two parameters, written after the runs (for `tune`: of the points
+    /// it ran).
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
 }
 
 impl GridOpts {
@@ -75,6 +81,7 @@ impl GridOpts {
             seed: self.seed,
             jobs: self.jobs,
             objective: self.objective.as_deref(),
+            report: self.report.as_deref(),
         }
     }
 }
@@ -172,10 +179,10 @@ enum Command {
     /// out of range names the field and its range). The output has one line per (point, seed,
     /// strategy), in that order whatever --jobs; --shard I/N runs every N-th point, and `ratelab
     /// merge` puts the shards back into the bytes of the whole run. At the end it prints the best
-    /// point under --objective (metrics averaged over the seeds). Exit status: 0 ok, 1 the output
-    /// cannot be written, 2 bad input.
+    /// point under --objective (metrics averaged over the seeds); --report FILE.html also draws
+    /// the landscape. Exit status: 0 ok, 1 an output cannot be written, 2 bad input.
     #[command(after_help = "Examples:
-          ratelab sweep scenarios/seed-token-bucket.toml --param 'strategy.*.admission.0.rate_per_s=6..=14:2' --seeds 5 --out sweep.jsonl
+          ratelab sweep scenarios/seed-token-bucket.toml --param 'strategy.*.admission.0.rate_per_s=6..=14:2' --seeds 5 --out sweep.jsonl --report sweep.html
           ratelab sweep S.toml --param strategy.b.retry.base_ms=100,200,400 --param strategy.b.retry.max_attempts=3..=9:3 --shard 0/4 --out part0.jsonl")]
     Sweep {
         #[command(flatten)]

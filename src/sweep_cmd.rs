@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use ratelab::sweep::{Best, MAX_SEEDS, Param, Plan, Tally, merge, parse_shard, tune};
+use ratelab::sweep::report::{Asked, report_data};
+use ratelab::sweep::{
+    Line, MAX_SEEDS, Param, Plan, Tally, best, describe, merge, parse_shard, slim, tune,
+};
 use ratelab_sim::Scenario;
 use ratelab_sim::objective::Objective;
 
@@ -24,6 +27,8 @@ pub struct GridArgs<'a> {
     pub jobs: Option<usize>,
     /// `--objective EXPR`.
     pub objective: Option<&'a str>,
+    /// `--report FILE.html`.
+    pub report: Option<&'a Path>,
 }
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
@@ -81,37 +86,42 @@ fn progress(quiet: bool) -> impl FnMut(usize, usize) {
     }
 }
 
-/// "1 seed", "5 seeds".
-fn seeds_text(n: usize) -> String {
-    if n == 1 {
-        "1 seed".to_string()
-    } else {
-        format!("{n} seeds")
+/// Writes the landscape report of `lines` to `dest` (after the JSON Lines, `lines_in`, so that
+/// a report that cannot be written loses nothing else); exit status 1 when it cannot be written.
+fn write_report(
+    dest: &Path,
+    plan: &Plan,
+    lines: &[Line],
+    objective: Option<&Objective>,
+    asked: &Asked<'_>,
+    lines_in: Option<&Path>,
+) -> ExitCode {
+    let b = best(lines, objective);
+    let html =
+        ratelab_reports::render_sweep_html(&report_data(plan, lines, objective, b.as_ref(), asked));
+    match std::fs::write(dest, html) {
+        Ok(()) => {
+            eprintln!("Report written to {}", dest.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let kept = match lines_in {
+                Some(p) if p != Path::new("-") => format!("; their lines are in {}", p.display()),
+                Some(_) => "; their lines went to standard output".to_string(),
+                None => String::new(),
+            };
+            eprintln!(
+                "error: {}: cannot write the report: {e} (the runs are done{kept})",
+                dest.display(),
+            );
+            ExitCode::from(1)
+        }
     }
 }
 
-fn describe(b: &Best, objective: Option<&Objective>) -> String {
-    let at: Vec<String> = b.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let what = match objective {
-        Some(o) => format!(
-            "{} = {} (mean over {})",
-            o.metric,
-            b.value,
-            seeds_text(b.seeds)
-        ),
-        None => format!(
-            "{} succeeded (mean over {}; most successes, then fewest dead-lettered, shortest \
-             makespan, fewest 429s)",
-            b.value,
-            seeds_text(b.seeds)
-        ),
-    };
-    format!("best: {} at {} — {what}", b.strategy, at.join(" "))
-}
-
 /// `ratelab sweep`.
-pub fn sweep(args: GridArgs<'_>, shard: Option<&str>, out: &Path, quiet: bool) -> ExitCode {
-    let shard = match shard.map(parse_shard).transpose() {
+pub fn sweep(args: GridArgs<'_>, shard_arg: Option<&str>, out: &Path, quiet: bool) -> ExitCode {
+    let shard = match shard_arg.map(parse_shard).transpose() {
         Ok(s) => s.unwrap_or((0, 1)),
         Err(e) => return fail(e),
     };
@@ -119,6 +129,11 @@ pub fn sweep(args: GridArgs<'_>, shard: Option<&str>, out: &Path, quiet: bool) -
         Ok(p) => p,
         Err(code) => return code,
     };
+    if let Some(report) = args.report
+        && let Err(code) = crate::report_cmd::prepare_outputs(Some(out), Some(report), None)
+    {
+        return code;
+    }
     let jobs = plan.jobs(shard);
     let mut file: Box<dyn Write> = if out == Path::new("-") {
         Box::new(std::io::stdout().lock())
@@ -132,13 +147,21 @@ pub fn sweep(args: GridArgs<'_>, shard: Option<&str>, out: &Path, quiet: bool) -
         }
     };
     let start = Instant::now();
+    // The best point from a tally of sums; the lines themselves (slim) only for a report.
     let mut tally = Tally::new(objective.as_ref());
+    let mut lines: Vec<Line> = Vec::new();
+    let keep = args.report.is_some();
     let ran = plan.run_with(
         &jobs,
         threads,
         &mut file,
         &mut progress(quiet),
-        &mut |line| tally.add(line),
+        &mut |line| {
+            tally.add(line);
+            if keep {
+                lines.push(slim(line));
+            }
+        },
     );
     match ran {
         Ok(()) => {}
@@ -179,7 +202,27 @@ pub fn sweep(args: GridArgs<'_>, shard: Option<&str>, out: &Path, quiet: bool) -
         Some(b) => say(describe(&b, objective.as_ref())),
         None => say("best: no point meets the objective's constraints".to_string()),
     }
-    ExitCode::SUCCESS
+    match args.report {
+        Some(dest) => {
+            let subset = (shard.1 > 1).then(|| {
+                format!(
+                    "shard {}/{}: {} of the grid's points",
+                    shard.0,
+                    shard.1,
+                    jobs.len() / plan.seeds.len()
+                )
+            });
+            let asked = Asked {
+                scenario: args.scenario,
+                objective: args.objective,
+                verb: "sweep",
+                shard: shard_arg,
+                subset,
+            };
+            write_report(dest, &plan, &lines, objective.as_ref(), &asked, Some(out))
+        }
+        None => ExitCode::SUCCESS,
+    }
 }
 
 /// `ratelab tune`.
@@ -188,23 +231,44 @@ pub fn tune_cmd(args: GridArgs<'_>) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if let Some(report) = args.report
+        && let Err(code) = crate::report_cmd::prepare_outputs(None, Some(report), None)
+    {
+        return code;
+    }
     let start = Instant::now();
     let tuned = match tune::tune(&plan, objective.as_ref(), threads) {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
     println!(
-        "coordinate descent: {} of the grid's {} points run ({} each) in {:.1} s",
+        "coordinate descent: {} of the grid's {} points run ({} seeds each) in {:.1} s",
         tuned.points_run,
         plan.points.len(),
-        seeds_text(plan.seeds.len()),
+        plan.seeds.len(),
         start.elapsed().as_secs_f64()
     );
     match tuned.best {
         Some(b) => println!("{}", describe(&b, objective.as_ref())),
         None => println!("best: no point it ran meets the objective's constraints"),
     }
-    ExitCode::SUCCESS
+    match args.report {
+        Some(dest) => {
+            let asked = Asked {
+                scenario: args.scenario,
+                objective: args.objective,
+                verb: "tune",
+                shard: None,
+                subset: Some(format!(
+                    "coordinate descent: {} of the grid's {} points run",
+                    tuned.points_run,
+                    plan.points.len()
+                )),
+            };
+            write_report(dest, &plan, &tuned.lines, objective.as_ref(), &asked, None)
+        }
+        None => ExitCode::SUCCESS,
+    }
 }
 
 /// `ratelab merge`.

@@ -34,9 +34,11 @@ mod csv;
 pub mod format;
 mod html;
 mod story;
+pub mod sweep;
 
 pub use csv::{CsvFile, SUMMARY_HEADER, csv_files, summary_csv, write_csv};
 pub use html::escape;
+pub use sweep::{SweepBest, SweepCell, SweepData, SweepParam, render_sweep_html};
 
 use ratelab_sim::RunOutput;
 

@@ -7,10 +7,12 @@
 //! each chunk's lines are written in (point, seed, strategy) order before the next chunk
 //! starts, so the output is streamed, its bytes do not depend on `--jobs`, and memory holds one
 //! chunk. `--shard I/N` runs the points `p` with `p % N == I`; [`merge`] puts shards back
-//! together into the bytes of the unsharded run.
+//! together into the bytes of the unsharded run; [`report`] turns the lines into the landscape
+//! report's numbers.
 
 pub mod merge;
 pub mod param;
+pub mod report;
 pub mod tune;
 
 use std::io::Write;
@@ -164,7 +166,7 @@ impl Plan {
     ) -> std::io::Result<Vec<Line>> {
         let mut kept = Vec::new();
         self.run_with(jobs, threads, out, progress, &mut |line| {
-            kept.push(slim(line.clone()))
+            kept.push(slim(line))
         })?;
         Ok(kept)
     }
@@ -204,8 +206,10 @@ impl Plan {
     }
 }
 
-/// A line without its series and clients (what the objective reads is kept).
-fn slim(mut line: Line) -> Line {
+/// A copy of `line` without its series and clients (what the objective and the report read is
+/// kept).
+pub fn slim(line: &Line) -> Line {
+    let mut line = line.clone();
     line.result.series = Default::default();
     line.result.clients = Vec::new();
     line
@@ -390,6 +394,21 @@ pub struct Best {
     pub value: f64,
     /// Seeds it was measured on.
     pub seeds: usize,
+}
+
+/// The line `ratelab sweep` and `tune` print of the best point (`best: NAME at PATH=VALUE … —
+/// …`); the landscape report shows the same.
+pub fn describe(b: &Best, objective: Option<&Objective>) -> String {
+    let at: Vec<String> = b.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let what = match objective {
+        Some(o) => format!("{} = {} (mean over {} seeds)", o.metric, b.value, b.seeds),
+        None => format!(
+            "{} succeeded (mean over {} seeds; most successes, then fewest dead-lettered, \
+             shortest makespan, fewest 429s)",
+            b.value, b.seeds
+        ),
+    };
+    format!("best: {} at {} — {what}", b.strategy, at.join(" "))
 }
 
 /// `I/N` of `--shard`.

@@ -20,6 +20,8 @@ pub struct Tuned {
     pub best: Option<Best>,
     /// Points it ran (each on every seed).
     pub points_run: usize,
+    /// The lines of the points it ran (slim, as [`Plan::run`] keeps them), in point order.
+    pub lines: Vec<Line>,
 }
 
 /// Tunes `plan` under `objective` on `threads` threads.
@@ -78,10 +80,12 @@ pub fn tune(plan: &Plan, objective: Option<&Objective>, threads: usize) -> Resul
             break;
         }
     }
-    let all: Vec<Line> = measured.values().flatten().cloned().collect();
+    let points_run = measured.len();
+    let all: Vec<Line> = measured.into_values().flatten().collect();
     Ok(Tuned {
         best: best(&all, objective),
-        points_run: measured.len(),
+        points_run,
+        lines: all,
     })
 }
 

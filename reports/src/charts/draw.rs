@@ -48,8 +48,18 @@ pub(super) fn drawn(
     draw: &dyn Fn(&DrawingArea<SVGBackend<'_>, Shift>, Canvas) -> DrawResult,
 ) -> ChartBody {
     use super::style::{NARROW, WIDE};
-    let wide = svg_sized(WIDE, "wide", &|area| draw(area, WIDE));
-    let narrow = svg_sized(NARROW, "narrow", &|area| draw(area, NARROW));
+    drawn_sized(legend, WIDE, NARROW, draw)
+}
+
+/// [`drawn`] on canvases of the caller's size (a heat map's height follows its rows).
+pub(super) fn drawn_sized(
+    legend: &str,
+    wide: Canvas,
+    narrow: Canvas,
+    draw: &dyn Fn(&DrawingArea<SVGBackend<'_>, Shift>, Canvas) -> DrawResult,
+) -> ChartBody {
+    let wide = svg_sized(wide, "wide", &|area| draw(area, wide));
+    let narrow = svg_sized(narrow, "narrow", &|area| draw(area, narrow));
     match (wide, narrow) {
         (Ok(w), Ok(n)) => ChartBody::Svg(format!("{w}\n{n}\n{legend}")),
         (Err(e), _) | (_, Err(e)) => ChartBody::Explanation(e),

@@ -3,8 +3,8 @@
 //! (the page shows the one that fits) with an HTML legend under it. This module is the
 //! catalogue of the charts a result supports; [`over_time`] holds the time charts' entries and
 //! [`time`] draws them on the run's one time frame, [`draw`] draws the latency chart and
-//! [`bars`] the bar charts; [`axes`], [`bins`], [`markers`], [`legend`] and [`style`] hold what
-//! they share.
+//! [`bars`] the bar charts; [`landscape`] and [`heat`] draw a sweep's line charts and heat maps;
+//! [`axes`], [`bins`], [`markers`], [`legend`] and [`style`] hold what they share.
 //!
 //! Every chart gives each strategy the same colour, dash pattern and marker ([`style`],
 //! [`markers`]); its legend says which is which. Per-second series are binned to the run's
@@ -14,6 +14,8 @@ mod axes;
 mod bars;
 mod bins;
 mod draw;
+pub(crate) mod heat;
+pub(crate) mod landscape;
 mod legend;
 mod markers;
 mod over_time;
