@@ -1,4 +1,4 @@
-//! Every report of the scenario library, opened in headless Chromium at 1280 px and at 390 px
+//! Every report of the scenario library, and a sweep's landscape, opened in headless Chromium at 1280 px and at 390 px
 //! wide: every chart rendered (an SVG with a size, its axis labels and its lines), a legend per
 //! chart, and nothing wider than the window (no horizontal scrolling of the page).
 //!
@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ratelab::sim::{Scenario, run_scenario, scenario_files};
-use ratelab_reports::{ReportOptions, render_html};
+use ratelab::sweep::report::{Asked, report_data};
+use ratelab::sweep::{Param, Plan, best};
+use ratelab_reports::{ReportOptions, render_html, render_sweep_html};
 use serde_json::Value;
 
 /// Measures the page once it is laid out and sends the numbers to the parent frame.
@@ -133,50 +135,90 @@ fn every_report_renders_its_charts_at_1280_and_390_px() {
         let scenario = Scenario::load(&path).unwrap();
         let out = run_scenario(&scenario, scenario.seed, None);
         let html = render_html(&out, &ReportOptions::default());
-        let charts = html.matches("<figure").count();
         let name = format!("{}.html", scenario.name);
-        std::fs::write(
-            dir.join(&name),
-            html.replace("</body>", &format!("{CHECK}</body>")),
-        )
-        .unwrap();
-        for (width, m) in measure(&browser, &dir, &name) {
-            let at = format!("{name} at {width} px");
-            let (scroll, inner) = (m["scrollWidth"].as_i64(), m["innerWidth"].as_i64());
-            if scroll > inner {
-                problems.push(format!(
-                    "{at}: the page is {scroll:?} px wide in a {inner:?} px window"
-                ));
+        check(&browser, &dir, &name, &html, &mut problems);
+    }
+    // A sweep's landscape: line charts, and heat maps over two parameters (one a word).
+    check(
+        &browser,
+        &dir,
+        "sweep.html",
+        &sweep_report(root),
+        &mut problems,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Loads `html` as `name` at both widths and adds what looks wrong to `problems`.
+fn check(browser: &Path, dir: &Path, name: &str, html: &str, problems: &mut Vec<String>) {
+    let charts = html.matches("<figure").count();
+    std::fs::write(
+        dir.join(name),
+        html.replace("</body>", &format!("{CHECK}</body>")),
+    )
+    .unwrap();
+    for (width, m) in measure(browser, dir, name) {
+        let at = format!("{name} at {width} px");
+        let (scroll, inner) = (m["scrollWidth"].as_i64(), m["innerWidth"].as_i64());
+        if scroll > inner {
+            problems.push(format!(
+                "{at}: the page is {scroll:?} px wide in a {inner:?} px window"
+            ));
+        }
+        let figures = m["figures"].as_array().unwrap();
+        if figures.len() != charts {
+            problems.push(format!("{at}: {} of {charts} charts", figures.len()));
+        }
+        for f in figures {
+            let id = f["id"].as_str().unwrap_or("?");
+            let svgs = f["svgs"].as_array().unwrap();
+            if f["explained"].as_i64() > Some(0) && svgs.is_empty() {
+                continue; // "nothing to draw", said in words
             }
-            let figures = m["figures"].as_array().unwrap();
-            if figures.len() != charts {
-                problems.push(format!("{at}: {} of {charts} charts", figures.len()));
+            if svgs.is_empty() {
+                problems.push(format!("{at}: {id}: no visible SVG"));
             }
-            for f in figures {
-                let id = f["id"].as_str().unwrap_or("?");
-                let svgs = f["svgs"].as_array().unwrap();
-                if f["explained"].as_i64() > Some(0) && svgs.is_empty() {
-                    continue; // "nothing to draw", said in words
+            for s in svgs {
+                let ok = s["w"].as_i64() > Some(100)
+                    && s["h"].as_i64() > Some(50)
+                    && s["texts"].as_i64() >= Some(4)
+                    && s["lines"].as_i64() >= Some(3)
+                    && s["right"].as_i64() <= inner;
+                if !ok {
+                    problems.push(format!("{at}: {id}: {s}"));
                 }
-                if svgs.is_empty() {
-                    problems.push(format!("{at}: {id}: no visible SVG"));
-                }
-                for s in svgs {
-                    let ok = s["w"].as_i64() > Some(100)
-                        && s["h"].as_i64() > Some(50)
-                        && s["texts"].as_i64() >= Some(4)
-                        && s["lines"].as_i64() >= Some(3)
-                        && s["right"].as_i64() <= inner;
-                    if !ok {
-                        problems.push(format!("{at}: {id}: {s}"));
-                    }
-                }
-                if f["legend"].as_i64() < Some(1) {
-                    problems.push(format!("{at}: {id}: no legend"));
-                }
+            }
+            if f["legend"].as_i64() < Some(1) {
+                problems.push(format!("{at}: {id}: no legend"));
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The landscape of a small sweep of the library's token-bucket story: five rates × three
+/// jitters, two seeds.
+fn sweep_report(root: &Path) -> String {
+    let path = root.join("scenarios/seed-token-bucket.toml");
+    let base = Scenario::load(&path).unwrap();
+    let params = [
+        r#"strategy."token-bucket-10/s".admission.0.rate_per_s=6..=14:2"#,
+        "strategy.*.retry.jitter=full,none,equal",
+    ]
+    .iter()
+    .map(|p| Param::parse(p).unwrap())
+    .collect();
+    let plan = Plan::new(&base, &path, params, vec![1, 2]).unwrap();
+    let lines = plan
+        .run(&plan.jobs((0, 1)), 2, &mut std::io::sink(), &mut |_, _| {})
+        .unwrap();
+    let b = best(&lines, None);
+    let asked = Asked {
+        scenario: Path::new("scenarios/seed-token-bucket.toml"),
+        objective: None,
+        verb: "sweep",
+        shard: None,
+        subset: None,
+    };
+    render_sweep_html(&report_data(&plan, &lines, None, b.as_ref(), &asked))
 }

@@ -73,6 +73,15 @@ fn the_report_names_the_best_point_and_does_not_depend_on_jobs() {
     assert!(html.contains("20 points × 3 seeds = 60 runs of 4 strategies"));
     assert!(html.contains("mean ± its 95 % confidence interval over the 3 seeds"));
     assert!(!html.contains("<script"));
+    // The README's example is this sweep.
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = &readme[readme
+        .find("### The landscape report")
+        .expect("README section")..];
+    for part in [RATE, BASE, "--seeds 3", "--report s.html", SCENARIO] {
+        assert!(section.contains(part), "the README's example lacks {part}");
+    }
 }
 
 #[test]
