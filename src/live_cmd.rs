@@ -288,6 +288,12 @@ pub fn live(args: LiveArgs<'_>, only: &[String], objective: Option<&str>) -> Exi
     if let Err(code) = crate::report_cmd::print_table_and_json(&out, "live (real time): ", json) {
         return code;
     }
+    let gone: String = out.results.iter().filter_map(endpoint_went_away).collect();
+    if json.is_some_and(|p| p == Path::new("-")) {
+        eprint!("{gone}");
+    } else {
+        print!("{gone}");
+    }
     let options = ratelab_reports::ReportOptions {
         scenario_path: Some(path.display().to_string()),
         built_in: false,
@@ -306,6 +312,47 @@ pub fn live(args: LiveArgs<'_>, only: &[String], objective: Option<&str>) -> Exi
         return ExitCode::from(INTERRUPTED as u8);
     }
     code
+}
+
+/// A note when the endpoint went away during a strategy's run: there were transport errors
+/// (connection refused or reset), and from some second on until the end no attempt succeeded or
+/// was answered 429 while attempts were still sent, no more of them than there were transport
+/// errors and timeouts. Read from the per-second series, so the time is to the series' step
+/// (1 s).
+fn endpoint_went_away(r: &ratelab_sim::StrategyResult) -> Option<String> {
+    let s = &r.series;
+    if r.transport_errors == 0 || s.sends.is_empty() {
+        return None;
+    }
+    let answered = |i: usize| {
+        s.successes.get(i).copied().unwrap_or(0) + s.http_429.get(i).copied().unwrap_or(0) > 0
+    };
+    let from = (0..s.sends.len())
+        .rev()
+        .find(|&i| answered(i))
+        .map_or(0, |i| i + 1);
+    let unanswered: u64 = s.sends[from.min(s.sends.len())..].iter().sum();
+    if unanswered == 0 || unanswered > r.transport_errors + r.timeouts {
+        return None;
+    }
+    let at = from as u64 * s.step_s;
+    let when = if from == 0 {
+        "from the start".to_string()
+    } else {
+        format!("at about t = {at} s")
+    };
+    Some(format!(
+        "note: {}: the endpoint stopped answering {when}: none of the {unanswered} attempts sent \
+         after it succeeded or was rate limited ({} transport errors: connection refused or \
+         reset{})\n",
+        r.strategy,
+        r.transport_errors,
+        match r.timeouts {
+            0 => String::new(),
+            1 => "; 1 timeout".to_string(),
+            t => format!("; {t} timeouts"),
+        }
+    ))
 }
 
 /// `ratelab fidelity SCENARIO --trace FILE.jsonl [--strategy NAME] [--seed N]`: the simulator's
@@ -453,5 +500,58 @@ pub fn fidelity(
             missed.join(", ")
         );
         ExitCode::from(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(
+        sends: &[u64],
+        successes: &[u64],
+        http_429: &[u64],
+        transport: u64,
+    ) -> ratelab_sim::StrategyResult {
+        let scenario: Scenario = toml::from_str(
+            "name = \"t\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n\
+             [[strategy]]\nname = \"s\"\n",
+        )
+        .unwrap();
+        let mut r = run_scenario(&scenario, 1, None).results.remove(0);
+        r.series.sends = sends.to_vec();
+        r.series.successes = successes.to_vec();
+        r.series.http_429 = http_429.to_vec();
+        r.transport_errors = transport;
+        r
+    }
+
+    #[test]
+    fn a_note_when_the_endpoint_went_away() {
+        // Answers until second 2, then 9 attempts that got nothing, 9 transport errors.
+        let r = result(&[5, 5, 3, 4, 2], &[4, 5, 1, 0, 0], &[1, 0, 0, 0, 0], 9);
+        let note = endpoint_went_away(&r).unwrap();
+        assert!(
+            note.contains("stopped answering at about t = 3 s"),
+            "{note}"
+        );
+        assert!(note.contains("none of the 6 attempts"), "{note}");
+        // Never answered at all.
+        let r = result(&[3, 2], &[0, 0], &[0, 0], 5);
+        assert!(endpoint_went_away(&r).unwrap().contains("from the start"));
+        // No transport errors, or fewer than the unanswered attempts (other failures), or the
+        // endpoint answered to the end: no note.
+        assert_eq!(
+            endpoint_went_away(&result(&[5, 5], &[5, 0], &[0, 0], 0)),
+            None
+        );
+        assert_eq!(
+            endpoint_went_away(&result(&[5, 5], &[5, 0], &[0, 0], 2)),
+            None
+        );
+        assert_eq!(
+            endpoint_went_away(&result(&[5, 5], &[4, 1], &[0, 0], 1)),
+            None
+        );
     }
 }
