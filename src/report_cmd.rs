@@ -213,6 +213,23 @@ pub fn report(results: &Path, output: &Path, scenario: Option<PathBuf>) -> ExitC
     }
 }
 
+/// Writes the JSON `text` to `dest` (standard output when `to_stdout`); exit status 1 when it
+/// cannot be written.
+pub fn write_json(dest: &Path, text: &str, to_stdout: bool) -> Result<(), ExitCode> {
+    let written = if to_stdout {
+        std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes())
+    } else {
+        std::fs::write(dest, text)
+    };
+    written.map_err(|e| {
+        eprintln!(
+            "error: {}: cannot write the JSON result: {e}",
+            dest.display()
+        );
+        ExitCode::from(1)
+    })
+}
+
 /// Prints the table and writes the JSON result where `--json` asked (`-`: standard output, the
 /// table then going to standard error, so the JSON stays parseable); exit status 1 when the JSON
 /// cannot be written.
@@ -241,18 +258,7 @@ pub fn print_table_and_json(
         eprintln!("error: cannot serialise the result: {e}");
         ExitCode::from(1)
     })?;
-    let written = if json_to_stdout {
-        std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes())
-    } else {
-        std::fs::write(dest, text)
-    };
-    if let Err(e) = written {
-        eprintln!(
-            "error: {}: cannot write the JSON result: {e}",
-            dest.display()
-        );
-        return Err(ExitCode::from(1));
-    }
+    write_json(dest, &text, json_to_stdout)?;
     if !json_to_stdout {
         eprintln!("JSON result written to {}", dest.display());
     }

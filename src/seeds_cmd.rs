@@ -96,17 +96,8 @@ pub fn finish(
                 return ExitCode::from(1);
             }
         };
-        let written = if json_to_stdout {
-            std::io::Write::write_all(&mut std::io::stdout(), json.as_bytes())
-        } else {
-            std::fs::write(dest, json)
-        };
-        if let Err(e) = written {
-            eprintln!(
-                "error: {}: cannot write the JSON result: {e}",
-                dest.display()
-            );
-            return ExitCode::from(1);
+        if let Err(code) = crate::report_cmd::write_json(dest, &json, json_to_stdout) {
+            return code;
         }
         if !json_to_stdout {
             eprintln!("JSON result written to {}", dest.display());

@@ -80,7 +80,7 @@ impl ReportOptions {
 }
 
 /// Quotes a word for a POSIX shell when it needs quoting.
-fn shell_quote(word: &str) -> String {
+pub fn shell_quote(word: &str) -> String {
     let plain = !word.is_empty()
         && word
             .chars()

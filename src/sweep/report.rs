@@ -28,19 +28,6 @@ pub struct Asked<'a> {
     pub subset: Option<String>,
 }
 
-/// Quotes a word for a POSIX shell when it needs quoting.
-fn quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./+=:,@%".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
 /// The command that reproduces the sweep (outputs as placeholders: the page is the same
 /// whatever the files are called).
 fn command(plan: &Plan, asked: &Asked<'_>) -> String {
@@ -53,21 +40,32 @@ fn command(plan: &Plan, asked: &Asked<'_>) -> String {
     } else {
         asked.scenario.to_string_lossy().into_owned()
     };
-    let mut words = vec!["ratelab".to_string(), asked.verb.to_string(), quote(&file)];
+    let mut words = vec![
+        "ratelab".to_string(),
+        asked.verb.to_string(),
+        ratelab_reports::shell_quote(&file),
+    ];
     for p in &plan.params {
         let values: Vec<String> = p.values.iter().map(text).collect();
         words.push("--param".into());
-        words.push(quote(&format!("{}={}", p.path, values.join(","))));
+        words.push(ratelab_reports::shell_quote(&format!(
+            "{}={}",
+            p.path,
+            values.join(",")
+        )));
     }
     words.push(format!("--seeds {}", plan.seeds.len()));
     if let Some(first) = plan.seeds.first() {
         words.push(format!("--seed {first}"));
     }
     if let Some(o) = asked.objective {
-        words.push(format!("--objective {}", quote(o.trim())));
+        words.push(format!(
+            "--objective {}",
+            ratelab_reports::shell_quote(o.trim())
+        ));
     }
     if let Some(s) = asked.shard {
-        words.push(format!("--shard {}", quote(s)));
+        words.push(format!("--shard {}", ratelab_reports::shell_quote(s)));
     }
     if asked.verb == "sweep" {
         words.push("--out FILE.jsonl".into());
