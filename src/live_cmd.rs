@@ -8,9 +8,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ratelab_live::{
-    Endpoint, MockApi, ScaleExt, Server, fidelity, interrupt_on_ctrl_c, run_scenario_live_until,
-};
+use ratelab_live::run::{SharedStore, run_scenario_live_shared};
+use ratelab_live::{Endpoint, MockApi, ScaleExt, Server, fidelity, interrupt_on_ctrl_c};
 use ratelab_sim::result::StopReason;
 use ratelab_sim::{RunOutput, Scenario, run_scenario};
 
@@ -175,6 +174,7 @@ fn live_output(
     endpoint: &Endpoint,
     spin_us: u64,
     quiet: bool,
+    store: &SharedStore,
 ) -> Result<RunOutput, String> {
     let names = scenario.strategies.iter().map(|s| s.name.clone()).collect();
     let mut line = ProgressLine::new(names, "live ", "elapsed", quiet);
@@ -190,13 +190,14 @@ fn live_output(
             },
             INTERRUPTED,
         );
-        let out = run_scenario_live_until(
+        let out = run_scenario_live_shared(
             scenario,
             seed,
             endpoint,
             Duration::from_micros(spin_us),
             &mut |i, p| line.update(i, p),
             interrupted,
+            store,
         )
         .await;
         watcher.abort();
@@ -224,6 +225,10 @@ pub struct LiveArgs<'a> {
     pub quiet: bool,
     /// `--scale`.
     pub scale: f64,
+    /// `--redis`.
+    pub redis: Option<String>,
+    /// `--processes`.
+    pub processes: Option<u32>,
 }
 
 /// `ratelab live SCENARIO [--url URL] [--json FILE|-] [--report FILE.html] [--seed N]
@@ -238,6 +243,8 @@ pub fn live(args: LiveArgs<'_>, only: &[String], objective: Option<&str>) -> Exi
         spin_us,
         quiet,
         scale,
+        redis,
+        processes,
     } = args;
     let mut scenario = match load_only(path, only) {
         Ok(s) => s,
@@ -272,10 +279,17 @@ pub fn live(args: LiveArgs<'_>, only: &[String], objective: Option<&str>) -> Exi
         Some(u) => Endpoint::Url(u),
         None => Endpoint::InProcess,
     };
+    let store = match shared_store(&scenario, path, redis, processes) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     if let Err(code) = crate::report_cmd::prepare_outputs(json, report, None) {
         return code;
     }
-    let mut out = match live_output(&scenario, seed, &endpoint, spin_us, quiet) {
+    let mut out = match live_output(&scenario, seed, &endpoint, spin_us, quiet, &store) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");
@@ -312,6 +326,104 @@ pub fn live(args: LiveArgs<'_>, only: &[String], objective: Option<&str>) -> Exi
         return ExitCode::from(INTERRUPTED as u8);
     }
     code
+}
+
+/// `--redis` and `--processes`, checked against the scenario.
+fn shared_store(
+    scenario: &Scenario,
+    path: &Path,
+    redis: Option<String>,
+    processes: Option<u32>,
+) -> Result<SharedStore, String> {
+    if let Some(url) = &redis
+        && !(url.starts_with("redis://")
+            || url.starts_with("rediss://")
+            || url.starts_with("unix://"))
+    {
+        return Err(format!(
+            "--redis {url:?}: give a Redis URL, e.g. redis://127.0.0.1:6379"
+        ));
+    }
+    let Some(n) = processes else {
+        return Ok(SharedStore {
+            redis,
+            processes: None,
+        });
+    };
+    let clients = scenario.workload.clients;
+    if n == 0 || n > clients {
+        return Err(format!(
+            "--processes {n}: {} has {clients} client(s); give 1..={clients}",
+            path.display()
+        ));
+    }
+    if redis.is_none()
+        && let Some(s) = scenario.strategies.iter().find(|s| s.has_shared_layers())
+    {
+        return Err(format!(
+            "--processes: strategy {:?} of {} shares a bucket across its clients \
+             (token_bucket.shared = true), which processes can only do through Redis: add \
+             --redis redis://HOST:PORT",
+            s.name,
+            path.display()
+        ));
+    }
+    if matches!(
+        scenario.workload.arrival,
+        Some(ratelab_sim::workload::arrival::ArrivalSpec::Trace(_))
+    ) {
+        return Err(format!(
+            "--processes: {} replays a trace (arrival = {{ kind = \"trace\" }}), which worker \
+             processes cannot read; run it in one process",
+            path.display()
+        ));
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    Ok(SharedStore {
+        redis,
+        processes: Some((
+            n,
+            Box::new(move || {
+                let mut cmd = std::process::Command::new(&exe);
+                cmd.arg("live-worker");
+                cmd
+            }),
+        )),
+    })
+}
+
+/// `ratelab live-worker`: one worker process of `live --processes`.
+pub fn live_worker() -> ExitCode {
+    let mut text = String::new();
+    if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+        eprintln!("error: reading the job: {e}");
+        return ExitCode::from(2);
+    }
+    let job: ratelab_live::workers::WorkerJob = match serde_json::from_str(&text) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("error: the job is not valid: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let ran = ratelab_live::block_on(ratelab_live::workers::run_worker(&job));
+    match ran {
+        Ok(Ok((events, done))) => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            match ratelab_live::workers::write_events(&mut out, &events, done) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: writing the events: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Ok(Err(e)) | Err(e) => {
+            eprintln!("error: worker of clients {:?}: {e}", job.clients);
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// A note when the endpoint went away during a strategy's run: there were transport errors
@@ -444,7 +556,14 @@ pub fn fidelity(
         println!("note: {note}");
     }
     let sim = run_scenario(s, seed, None);
-    let live = match live_output(s, seed, &Endpoint::InProcess, spin_us, quiet) {
+    let live = match live_output(
+        s,
+        seed,
+        &Endpoint::InProcess,
+        spin_us,
+        quiet,
+        &SharedStore::default(),
+    ) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");

@@ -328,7 +328,21 @@ enum Command {
         /// What "best" means for the verdict, as for `run --objective`.
         #[arg(long, value_name = "EXPR")]
         objective: Option<String>,
+        /// Keep the shared buckets (`token_bucket.shared = true`) in the Redis at URL
+        /// (redis://HOST:PORT), as a GCRA that every process shares; default: one bucket in
+        /// this process.
+        #[arg(long, value_name = "URL")]
+        redis: Option<String>,
+        /// Run the clients in N worker processes (1..=clients, dealt round robin; N = clients:
+        /// each client its own process). They coordinate only through the endpoint and Redis,
+        /// so a scenario with shared buckets needs --redis.
+        #[arg(long, value_name = "N")]
+        processes: Option<u32>,
     },
+    /// A worker process of `live --processes` (internal): reads its job as JSON on standard
+    /// input and writes its events as JSON lines to standard output.
+    #[command(hide = true)]
+    LiveWorker,
     /// Run the league: every entry of DIR/entries.toml against every API of DIR.
     ///
     /// Each API file of the folder holds a [workload] and an [api] (no strategies); entries.toml
@@ -466,6 +480,8 @@ fn main() -> ExitCode {
             strategies,
             scale,
             objective,
+            redis,
+            processes,
         } => live_cmd::live(
             live_cmd::LiveArgs {
                 path: &scenario,
@@ -476,10 +492,13 @@ fn main() -> ExitCode {
                 spin_us: timer_spin_us,
                 quiet,
                 scale,
+                redis,
+                processes,
             },
             &strategies,
             objective.as_deref(),
         ),
+        Command::LiveWorker => live_cmd::live_worker(),
         Command::Fidelity {
             scenario,
             seed,

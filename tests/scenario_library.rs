@@ -214,6 +214,21 @@ fn two_instances_share_one_quota() {
 }
 
 #[test]
+fn a_shared_bucket_takes_the_whole_quota_without_429s() {
+    let out = run("shared-quota.toml");
+    assert_counts_add_up(&out);
+    let shared = by_name(&out, "shared-bucket");
+    assert_eq!((shared.succeeded, shared.http_429), (600, 0));
+    // As early as the API allows: the oracle's makespan, to the millisecond.
+    assert!((shared.makespan_s - shared.ideal_makespan_s.unwrap()).abs() < 1e-3);
+    // Four clients really did draw on it (each of them sent).
+    assert!(shared.clients.iter().all(|c| c.succeeded > 0));
+    let each = by_name(&out, "bucket-each-at-quota");
+    assert!(each.http_429 > each.succeeded);
+    assert!(each.makespan_s > shared.makespan_s);
+}
+
+#[test]
 fn ai_token_limit_binds() {
     let out = run("ai-rpm-tpm.toml");
     assert_counts_add_up(&out);

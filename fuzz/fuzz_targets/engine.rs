@@ -164,8 +164,9 @@ fn toml(i: &Input) -> String {
         t += &match adm % 8 {
             0 => String::new(),
             1 => format!(
-                "admission = [{{ kind = \"token_bucket\", rate_per_s = {r}, burst = {} }}]\n",
-                1 + a % 10
+                "admission = [{{ kind = \"token_bucket\", rate_per_s = {r}, burst = {}, shared = {} }}]\n",
+                1 + a % 10,
+                b % 2 == 0
             ),
             2 => format!(
                 "admission = [{{ kind = \"semaphore\", permits = {} }}]\n",

@@ -32,6 +32,11 @@ pub struct Target {
 }
 
 impl Target {
+    /// The URL it calls.
+    pub fn url(&self) -> String {
+        self.uri.to_string()
+    }
+
     /// A target URL (`http://host:port/path`); only plain HTTP.
     pub fn new(url: &str) -> Result<Target, String> {
         let uri: Uri = url.parse().map_err(|e| format!("{url}: not a URL ({e})"))?;

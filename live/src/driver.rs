@@ -134,6 +134,7 @@ struct Inner<S, R> {
     spin: Duration,
     state: Mutex<State<S, R>>,
     observer: Option<Arc<dyn Observer>>,
+    gate: Option<Arc<dyn Gate>>,
 }
 
 /// One client's strategy on real time: a cheaply cloneable handle (an `Arc` around the state
@@ -221,6 +222,7 @@ where
                     clock: 0,
                 }),
                 observer: options.observer,
+                gate: options.gate,
             }),
         }
     }
@@ -420,6 +422,7 @@ where
                 Rejected(Refusal),
                 Sleep(Nanos),
                 Wait,
+                Gate(Head),
             }
             let next = {
                 let mut st = self.lock();
@@ -430,6 +433,7 @@ where
                     let State { core, tickets, .. } = &mut *st;
                     let head = tickets.head(now);
                     match core.poll_transmit(now, head.as_ref()) {
+                        Transmit::Send(h) if self.inner.gate.is_some() => Next::Gate(*h),
                         Transmit::Send(h) => {
                             core.on_sent(now, tickets, h);
                             tickets.wake_head();
@@ -448,6 +452,29 @@ where
                 }
             };
             match next {
+                Next::Gate(h) => {
+                    let gate = self.inner.gate.as_ref().expect("a gate was asked for");
+                    match gate.admit(&h.info).await {
+                        GateAnswer::Now => {
+                            // Committed as the strategy admitted it (a reply that came in
+                            // while the gate was asked changes nothing here: the attempt is
+                            // sent, as any client's would be once its limiter said yes).
+                            let mut st = self.lock();
+                            let now = st.tick(self.now());
+                            let State { core, tickets, .. } = &mut *st;
+                            core.on_sent(now, tickets, &h);
+                            tickets.wake_head();
+                            return Ok(now);
+                        }
+                        GateAnswer::After(wait) => {
+                            tokio::select! {
+                                biased;
+                                _ = notify.notified() => {}
+                                _ = sleep_until(Instant::now() + wait, self.inner.spin) => {}
+                            }
+                        }
+                    }
+                }
                 Next::Sent(now) => return Ok(now),
                 Next::Rejected(refusal) => return Err(refusal),
                 Next::Sleep(t) => {
@@ -567,4 +594,31 @@ pub struct Options {
     /// millisecond resolution and wakes up to a millisecond or two late. Keep it zero under
     /// `tokio::time::pause`: a paused clock does not advance while a task spins.
     pub spin: Duration,
+    /// Asked last, after the strategy admits an attempt: a limit kept outside this process
+    /// (a bucket in Redis shared by several processes, [`crate::store`]).
+    pub gate: Option<Arc<dyn Gate>>,
+}
+
+/// What a [`Gate`] says about an attempt the strategy admitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GateAnswer {
+    /// Send it: the gate has taken what it costs.
+    Now,
+    /// Not yet (nothing was taken): ask again after this long.
+    After(Duration),
+}
+
+/// A limit outside the strategy's state machines, asked with an attempt the strategy has
+/// admitted, just before it is committed and sent: a shared bucket in an external store. An
+/// answer is final for the attempt: [`GateAnswer::Now`] has taken its cost.
+pub trait Gate: Send + Sync {
+    /// May `req` go now? Takes its cost when it may.
+    fn admit<'a>(
+        &'a self,
+        req: &'a RequestInfo,
+    ) -> std::pin::Pin<Box<dyn Future<Output = GateAnswer> + Send + 'a>>;
+    /// Decisions the gate's store did not answer (failed or late) so far.
+    fn failures(&self) -> u64 {
+        0
+    }
 }

@@ -10,6 +10,8 @@
 //!   `ratelab_sim::api::ApiModel` the simulator runs;
 //! - [`run`]: a scenario's strategies against a real endpoint (`ratelab live`), recorded into
 //!   the simulator's result shape;
+//! - `store` (feature `redis`): a strategy's shared buckets in Redis, for clients in several
+//!   processes (`ratelab live --redis`);
 //! - [`scale`] and [`fidelity`]: a scenario sped up for a live run, and the simulator's
 //!   prediction next to the live measurement (`ratelab fidelity`).
 //!
@@ -45,9 +47,12 @@ pub mod reply;
 pub mod run;
 pub mod scale;
 pub mod server;
+#[cfg(feature = "redis")]
+pub mod store;
 pub mod trace;
+pub mod workers;
 
-pub use driver::{Attempt, Limiter, Observer, Options};
+pub use driver::{Attempt, Gate, GateAnswer, Limiter, Observer, Options};
 pub use errors::{CallError, Failure};
 pub use profile::Profile;
 pub use reply::{HttpReply, Inspected};

@@ -11,6 +11,7 @@ use ratelab_sim::result::StopReason;
 use ratelab_sim::{Progress, RunOutput, Scenario, StrategyResult};
 use ratelab_strategies::client::Refusal;
 use ratelab_strategies::retry::DeadLetterReason;
+use ratelab_strategies::shared::SharedBuckets;
 use ratelab_strategies::spec::StrategySpec;
 use ratelab_strategies::time::Nanos;
 use ratelab_strategies::{Draws, RequestInfo, Response};
@@ -28,6 +29,7 @@ struct Recording {
     rec: Mutex<Recorder>,
     events: AtomicU64,
     finals: AtomicU64,
+    tap: Option<Arc<dyn Observer>>,
 }
 
 impl Recording {
@@ -43,20 +45,35 @@ impl Recording {
 impl Observer for Recording {
     fn sent(&self, now: Nanos, req: &RequestInfo) {
         self.with(|r| r.sent(req.client, now, req.tokens));
+        if let Some(t) = &self.tap {
+            t.sent(now, req);
+        }
     }
     fn replied(&self, now: Nanos, resp: &Response) {
         self.with(|r| r.replied(resp.request.client, now, resp.outcome, resp.status));
+        if let Some(t) = &self.tap {
+            t.replied(now, resp);
+        }
     }
     fn succeeded(&self, now: Nanos, req: &RequestInfo, latency: Nanos) {
         self.with(|r| r.succeeded(req.client, now, req.attempt, latency));
+        if let Some(t) = &self.tap {
+            t.succeeded(now, req, latency);
+        }
         self.finished();
     }
     fn gave_up(&self, now: Nanos, resp: &Response, reason: DeadLetterReason) {
         self.with(|r| r.gave_up(now, resp, reason));
+        if let Some(t) = &self.tap {
+            t.gave_up(now, resp, reason);
+        }
         self.finished();
     }
     fn rejected(&self, now: Nanos, req: &RequestInfo, refusal: Refusal) {
         self.with(|r| r.rejected(req.client, now, refusal));
+        if let Some(t) = &self.tap {
+            t.rejected(now, req, refusal);
+        }
         self.finished();
     }
 }
@@ -119,21 +136,76 @@ pub async fn run_strategy_live_until(
     target: &Target,
     spin: Duration,
     progress: &mut (dyn FnMut(Progress) + Send),
+    interrupt: watch::Receiver<bool>,
+) -> StrategyResult {
+    let setup = LiveClients::default();
+    run_clients_live(
+        scenario, spec, seed, target, spin, progress, interrupt, &setup,
+    )
+    .await
+}
+
+/// How the clients of a live run are set up beyond the scenario: which of them run here, when
+/// their clock starts, where their shared buckets live and who else hears of their events.
+/// The default runs every client, from now, with in-process shared buckets.
+#[derive(Clone, Default)]
+pub struct LiveClients {
+    /// Only these clients run here (default: all): one process's part of a run over several.
+    /// The result still has a row for every client; the others' rows are empty.
+    pub only: Option<Vec<u32>>,
+    /// The instant the run's clock counts from (default: when it starts).
+    pub start: Option<Instant>,
+    /// Where the strategy's shared layers (`token_bucket.shared = true`) are asked: with a gate
+    /// they are left out of the stacks and every admitted attempt is put to it (one gate for
+    /// all the clients here: a bucket in Redis); without, one in-process bucket per layer.
+    pub gate: Option<Arc<dyn crate::driver::Gate>>,
+    /// Also told of every event (a worker process passes them to its parent).
+    pub tap: Option<Arc<dyn Observer>>,
+}
+
+/// [`run_strategy_live_until`] with the clients set up as `setup` says.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_clients_live(
+    scenario: &Scenario,
+    spec: &StrategySpec,
+    seed: u64,
+    target: &Target,
+    spin: Duration,
+    progress: &mut (dyn FnMut(Progress) + Send),
     mut interrupt: watch::Receiver<bool>,
+    setup: &LiveClients,
 ) -> StrategyResult {
     let wl = &scenario.workload;
     let draws = Draws::new(seed);
     let horizon = scenario.horizon();
-    let total = wl.total_requests();
+    let runs_here = |c: u32| setup.only.as_ref().is_none_or(|o| o.contains(&c));
+    let here = (0..wl.clients).filter(|&c| runs_here(c)).count() as u64;
+    let total = match &setup.only {
+        None => wl.total_requests(),
+        // Every client has the same number of requests.
+        Some(_) => wl.total_requests() / u64::from(wl.clients.max(1)) * here,
+    };
     let recording = Arc::new(Recording {
         rec: Mutex::new(Recorder::new(wl.clients, wl.requests, horizon)),
         events: AtomicU64::new(0),
         finals: AtomicU64::new(0),
+        tap: setup.tap.clone(),
     });
-    let start = Instant::now();
+    let start = setup.start.unwrap_or_else(Instant::now);
+    // A start in the future (the common start of several processes): nothing goes before it.
+    if start > Instant::now() {
+        tokio::time::sleep_until(start).await;
+    }
     let mut tasks = JoinSet::new();
-    for c in 0..wl.clients {
-        let built = spec.build(draws);
+    // One bucket per shared layer for all the clients of this run: in this process, or behind
+    // the gate.
+    let mut shared = if setup.gate.is_some() {
+        SharedBuckets::external()
+    } else {
+        SharedBuckets::in_process()
+    };
+    for c in (0..wl.clients).filter(|&c| runs_here(c)) {
+        let built = spec.build_for(draws, &mut shared);
         let observer: Arc<dyn Observer> = recording.clone();
         let limiter = Limiter::with_options(
             built.stack,
@@ -144,6 +216,11 @@ pub async fn run_strategy_live_until(
                 client: c,
                 observer: Some(observer),
                 spin,
+                gate: if built.stored.is_empty() {
+                    None
+                } else {
+                    setup.gate.clone()
+                },
             },
         );
         let mut ready: Nanos = 0;
@@ -240,6 +317,32 @@ pub async fn run_scenario_live_until(
     progress: &mut (dyn FnMut(usize, Progress) + Send),
     interrupt: watch::Receiver<bool>,
 ) -> Result<RunOutput, String> {
+    let store = SharedStore::default();
+    run_scenario_live_shared(scenario, seed, endpoint, spin, progress, interrupt, &store).await
+}
+
+/// Where `ratelab live` keeps the strategies' shared buckets, and over how many processes the
+/// clients run.
+#[derive(Default)]
+pub struct SharedStore {
+    /// Redis (`--redis URL`): the shared buckets are GCRA buckets there ([`crate::store`]);
+    /// `None`: one in-process bucket per shared layer.
+    pub redis: Option<String>,
+    /// `--processes N`: the clients run in `N` worker processes (round robin), made by `spawn`
+    /// (a command that runs [`crate::workers::run_worker`] on the job it reads).
+    pub processes: Option<(u32, Box<dyn Fn() -> std::process::Command + Send + Sync>)>,
+}
+
+/// [`run_scenario_live_until`] with the shared buckets and processes of `store`.
+pub async fn run_scenario_live_shared(
+    scenario: &Scenario,
+    seed: u64,
+    endpoint: &Endpoint,
+    spin: Duration,
+    progress: &mut (dyn FnMut(usize, Progress) + Send),
+    interrupt: watch::Receiver<bool>,
+    store: &SharedStore,
+) -> Result<RunOutput, String> {
     let (target, server) = match endpoint {
         Endpoint::Url(url) => {
             let target = Target::new(url)?;
@@ -271,18 +374,48 @@ pub async fn run_scenario_live_until(
             break;
         }
         let mut report = |p: Progress| progress(i, p);
-        results.push(
-            run_strategy_live_until(
-                scenario,
-                spec,
-                seed,
-                &target,
-                spin,
-                &mut report,
-                interrupt.clone(),
-            )
-            .await,
-        );
+        let run_id = format!("{}-{}", crate::workers::unix_now_ns(), std::process::id());
+        let result = match &store.processes {
+            Some((n, spawn)) => {
+                crate::workers::run_processes(
+                    scenario,
+                    i,
+                    seed,
+                    &target.url(),
+                    store.redis.as_deref(),
+                    &run_id,
+                    *n,
+                    spin,
+                    spawn.as_ref(),
+                    &mut report,
+                )
+                .await?
+            }
+            None => {
+                let gate = match &store.redis {
+                    Some(url) if spec.has_shared_layers() => {
+                        Some(redis_gate(url, &run_id, spec, seed).await?)
+                    }
+                    _ => None,
+                };
+                let setup = LiveClients {
+                    gate,
+                    ..LiveClients::default()
+                };
+                run_clients_live(
+                    scenario,
+                    spec,
+                    seed,
+                    &target,
+                    spin,
+                    &mut report,
+                    interrupt.clone(),
+                    &setup,
+                )
+                .await
+            }
+        };
+        results.push(result);
     }
     if let Some(s) = server {
         s.shutdown().await;
@@ -292,4 +425,44 @@ pub async fn run_scenario_live_until(
     let mut out = ratelab_sim::output(&ran, seed, results);
     out.mode = "live".to_string();
     Ok(out)
+}
+
+/// The gate of `spec`'s shared layers in the Redis at `url`, for the clients of one process.
+async fn redis_gate(
+    url: &str,
+    run_id: &str,
+    spec: &StrategySpec,
+    seed: u64,
+) -> Result<Arc<dyn crate::driver::Gate>, String> {
+    redis_gate_for(url, run_id, spec, seed, 1).await
+}
+
+/// [`redis_gate`] for one of `processes` processes (its local fallback holds that share).
+#[cfg(feature = "redis")]
+pub async fn redis_gate_for(
+    url: &str,
+    run_id: &str,
+    spec: &StrategySpec,
+    seed: u64,
+    processes: u32,
+) -> Result<Arc<dyn crate::driver::Gate>, String> {
+    let stored = spec
+        .build_for(Draws::new(seed), &mut SharedBuckets::external())
+        .stored;
+    let store = crate::store::RedisBuckets::connect(url, run_id, &spec.name, &stored)
+        .await
+        .map_err(|e| format!("strategy {:?}: {e}", spec.name))?;
+    Ok(Arc::new(crate::store::RedisGate::new(store, processes)))
+}
+
+/// Without the `redis` feature: an error.
+#[cfg(not(feature = "redis"))]
+pub async fn redis_gate_for(
+    _url: &str,
+    _run_id: &str,
+    _spec: &StrategySpec,
+    _seed: u64,
+    _processes: u32,
+) -> Result<Arc<dyn crate::driver::Gate>, String> {
+    Err("this build of ratelab-live has no Redis (feature `redis`)".into())
 }

@@ -45,6 +45,7 @@ pub use result::{RunOutput, StrategyResult};
 pub use scenario::{Scenario, ScenarioError, scenario_files};
 
 use ratelab_strategies::Draws;
+use ratelab_strategies::shared::SharedBuckets;
 use ratelab_strategies::spec::StrategySpec;
 
 /// The version written into results.
@@ -58,12 +59,14 @@ pub fn run_strategy(
     progress: Option<&mut dyn FnMut(Progress)>,
 ) -> StrategyResult {
     let draws = Draws::new(seed);
+    // One bucket per shared layer for all the clients of this run.
+    let mut shared = SharedBuckets::in_process();
     simulate(
         scenario,
         seed,
         &spec.name,
         |_client| {
-            let built = spec.build(draws);
+            let built = spec.build_for(draws, &mut shared);
             ClientSetup {
                 strategy: built.stack,
                 retry: built.retry,

@@ -39,12 +39,13 @@ fn run(sc: &Scenario) -> (StrategyResult, Vec<Vec<(Nanos, RequestInfo)>>) {
     let spec = &sc.strategies[0];
     let logs: Vec<Sends> = (0..sc.workload.clients).map(|_| Sends::default()).collect();
     let draws = Draws::new(sc.seed);
+    let mut shared = ratelab_strategies::shared::SharedBuckets::in_process();
     let result = simulate(
         sc,
         sc.seed,
         &spec.name,
         |c| {
-            let built = spec.build(draws);
+            let built = spec.build_for(draws, &mut shared);
             ClientSetup {
                 strategy: Recording {
                     inner: built.stack,

@@ -52,12 +52,13 @@ fn recorded(sc: &Scenario) -> (StrategyResult, Vec<Rc<RefCell<Log>>>) {
         .map(|_| Rc::new(RefCell::new(Log::default())))
         .collect();
     let draws = Draws::new(sc.seed);
+    let mut shared = ratelab_strategies::shared::SharedBuckets::in_process();
     let result = simulate(
         sc,
         sc.seed,
         &spec.name,
         |client| {
-            let built = spec.build(draws);
+            let built = spec.build_for(draws, &mut shared);
             ClientSetup {
                 strategy: Recording {
                     inner: built.stack,

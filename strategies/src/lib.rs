@@ -27,6 +27,7 @@ pub mod config;
 pub mod draws;
 pub mod kind;
 pub mod retry;
+pub mod shared;
 pub mod spec;
 pub mod strategy;
 pub mod time;

@@ -14,6 +14,7 @@ use crate::config::{Checker, MAX_MS};
 pub const MAX_LAYERS: usize = 16;
 use crate::draws::Draws;
 use crate::retry::{Retry, RetrySpec};
+use crate::shared::{SharedBuckets, StoredBucket};
 use crate::strategy::Stack;
 use crate::time::{Nanos, ms_to_nanos};
 
@@ -46,6 +47,9 @@ pub struct BuiltStrategy {
     pub retry: Retry,
     /// Client timeout.
     pub timeout: Option<Nanos>,
+    /// The shared layers kept in an external store, left out of `stack`
+    /// ([`SharedBuckets::external`]); empty otherwise.
+    pub stored: Vec<StoredBucket>,
 }
 
 impl StrategySpec {
@@ -85,19 +89,43 @@ impl StrategySpec {
         }
     }
 
-    /// Fresh state machines for one client.
+    /// Fresh state machines for a strategy's only client (a shared layer is its own bucket).
     pub fn build(&self, draws: Draws) -> BuiltStrategy {
+        self.build_for(draws, &mut SharedBuckets::in_process())
+    }
+
+    /// State machines for one of a strategy's clients: fresh, except the shared layers
+    /// (`token_bucket.shared = true`), which are taken from `shared`, the same value for every
+    /// client of the run.
+    pub fn build_for(&self, draws: Draws, shared: &mut SharedBuckets) -> BuiltStrategy {
         let mut stack = Stack::default();
+        let mut stored = Vec::new();
         if let Some(b) = &self.breaker {
             stack.push(Layer::Breaker(b.build()));
         }
-        for a in &self.admission {
-            stack.push(a.build(draws));
+        for (i, a) in self.admission.iter().enumerate() {
+            match a {
+                AdmissionSpec::TokenBucket(c) if c.shared && shared.is_external() => {
+                    stored.push(StoredBucket::of(i, c));
+                }
+                AdmissionSpec::TokenBucket(c) if c.shared => {
+                    stack.push(Layer::Shared(shared.bucket(i, c)));
+                }
+                _ => stack.push(a.build(draws)),
+            }
         }
         BuiltStrategy {
             stack,
             retry: self.retry.build(draws),
             timeout: self.timeout_ms.map(|t| ms_to_nanos(t).max(1)),
+            stored,
         }
+    }
+
+    /// Does any layer share its bucket across clients (`token_bucket.shared = true`)?
+    pub fn has_shared_layers(&self) -> bool {
+        self.admission
+            .iter()
+            .any(|a| matches!(a, AdmissionSpec::TokenBucket(c) if c.shared))
     }
 }

@@ -283,17 +283,25 @@ pub fn admission_spec() -> BoxedStrategy<AdmissionSpec> {
                 hold_during_backoff,
             })
         }),
-        (rate_pair(), 1u64..10, unit(), any::<bool>()).prop_map(
-            |((rate_per_s, rate_per_min), burst, unit, empty)| {
+        (
+            rate_pair(),
+            1u64..10,
+            unit(),
+            any::<bool>(),
+            proptest::bool::weighted(0.3)
+        )
+            .prop_map(|((rate_per_s, rate_per_min), burst, unit, empty, shared)| {
                 AdmissionSpec::TokenBucket(TokenBucketConfig {
                     rate_per_s,
                     rate_per_min,
                     burst,
                     unit,
                     start: if empty { Start::Empty } else { Start::Full },
+                    shared,
+                    on_store_error: None,
+                    store_timeout_ms: None,
                 })
-            }
-        ),
+            }),
         milli(500, 40_000)
             .prop_map(|rate_per_s| AdmissionSpec::LeakyBucket(LeakyBucketConfig { rate_per_s })),
         (

@@ -165,12 +165,13 @@ pub fn run_recorded(
 ) -> (StrategyResult, Vec<Ev>) {
     let log: Log = Rc::default();
     let draws = Draws::new(seed);
+    let mut shared = ratelab_strategies::shared::SharedBuckets::in_process();
     let result = simulate(
         scenario,
         seed,
         &spec.name,
         |_client| {
-            let built = spec.build(draws);
+            let built = spec.build_for(draws, &mut shared);
             ClientSetup {
                 strategy: Recording {
                     log: log.clone(),

@@ -29,13 +29,16 @@ pub use netflix::{ConcurrencyLimiter, LimitAlgorithm};
 pub use openai_cookbook::{OpenAiCookbook, OpenAiCookbookConfig};
 pub use semaphore::{Semaphore, SemaphoreConfig};
 pub use sre_throttle::{SreThrottle, SreThrottleConfig};
-pub use token_bucket::{MAX_BURST, Start, TokenBucket, TokenBucketConfig};
+pub use token_bucket::{
+    MAX_BURST, OnStoreError, STORE_TIMEOUT_MS, Start, TokenBucket, TokenBucketConfig,
+};
 pub use unlimited::{Unlimited, UnlimitedConfig};
 pub use vegas::{Vegas, VegasConfig};
 
 use crate::breaker::Breaker;
 use crate::draws::Draws;
 use crate::kind::Kind;
+use crate::shared::SharedBucket;
 use crate::strategy::Hints;
 use crate::{Admit, Nanos, RequestInfo, Response, Strategy};
 
@@ -98,6 +101,8 @@ macro_rules! admission_registry {
             )*
             /// A circuit breaker.
             Breaker(Breaker),
+            /// A token bucket shared by all the clients of a strategy (`shared = true`).
+            Shared(SharedBucket),
             /// A user's own strategy.
             Custom(Box<dyn Strategy + Send>),
         }
@@ -108,6 +113,7 @@ macro_rules! admission_registry {
                 match self {
                     $( Layer::$mvariant(s) => s.poll_admit(now, req), )*
                     Layer::Breaker(s) => s.poll_admit(now, req),
+                    Layer::Shared(s) => s.poll_admit(now, req),
                     Layer::Custom(s) => s.poll_admit(now, req),
                 }
             }
@@ -116,6 +122,7 @@ macro_rules! admission_registry {
                 match self {
                     $( Layer::$mvariant(s) => s.poll_admit(now, req), )*
                     Layer::Breaker(s) => s.poll_admit_queued(now, queued_at, req),
+                    Layer::Shared(s) => s.poll_admit(now, req),
                     Layer::Custom(s) => s.poll_admit_queued(now, queued_at, req),
                 }
             }
@@ -124,6 +131,7 @@ macro_rules! admission_registry {
                 match self {
                     $( Layer::$mvariant(s) => s.on_send(now, req), )*
                     Layer::Breaker(s) => s.on_send(now, req),
+                    Layer::Shared(s) => s.on_send(now, req),
                     Layer::Custom(s) => s.on_send(now, req),
                 }
             }
@@ -132,6 +140,7 @@ macro_rules! admission_registry {
                 match self {
                     $( Layer::$mvariant(s) => s.on_response(now, resp), )*
                     Layer::Breaker(s) => s.on_response(now, resp),
+                    Layer::Shared(s) => s.on_response(now, resp),
                     Layer::Custom(s) => s.on_response(now, resp),
                 }
             }
@@ -139,6 +148,7 @@ macro_rules! admission_registry {
                 match self {
                     $( Layer::$mvariant(s) => s.on_shed(now, req), )*
                     Layer::Breaker(s) => s.on_shed(now, req),
+                    Layer::Shared(s) => s.on_shed(now, req),
                     Layer::Custom(s) => s.on_shed(now, req),
                 }
             }
@@ -146,6 +156,7 @@ macro_rules! admission_registry {
                 match self {
                     $( Layer::$mvariant(s) => s.on_final(now, req), )*
                     Layer::Breaker(s) => s.on_final(now, req),
+                    Layer::Shared(s) => s.on_final(now, req),
                     Layer::Custom(s) => s.on_final(now, req),
                 }
             }
@@ -154,6 +165,7 @@ macro_rules! admission_registry {
                 match self {
                     $( Layer::$mvariant(s) => s.response_changes_admission(), )*
                     Layer::Breaker(s) => s.response_changes_admission(),
+                    Layer::Shared(s) => s.response_changes_admission(),
                     Layer::Custom(s) => s.response_changes_admission(),
                 }
             }
@@ -161,6 +173,7 @@ macro_rules! admission_registry {
                 match self {
                     $( Layer::$mvariant(s) => s.hints(), )*
                     Layer::Breaker(s) => s.hints(),
+                    Layer::Shared(s) => s.hints(),
                     Layer::Custom(s) => s.hints(),
                 }
             }

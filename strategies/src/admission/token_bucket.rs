@@ -1,4 +1,5 @@
-//! `token_bucket`: a client-side token bucket that starts full (or, with `start = "empty"`, empty).
+//! `token_bucket`: a client-side token bucket that starts full (or, with `start = "empty"`, empty);
+//! with `shared = true` all clients of a strategy draw on one bucket ([`crate::shared`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +14,8 @@ use crate::{Admit, Nanos, RequestInfo, Response, Strategy};
 /// Largest burst a bucket accepts.
 pub const MAX_BURST: u64 = 1_000_000_000_000;
 
-/// `{ kind = "token_bucket", rate_per_s | rate_per_min, burst, unit, start }`.
+/// `{ kind = "token_bucket", rate_per_s | rate_per_min, burst, unit, start, shared,
+/// on_store_error, store_timeout_ms }`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBucketConfig {
@@ -31,7 +33,37 @@ pub struct TokenBucketConfig {
     /// How the bucket starts: full (a burst at once) or empty (the first token after `1/rate`).
     #[serde(default, skip_serializing_if = "Start::is_full")]
     pub start: Start,
+    /// One bucket for all the clients of the strategy (in the simulator and `ratelab live`; with
+    /// `ratelab live --redis` one bucket in Redis for every process).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared: bool,
+    /// What a client does when the shared store (Redis) fails or is slower than
+    /// `store_timeout_ms`: only with `shared = true`; default `"local"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_store_error: Option<OnStoreError>,
+    /// How long a decision may wait for the shared store, ms (1..=10 000; default 50); only with
+    /// `shared = true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_timeout_ms: Option<f64>,
 }
+
+/// What a client does when the shared store fails or times out; in TOML `on_store_error =
+/// "open" | "closed" | "local"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnStoreError {
+    /// Send anyway (the API's own limit is the only guard while the store is away).
+    Open,
+    /// Do not send: ask the store again after `store_timeout_ms`.
+    Closed,
+    /// Fall back to a bucket in this process holding this process's share of the quota
+    /// (rate and burst divided by the number of processes), until the store answers again.
+    #[default]
+    Local,
+}
+
+/// Default of `store_timeout_ms`.
+pub const STORE_TIMEOUT_MS: f64 = 50.0;
 
 /// How a client bucket starts; in TOML `start = "full" | "empty"` (default `"full"`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +89,16 @@ impl TokenBucketConfig {
     pub fn rate(&self) -> Rate {
         RateSpec::of(self.rate_per_s, self.rate_per_min).rate()
     }
+
+    /// What to do when the shared store fails (default [`OnStoreError::Local`]).
+    pub fn on_store_error(&self) -> OnStoreError {
+        self.on_store_error.unwrap_or_default()
+    }
+
+    /// How long a decision may wait for the shared store, ms.
+    pub fn store_timeout_ms(&self) -> f64 {
+        self.store_timeout_ms.unwrap_or(STORE_TIMEOUT_MS)
+    }
 }
 
 impl Kind for TokenBucketConfig {
@@ -68,12 +110,27 @@ impl Kind for TokenBucketConfig {
             FieldDoc::required("burst"),
             FieldDoc::default("unit", "\"requests\"").values(r#""requests" | "tokens""#),
             FieldDoc::default("start", "\"full\"").values(r#""full" | "empty""#),
+            FieldDoc::default("shared", "false"),
+            FieldDoc::default("on_store_error", "\"local\"")
+                .values(r#""open" | "closed" | "local""#),
+            FieldDoc::default("store_timeout_ms", "50"),
         ],
         example: r#"{ kind = "token_bucket", rate_per_s = 10, burst = 10 }"#,
     };
     fn check(&self, c: &mut Checker) {
         RateSpec::of(self.rate_per_s, self.rate_per_min).check(c);
         c.integer("burst", self.burst, 1, MAX_BURST);
+        if !self.shared {
+            if self.on_store_error.is_some() {
+                c.fail("on_store_error", "applies only with shared = true");
+            }
+            if self.store_timeout_ms.is_some() {
+                c.fail("store_timeout_ms", "applies only with shared = true");
+            }
+        }
+        if let Some(t) = self.store_timeout_ms {
+            c.number("store_timeout_ms", t, 1.0, 10_000.0);
+        }
     }
     fn scale(&mut self, k: f64) {
         scale_rate(&mut self.rate_per_s, k);
