@@ -64,6 +64,7 @@ pub fn schema() -> Value {
                 "rejected_latency_ms": number,
                 "count_rejected": boolean,
                 "retry_after": boolean,
+                "retry_after_precision": { "enum": ["s", "ms"] },
                 "headers": boolean,
                 "errors": table(&["probability"], json!({
                     "probability": number,

@@ -325,6 +325,16 @@ const MISTAKES: &[(&str, &str, &[&str])] = &[
         &["outage-mode.toml", "unknown variant `down`", "503"],
     ),
     (
+        "retry-after-precision",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\nretry_after_precision = \"seconds\"\n[[strategy]]\nname = \"s\"\n",
+        &[
+            "retry-after-precision.toml",
+            "line 6",
+            "retry_after_precision",
+            "unknown variant `seconds`, expected `s` or `ms`",
+        ],
+    ),
+    (
         "queue-without-servers",
         "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\nqueue_limit = 5\n[[strategy]]\nname = \"s\"\n",
         &[

@@ -48,7 +48,18 @@ breaker = { consecutive_failures = 3, on_open = "fail" }
 fn the_documented_mistakes_are_rejected() {
     let v = validator();
     assert!(v.is_valid(&as_json(GOOD)));
+    let ms = "latency = { kind = \"fixed\", ms = 100 }\nretry_after_precision = \"ms\"";
+    assert!(v.is_valid(&as_json(&GOOD.replacen(
+        "latency = { kind = \"fixed\", ms = 100 }",
+        ms,
+        1
+    ))));
     for (mistake, from, to) in [
+        (
+            "a precision not in the list",
+            "latency = { kind = \"fixed\", ms = 100 }",
+            "latency = { kind = \"fixed\", ms = 100 }\nretry_after_precision = \"us\"",
+        ),
         (
             "an unknown field (a typo)",
             "base_ms = 500",

@@ -290,15 +290,19 @@ pub fn ietf_headers(
     }
 }
 
+/// `retry-after-ms`: the model's `Retry-After` in whole milliseconds (rounded up), when it sent
+/// one. With `[api] retry_after_precision = "s"` that is the whole-second wait in ms; with `"ms"`
+/// the exact wait rounded up to 1 ms (the header `Retry-After` beside it stays whole seconds).
+pub fn retry_after_ms_header(headers: &mut HeaderMap, retry_after: Option<Nanos>) {
+    if let Some(ra) = retry_after {
+        headers.insert("retry-after-ms", HeaderValue::from(ra.div_ceil(1_000_000)));
+    }
+}
+
 /// OpenAI's headers on top of the model's: `retry-after-ms` beside `retry-after` on a 429 (the
 /// exact wait), `x-request-id`, and the resets in Go's duration format.
 pub fn openai_headers(headers: &mut HeaderMap, retry_after: Option<Nanos>, request_id: &str) {
-    if let Some(ra) = retry_after {
-        let ms = ra.div_ceil(1_000_000);
-        if let Ok(v) = HeaderValue::from_str(&ms.to_string()) {
-            headers.insert("retry-after-ms", v);
-        }
-    }
+    retry_after_ms_header(headers, retry_after);
     if let Ok(v) = HeaderValue::from_str(request_id) {
         headers.insert("x-request-id", v);
     }

@@ -21,7 +21,8 @@ pub trait ScaleExt {
     /// delays, retry backoffs, breaker open times, client timeouts, ban windows and durations,
     /// the horizon) ÷ k. Counts (requests, bursts, permits, concurrency, AIMD windows, attempts,
     /// thresholds, tokens) do not change. What cannot be scaled is listed in the notes:
-    /// `Retry-After` is whole seconds (at least 1 s) on the wire and in the model.
+    /// `Retry-After` is whole seconds (at least 1 s) on the wire and in the model (whole
+    /// milliseconds with `[api] retry_after_precision = "ms"`).
     fn scaled(&self, k: f64) -> Result<Scaled, String>;
 }
 
@@ -50,14 +51,23 @@ impl ScaleExt for Scenario {
             }
         }
         let mut notes = Vec::new();
+        let seconds = s.api.retry_after_precision.is_seconds();
         if k != 1.0 && s.api.retry_after && !honours_retry_after.is_empty() {
-            notes.push(format!(
-                "Retry-After is whole seconds (at least 1 s) and does not scale: {} wait(s) up to \
-                 {k}x longer in scenario time than in the original",
-                honours_retry_after.join(", ")
-            ));
+            notes.push(if seconds {
+                format!(
+                    "Retry-After is whole seconds (at least 1 s) and does not scale: {} wait(s) \
+                     up to {k}x longer in scenario time than in the original",
+                    honours_retry_after.join(", ")
+                )
+            } else {
+                format!(
+                    "Retry-After is rounded up to 1 ms (retry_after_precision = \"ms\"), {k} ms \
+                     in scenario time: {} may wait that much longer than in the original",
+                    honours_retry_after.join(", ")
+                )
+            });
         }
-        if k != 1.0 && s.api.ban.is_some() {
+        if k != 1.0 && s.api.ban.is_some() && seconds {
             notes.push(
                 "the ban's window and duration are scaled, but a banned client's Retry-After \
                  stays in whole seconds"

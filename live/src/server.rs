@@ -43,7 +43,7 @@ use crate::headers::{
 };
 use crate::profile::{
     ANTHROPIC_PATH, OPENAI_PATHS, OpenAiReply, Profile, anthropic_body, go_duration, openai_body,
-    openai_headers, tokens_of_body,
+    openai_headers, retry_after_ms_header, tokens_of_body,
 };
 
 /// The model and its clock.
@@ -202,6 +202,7 @@ impl MockApi {
         if let Some(ra) = decided.reply.retry_after {
             out.insert("retry-after", HeaderValue::from(ra.div_ceil(1_000_000_000)));
         }
+        self.precise_retry_after(&mut out, decided.reply.retry_after);
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             out.insert("request-id", v);
         }
@@ -391,6 +392,7 @@ impl MockApi {
         } else {
             reply_headers(reply, &d.limits, &mut out);
         }
+        self.precise_retry_after(&mut out, reply.retry_after);
         out.insert("content-type", HeaderValue::from_static("application/json"));
         let error = match reply.status {
             200 => None,
@@ -414,6 +416,14 @@ impl MockApi {
             headers: out,
             deliver_at: Some(d.deliver_at),
             body: body.to_string(),
+        }
+    }
+
+    /// With `[api] retry_after_precision = "ms"`, every profile sends `retry-after-ms` (the
+    /// `openai` profile always does).
+    fn precise_retry_after(&self, out: &mut HeaderMap, retry_after: Option<u64>) {
+        if !self.spec.retry_after_precision.is_seconds() {
+            retry_after_ms_header(out, retry_after);
         }
     }
 

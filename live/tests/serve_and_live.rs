@@ -459,3 +459,96 @@ async fn serve_runs_outages_and_servers_on_real_time() {
     );
     server.shutdown().await;
 }
+
+/// `[api] retry_after_precision`: with `"ms"` every profile's 429 carries `retry-after-ms`, the
+/// exact wait rounded up to 1 ms (and `retry-after`, whole seconds, beside it), which the
+/// driver reads back; with `"s"` (the default) only the `openai` profile sends it, as the
+/// whole-second wait in ms. On a paused clock the wait is known: 6 requests/min, burst 1, the
+/// second request 1.2344 s after the first: the next token is 8.7656 s away.
+#[tokio::test(start_paused = true)]
+async fn retry_after_ms_says_the_exact_wait_with_ms_precision() {
+    use ratelab_live::Profile;
+    let path_of = |p: Profile| match p {
+        Profile::OpenAi => "/v1/chat/completions",
+        Profile::Anthropic => "/v1/messages",
+        Profile::Generic | Profile::Ietf => "/",
+    };
+    let body = br#"{"model":"m","max_tokens":1,"messages":[{"role":"user","content":"hi"}]}"#;
+    for precision in ["s", "ms"] {
+        let spec = toml::from_str(&format!(
+            r#"limits = [{{ kind = "token_bucket", rate_per_min = 6, burst = 1 }}]
+               latency = {{ kind = "fixed", ms = 1 }}
+               retry_after_precision = "{precision}""#
+        ))
+        .unwrap();
+        for profile in [
+            Profile::Generic,
+            Profile::OpenAi,
+            Profile::Anthropic,
+            Profile::Ietf,
+        ] {
+            let api = MockApi::new(&spec, 1, 1).with_profile(profile);
+            let headers = http::HeaderMap::new();
+            let path = path_of(profile);
+            assert_eq!(api.answer_request(path, &headers, body).status, 200);
+            tokio::time::advance(std::time::Duration::from_micros(1_234_400)).await;
+            let a = api.answer_request(path, &headers, body);
+            let what = format!("{profile:?}, \"{precision}\"");
+            assert_eq!(a.status, 429, "{what}");
+            let header = |name: &str| a.headers.get(name).map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(header("retry-after").as_deref(), Some("9"), "{what}");
+            let (ms, read_back_ns) = match (precision, profile) {
+                ("ms", _) => (Some("8766"), 8_766_000_000),
+                (_, Profile::OpenAi) => (Some("9000"), 9_000_000_000),
+                _ => (None, 9_000_000_000),
+            };
+            assert_eq!(header("retry-after-ms").as_deref(), ms, "{what}");
+            let req = ratelab_strategies::RequestInfo {
+                client: 0,
+                id: 1,
+                attempt: 1,
+                tokens: 1,
+            };
+            let r = ratelab_live::headers::response_from_parts(req, 0, 1, 429, &a.headers);
+            assert_eq!(r.retry_after, Some(read_back_ns), "{what}");
+        }
+    }
+}
+
+/// The same over a socket, on real time: a `"ms"` scenario's 429 carries `retry-after-ms`
+/// within the wait, and a `"s"` one's (generic profile) does not.
+#[tokio::test]
+async fn serve_sends_retry_after_ms_over_the_wire() {
+    for precision in ["s", "ms"] {
+        let spec = toml::from_str(&format!(
+            r#"limits = [{{ kind = "token_bucket", rate_per_min = 6, burst = 1 }}]
+               latency = {{ kind = "fixed", ms = 1 }}
+               retry_after_precision = "{precision}""#
+        ))
+        .unwrap();
+        let server = Server::bind(
+            ([127, 0, 0, 1], 0).into(),
+            Arc::new(MockApi::new(&spec, 1, 1)),
+        )
+        .await
+        .unwrap();
+        let get = "GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
+        assert!(raw(server.addr(), get).await.starts_with("HTTP/1.1 200"));
+        let limited = raw(server.addr(), get).await;
+        assert!(limited.starts_with("HTTP/1.1 429"), "{limited}");
+        assert!(limited.contains("retry-after: 10\r\n"), "{limited}");
+        let ms = limited
+            .lines()
+            .find_map(|l| l.strip_prefix("retry-after-ms: "))
+            .map(|v| v.trim().parse::<u64>().unwrap());
+        match precision {
+            "ms" => {
+                let ms = ms.expect("retry-after-ms with \"ms\"");
+                assert!((9_000..=10_000).contains(&ms), "{ms}");
+                assert_eq!(read_back(&limited).retry_after, Some(ms * 1_000_000));
+            }
+            _ => assert_eq!(ms, None, "{limited}"),
+        }
+        server.shutdown().await;
+    }
+}

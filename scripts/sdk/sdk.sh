@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The official OpenAI and Anthropic Python SDKs against `ratelab serve --profile openai|anthropic`
 # on loopback (scripts/sdk/sdk_checks.py holds the checks; each scenario file says what it is for):
-#   1. the installed SDKs' retry constants equal ratelab's ports (openai_python, anthropic_python);
+#   1. the installed SDKs' retry constants equal ratelab's ports (openai_python, anthropic_python),
+#      and their own _calculate_retry_timeout/_should_retry give the kinds' Retry-After rules;
 #   2. conformance.toml: the SDKs' types (ChatCompletion, Message), their RateLimitError with the
 #      APIs' error shapes, and the OpenAI SDK waiting what retry-after-ms says (±50 ms, measured
 #      on the client and in `serve --trace`);
@@ -9,7 +10,8 @@
 #   4. tpm.toml: a minute of unmodified SDK traffic against 30 000 tokens/min: in the trace, the
 #      tokens served in any window T stay within burst + rate·T, and 429s happened;
 #   5. fidelity.toml: the OpenAI SDK with its default retries beside `ratelab run` of the
-#      `openai_python` kind: attempts, 429s and final states equal, makespan within 5 %.
+#      `openai_python` kind, Retry-After to the millisecond on both sides: attempts, 429s and
+#      final states equal, makespan within 5 %.
 # `bash scripts/sdk/sdk.sh [conformance] [tpm] [fidelity]` runs only those parts (all by default).
 # Installs what it needs: python3-venv from Debian when missing (as root), a virtualenv in
 # target/sdk-venv with the pinned packages below. Exit status 1 on any difference.

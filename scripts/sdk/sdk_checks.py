@@ -1,7 +1,7 @@
 """The official OpenAI and Anthropic Python SDKs against `ratelab serve` (run by scripts/sdk/sdk.sh).
 
 Usage:
-  sdk_checks.py constants                       the installed SDKs' retry constants against ratelab's
+  sdk_checks.py constants                       the installed SDKs' retry constants and Retry-After rules against ratelab's
   sdk_checks.py openai HOST:PORT WAITS.json      types, the 429, Retry-After waits (conformance.toml)
   sdk_checks.py openai-trace TRACE WAITS.json    the same waits in the server's trace
   sdk_checks.py anthropic HOST:PORT              types and the 429 (conformance.toml)
@@ -32,6 +32,8 @@ RATELAB_CONSTANTS = {
     "MAX_RETRY_DELAY": 8.0,
 }
 RATELAB_OPENAI_MAX_RETRY_AFTER_DELAY = 120
+# strategies/src/retry/anthropic_python.rs: RETRY_AFTER_LIMIT_S (a longer Retry-After is cut to it).
+RATELAB_ANTHROPIC_RETRY_AFTER_LIMIT = 4_294_967
 
 MESSAGES = [{"role": "user", "content": "Say ok."}]
 
@@ -89,6 +91,59 @@ def constants():
     print(f"  openai._constants.MAX_RETRY_AFTER_DELAY = {got} (ratelab: {RATELAB_OPENAI_MAX_RETRY_AFTER_DELAY})")
     check(got == RATELAB_OPENAI_MAX_RETRY_AFTER_DELAY,
           f"openai's MAX_RETRY_AFTER_DELAY is {got}, ratelab's openai_python has {RATELAB_OPENAI_MAX_RETRY_AFTER_DELAY}")
+    retry_after_rules()
+
+
+def retry_after_rules():
+    """The installed SDKs' own `_calculate_retry_timeout` and `_should_retry` on a 429's headers,
+    against the rules of ratelab's `openai_python` and `anthropic_python` kinds
+    (strategies/src/retry/stainless.rs): `retry-after-ms` before `retry-after`; OpenAI waits
+    0 < Retry-After <= 120 s and does not retry a longer one; Anthropic waits any positive one,
+    cut to 4 294 967 s, and retries it."""
+    from anthropic._models import FinalRequestOptions as AnthropicOptions
+    from openai._models import FinalRequestOptions as OpenAiOptions
+    import anthropic._base_client as anthropic_base
+    import openai._base_client as openai_base
+
+    def response(module, headers):
+        # The SDK's own HTTP library (httpx, or its fork), as its _base_client imports it.
+        http = getattr(module, "httpx2", None) or module.httpx
+        return http.Response(429, headers=headers)
+
+    sdks = (
+        ("openai", openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key="ratelab"),
+         OpenAiOptions.construct(method="post", url="/chat/completions"), openai_base),
+        ("anthropic", anthropic.Anthropic(base_url="http://127.0.0.1:9", api_key="ratelab"),
+         AnthropicOptions.construct(method="post", url="/v1/messages"), anthropic_base),
+    )
+    limit = RATELAB_ANTHROPIC_RETRY_AFTER_LIMIT
+    # (headers, OpenAI's wait or None for "not retried", Anthropic's wait); None as a wait: the
+    # exponential one (at most INITIAL_RETRY_DELAY after no retries).
+    cases = (
+        ({"retry-after": "5"}, 5.0, 5.0),
+        ({"retry-after-ms": "4980", "retry-after": "5"}, 4.98, 4.98),
+        ({"retry-after": "90"}, 90.0, 90.0),
+        ({"retry-after": "121"}, "no retry", 121.0),
+        ({"retry-after": "5000000"}, "no retry", float(limit)),
+        ({"retry-after": "0"}, None, None),
+    )
+    for headers, *wants in cases:
+        for (name, client, options, module), want in zip(sdks, wants):
+            r = response(module, headers)
+            retried = client._should_retry(r)
+            wait = client._calculate_retry_timeout(2, options, r.headers)
+            shown = "not retried" if not retried else f"waits {wait:g} s"
+            print(f"  {name}: 429 with {headers}: {shown} (ratelab: "
+                  f"{'not retried' if want == 'no retry' else 'exponential' if want is None else f'waits {want:g} s'})")
+            if want == "no retry":
+                check(not retried, f"{name} retries a 429 with {headers}; ratelab's kind does not")
+                continue
+            check(retried, f"{name} does not retry a 429 with {headers}; ratelab's kind does")
+            if want is None:
+                check(0 < wait <= RATELAB_CONSTANTS["INITIAL_RETRY_DELAY"],
+                      f"{name} waits {wait} s after a 429 with {headers}, not its exponential wait")
+            else:
+                check(abs(wait - want) < 1e-9, f"{name} waits {wait} s after a 429 with {headers}, ratelab's kind {want} s")
 
 
 def openai_checks(addr, waits_file):

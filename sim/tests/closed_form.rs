@@ -551,3 +551,47 @@ fn request_timeouts_and_conflicts_are_their_own_classes() {
     assert_eq!(r.dead_letter.by_reason.get("not_retryable"), Some(&4));
     assert_eq!(r.dead_letter.by_last_status.get("409"), Some(&4));
 }
+
+/// `[api] retry_after_precision = "ms"`: two requests at once against 3 requests/s, burst 1.
+/// The second is refused at 0 with the next token 1/3 s away: `Retry-After` 334 ms (whole
+/// seconds: 1 s). The SDK kinds wait exactly what it says (it "replaces" their backoff): the
+/// retry goes at 20 ms + 334 ms and is served 100 ms later; at `"s"` it goes at 1.02 s.
+#[test]
+fn with_ms_precision_the_sdks_retry_after_the_exact_wait() {
+    for (precision, retry_after, makespan) in [("s", SECOND, 1.12), ("ms", 334_000_000, 0.454)] {
+        for kind in ["openai_python", "anthropic_python"] {
+            let sc = scenario(&format!(
+                r#"
+                name = "precision"
+                [workload]
+                requests = 2
+                [api]
+                limits = [{{ kind = "token_bucket", rate_per_s = 3, burst = 1 }}]
+                latency = {{ kind = "fixed", ms = 100 }}
+                rejected_latency_ms = 20
+                retry_after_precision = "{precision}"
+                [[strategy]]
+                name = "sdk"
+                retry = {{ kind = "{kind}" }}
+                "#
+            ));
+            let (r, logs) = recorded(&sc);
+            let log = logs[0].borrow();
+            let limited: Vec<_> = log
+                .replies
+                .iter()
+                .filter(|(_, r)| r.status == 429)
+                .collect();
+            assert_eq!(limited.len(), 1, "{kind} at \"{precision}\"");
+            assert_eq!(limited[0].1.retry_after, Some(retry_after), "{kind}");
+            let retry = log.sends.iter().find(|(_, q)| q.attempt == 2).unwrap();
+            assert_eq!(
+                retry.0,
+                20_000_000 + retry_after,
+                "{kind} at \"{precision}\""
+            );
+            assert_eq!((r.succeeded, r.attempts, r.http_429), (2, 3, 1));
+            assert!((r.makespan_s - makespan).abs() < 1e-9, "{}", r.makespan_s);
+        }
+    }
+}

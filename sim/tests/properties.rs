@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use ratelab_sim::api::limits::FixedWindowLimitConfig;
-use ratelab_sim::api::{ApiSpec, LatencySpec, Limit, LimitSpec, retry_after_secs};
+use ratelab_sim::api::{ApiSpec, LatencySpec, Limit, LimitSpec, RetryAfterPrecision};
 use ratelab_sim::{Scenario, run_scenario, run_strategy};
 use ratelab_strategies::draws::{DrawCache, Purpose, unit_open};
 use ratelab_strategies::time::{Nanos, SECOND, ms_to_nanos, secs_to_nanos};
@@ -273,6 +273,17 @@ fn limits_api() -> impl Strategy<Value = ApiSpec> {
     })
 }
 
+/// `Retry-After` for a `wait`: rounded up to whole seconds (at least 1 s), or to whole
+/// milliseconds with `retry_after_precision = "ms"`.
+fn rounded_retry_after(api: &ApiSpec, wait: Nanos) -> Nanos {
+    let unit = if api.retry_after_precision == RetryAfterPrecision::Milliseconds {
+        1_000_000
+    } else {
+        SECOND
+    };
+    wait.div_ceil(unit).max(1) * unit
+}
+
 /// A naive ban: every limit 429 of a client kept in a vector; the client is banned when, since
 /// its last ban began, `after_429` of them fall within `within_s`.
 #[derive(Default)]
@@ -349,7 +360,7 @@ proptest! {
                 prop_assert_eq!(reply.status, 429);
                 prop_assert!(reply.banned);
                 prop_assert_eq!(reply.latency, rejected_latency);
-                prop_assert_eq!(reply.retry_after, api.retry_after.then(|| retry_after_secs(ban.until - now)));
+                prop_assert_eq!(reply.retry_after, api.retry_after.then(|| rounded_retry_after(&api, ban.until - now)));
                 continue;
             }
             prop_assert!(!reply.banned, "banned at {} without cause", now);
@@ -362,7 +373,7 @@ proptest! {
             if wait > 0 {
                 prop_assert_eq!(reply.status, 429, "naive wait {} at {}", wait, now);
                 prop_assert_eq!(reply.latency, rejected_latency);
-                prop_assert_eq!(reply.retry_after, api.retry_after.then(|| retry_after_secs(wait)));
+                prop_assert_eq!(reply.retry_after, api.retry_after.then(|| rounded_retry_after(&api, wait)));
                 if api.count_rejected {
                     for l in naive.iter_mut().filter(|l| !l.is_concurrency()) {
                         l.commit(now, tokens, now);

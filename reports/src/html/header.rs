@@ -60,7 +60,11 @@ pub(super) fn header(h: &mut String, out: &RunOutput, options: &ReportOptions) {
     let mut behaviour = vec![
         format!(
             "Retry-After on 429s: {}",
-            if api.retry_after { "yes" } else { "no" }
+            match (api.retry_after, api.retry_after_precision.is_seconds()) {
+                (false, _) => "no",
+                (true, true) => "yes",
+                (true, false) => "yes, to the millisecond",
+            }
         ),
         format!(
             "rate-limit headers: {}",

@@ -42,9 +42,13 @@ pub struct ApiSpec {
     /// Rejected requests count against the limits too (default false).
     #[serde(default)]
     pub count_rejected: bool,
-    /// A 429 carries `Retry-After` in whole seconds (default true).
+    /// A 429 carries `Retry-After` (default true).
     #[serde(default = "yes")]
     pub retry_after: bool,
+    /// How precise that `Retry-After` is: whole seconds (`"s"`, the default) or the exact wait
+    /// rounded up to 1 ms (`"ms"`, sent by `ratelab serve` as `retry-after-ms`).
+    #[serde(default, skip_serializing_if = "RetryAfterPrecision::is_seconds")]
+    pub retry_after_precision: RetryAfterPrecision,
     /// Replies carry `x-ratelimit-remaining-*` / `x-ratelimit-reset-*` (default true).
     #[serde(default = "yes")]
     pub headers: bool,
@@ -70,6 +74,34 @@ pub struct ApiSpec {
     /// Changes of the limits, latency, errors or servers during the run (`[[api.schedule]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schedule: Vec<ScheduleEntry>,
+}
+
+/// `[api] retry_after_precision`: the unit a 429's `Retry-After` is rounded up to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RetryAfterPrecision {
+    /// Whole seconds, at least 1 s (what the `Retry-After` header can say).
+    #[default]
+    #[serde(rename = "s")]
+    Seconds,
+    /// The exact wait rounded up to 1 ms (what `retry-after-ms` says).
+    #[serde(rename = "ms")]
+    Milliseconds,
+}
+
+impl RetryAfterPrecision {
+    /// The default, whole seconds (kept out of the scenario's echo).
+    pub fn is_seconds(&self) -> bool {
+        *self == RetryAfterPrecision::Seconds
+    }
+
+    /// The `Retry-After` that answers a `wait` (> 0) at this precision, in nanoseconds.
+    #[inline]
+    pub fn retry_after(self, wait: Nanos) -> Nanos {
+        match self {
+            RetryAfterPrecision::Seconds => retry_after_secs(wait),
+            RetryAfterPrecision::Milliseconds => retry_after_millis(wait),
+        }
+    }
 }
 
 /// Most servers (`[api] servers`).
@@ -261,6 +293,7 @@ impl ApiSpec {
             rejected_latency: ms_to_nanos(self.rejected_latency_ms),
             count_rejected: self.count_rejected,
             retry_after: self.retry_after,
+            retry_after_precision: self.retry_after_precision,
             headers: self.headers,
             error_threshold: self.errors.as_ref().map(ErrorsSpec::threshold),
             ban: self.ban.as_ref().map(|b| Ban {
@@ -320,7 +353,8 @@ pub struct Reply {
     pub status: u16,
     /// Time from the request to the reply (`Nanos::MAX`: never, an outage in `hang` mode).
     pub latency: Nanos,
-    /// `Retry-After` (whole seconds, as nanoseconds) on a 429, when enabled.
+    /// `Retry-After` on a 429, when enabled: whole seconds, or whole milliseconds with
+    /// `retry_after_precision = "ms"` (as nanoseconds).
     pub retry_after: Option<Nanos>,
     /// The reply carries the `x-ratelimit-*` values ([`ApiModel::headers`], asked right after
     /// [`ApiModel::handle`]): the scenario sends them, and this is neither a 413 nor a ban.
@@ -477,6 +511,7 @@ pub struct ApiModel {
     rejected_latency: Nanos,
     count_rejected: bool,
     retry_after: bool,
+    retry_after_precision: RetryAfterPrecision,
     headers: bool,
     error_threshold: Option<(u64, u16)>,
     ban: Option<Ban>,
@@ -491,6 +526,13 @@ pub struct ApiModel {
 /// `max(1, ceil(seconds))` of a wait, as whole seconds in nanoseconds (what `Retry-After` says).
 pub fn retry_after_secs(wait: Nanos) -> Nanos {
     wait.div_ceil(SECOND).max(1).saturating_mul(SECOND)
+}
+
+/// `max(1, ceil(milliseconds))` of a wait, as whole milliseconds in nanoseconds (what
+/// `retry-after-ms` says with `retry_after_precision = "ms"`).
+pub fn retry_after_millis(wait: Nanos) -> Nanos {
+    const MS: Nanos = 1_000_000;
+    wait.div_ceil(MS).max(1).saturating_mul(MS)
 }
 
 impl ApiModel {
@@ -532,7 +574,7 @@ impl ApiModel {
         let mut reply = self.refusal(429);
         reply.banned = true;
         if self.retry_after {
-            reply.retry_after = Some(retry_after_secs(until - now));
+            reply.retry_after = Some(self.retry_after_precision.retry_after(until - now));
         }
         Some(reply)
     }
@@ -594,7 +636,7 @@ impl ApiModel {
             }
             reply.status = 429;
             if self.retry_after {
-                reply.retry_after = Some(retry_after_secs(wait));
+                reply.retry_after = Some(self.retry_after_precision.retry_after(wait));
             }
             if let Some(ban) = &mut self.ban {
                 ban.record_429(req.client, now);
@@ -871,6 +913,64 @@ mod tests {
         let h = a.headers(0);
         assert_eq!(h.remaining_requests, Some(0));
         assert_eq!(h.reset_requests, Some(SECOND / 2));
+    }
+
+    #[test]
+    fn with_ms_precision_a_429_says_the_exact_wait_rounded_up_to_a_millisecond() {
+        // 3 requests/s, burst 1: the bucket is empty after the first, and the next token comes
+        // 1/3 s after it, so at 0.1 s the wait is 233.3 ms: 234 ms ("ms") or 1 s ("s").
+        let text = r#"limits = [{ kind = "token_bucket", rate_per_s = 3, burst = 1 }]
+               latency = { kind = "fixed", ms = 1 }
+               ban = { after_429 = 3, within_s = 10, duration_s = 2.5004 }
+               retry_after_precision = "#;
+        const MS: Nanos = 1_000_000;
+        for (precision, first, ban) in [
+            ("\"s\"", SECOND, 3 * SECOND),
+            ("\"ms\"", 234 * MS, 2500 * MS),
+        ] {
+            let mut a = api(&format!("{text}{precision}"));
+            assert_eq!(a.handle(0, &req(0)).status, 200);
+            let r = a.handle(100 * MS, &req(1));
+            assert_eq!((r.status, r.retry_after), (429, Some(first)), "{precision}");
+            // A third of a millisecond to wait is still a whole one (or a whole second).
+            let r = a.handle(333 * MS, &req(2));
+            let expected = if precision == "\"ms\"" { MS } else { SECOND };
+            assert_eq!(
+                (r.status, r.retry_after),
+                (429, Some(expected)),
+                "{precision}"
+            );
+            // The third 429 starts a ban of 2.5004 s; 1 ms later 2.499 400 001 s of it remain.
+            assert_eq!(a.handle(333 * MS + 1, &req(3)).status, 429);
+            let r = a.handle(334 * MS, &req(4));
+            assert!(r.banned, "{precision}");
+            assert_eq!(r.retry_after, Some(ban), "{precision}");
+        }
+        assert_eq!(retry_after_millis(1), MS);
+        assert_eq!(retry_after_millis(1_500_000_001), 1_501 * MS);
+        assert_eq!(retry_after_secs(1_500_000_001), 2 * SECOND);
+        // The default is kept out of the echo; "ms" is written as given.
+        let spec: ApiSpec = toml::from_str("latency = { kind = \"fixed\", ms = 1 }").unwrap();
+        assert_eq!(spec.retry_after_precision, RetryAfterPrecision::Seconds);
+        assert!(!toml::to_string(&spec).unwrap().contains("precision"));
+        let spec: ApiSpec = toml::from_str(
+            "latency = { kind = \"fixed\", ms = 1 }\nretry_after_precision = \"ms\"",
+        )
+        .unwrap();
+        assert!(
+            toml::to_string(&spec)
+                .unwrap()
+                .contains("retry_after_precision = \"ms\"")
+        );
+        let bad = toml::from_str::<ApiSpec>(
+            "latency = { kind = \"fixed\", ms = 1 }\nretry_after_precision = \"us\"",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            bad.contains("unknown variant `us`, expected `s` or `ms`"),
+            "{bad}"
+        );
     }
 
     #[test]

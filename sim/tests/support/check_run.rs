@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ratelab_sim::StrategyResult;
+use ratelab_sim::api::RetryAfterPrecision;
 use ratelab_sim::result::StopReason;
 use ratelab_sim::scenario::Scenario;
 use ratelab_strategies::admission::AdmissionSpec;
@@ -50,6 +51,10 @@ pub fn check_run(
         .collect();
     let max_attempts = spec.retry.max_attempts();
     let rejected_latency = ms_to_nanos(sc.api.rejected_latency_ms);
+    let retry_after_unit = match sc.api.retry_after_precision {
+        RetryAfterPrecision::Seconds => SECOND,
+        RetryAfterPrecision::Milliseconds => 1_000_000,
+    };
 
     let mut last_t = 0;
     // What the engine holds: the attempts in flight plus the retries waiting (`due`), requests
@@ -246,9 +251,9 @@ pub fn check_run(
                             http_429 += 1;
                             ensure!(
                                 resp.retry_after.is_some() == sc.api.retry_after
-                                    && resp
-                                        .retry_after
-                                        .is_none_or(|ra| ra >= SECOND && ra % SECOND == 0),
+                                    && resp.retry_after.is_none_or(|ra| {
+                                        ra >= retry_after_unit && ra % retry_after_unit == 0
+                                    }),
                                 "Retry-After {:?} with retry_after = {}",
                                 resp.retry_after,
                                 sc.api.retry_after

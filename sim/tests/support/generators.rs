@@ -12,7 +12,7 @@ use ratelab_sim::api::limits::{
     ConcurrencyLimitConfig, FixedWindowLimitConfig, OptimisticConcurrencyConfig,
     SlidingWindowLimitConfig, TokenBucketLimitConfig,
 };
-use ratelab_sim::api::{ApiSpec, BanSpec, ErrorsSpec, LatencySpec, LimitSpec};
+use ratelab_sim::api::{ApiSpec, BanSpec, ErrorsSpec, LatencySpec, LimitSpec, RetryAfterPrecision};
 use ratelab_sim::scenario::{DEFAULT_MAX_REQUESTS_HELD, Scenario};
 use ratelab_sim::workload::arrival::{
     AtOnceConfig, BurstsConfig, PoissonConfig, RampConfig, TraceConfig,
@@ -165,7 +165,7 @@ pub fn api_spec() -> impl Strategy<Value = ApiSpec> {
         latency_spec(),
         milli(0, 20_000),
         any::<bool>(),
-        any::<bool>(),
+        (any::<bool>(), any::<bool>()),
         any::<bool>(),
         errors,
         ban,
@@ -176,7 +176,7 @@ pub fn api_spec() -> impl Strategy<Value = ApiSpec> {
                 latency,
                 rejected_latency_ms,
                 count_rejected,
-                retry_after,
+                (retry_after, ms),
                 headers,
                 errors,
                 ban,
@@ -186,6 +186,11 @@ pub fn api_spec() -> impl Strategy<Value = ApiSpec> {
                 rejected_latency_ms,
                 count_rejected,
                 retry_after,
+                retry_after_precision: if ms {
+                    RetryAfterPrecision::Milliseconds
+                } else {
+                    RetryAfterPrecision::Seconds
+                },
                 headers,
                 errors,
                 ban,

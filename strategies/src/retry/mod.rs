@@ -22,7 +22,7 @@ pub use guards::{
 };
 pub use none::{NoRetry, NoRetryConfig};
 pub use openai_python::{OpenAi, OpenAiPythonConfig};
-pub use stainless::{Sdk, SdkRetryConfig, Stainless, StainlessRetry};
+pub use stainless::{LongerRetryAfter, Sdk, SdkRetryConfig, Stainless, StainlessRetry};
 pub use tenacity::{TenacityConfig, TenacityRetry};
 
 use serde::{Deserialize, Serialize};

@@ -3,9 +3,9 @@
 //! Retry-After delays up to two minutes (#3555)"): `DEFAULT_MAX_RETRIES = 2`,
 //! `INITIAL_RETRY_DELAY = 0.5`, `MAX_RETRY_DELAY = 8.0`, `MAX_RETRY_AFTER_DELAY = 120`; a longer
 //! `Retry-After` is not retried. Before #3555 the bound was 60 s and a longer one fell back to
-//! the exponential wait (what `anthropic_python` does). The loop itself: [`super::stainless`].
+//! the exponential wait. The loop itself: [`super::stainless`].
 
-use super::stainless::{Sdk, SdkRetryConfig};
+use super::stainless::{LongerRetryAfter, Sdk, SdkRetryConfig};
 use crate::kind::{FieldDoc, KindDoc};
 
 /// `MAX_RETRY_AFTER_DELAY`, seconds.
@@ -26,7 +26,7 @@ impl Sdk for OpenAi {
         example: r#"{ kind = "openai_python", max_retries = 2 }"#,
     };
     const RETRY_AFTER_LIMIT_S: u64 = MAX_RETRY_AFTER_DELAY_S;
-    const LONGER_RETRY_AFTER_GIVES_UP: bool = true;
+    const LONGER_RETRY_AFTER: LongerRetryAfter = LongerRetryAfter::GivesUp;
 }
 
 /// `{ kind = "openai_python", max_retries }`: the client's `max_retries`.

@@ -3,10 +3,14 @@
 //!
 //! `_base_client.py`: a failure is retried when its status is 408, 409, 429 or ≥ 500, or the
 //! connection failed or timed out, while retries remain (`max_retries`, default 2: three
-//! attempts). The wait (`_calculate_retry_timeout`) is the `Retry-After` the API sent when
-//! `0 < Retry-After ≤ limit`; otherwise, after `retries_taken` retries, `min(0.5 · 2^retries_taken,
-//! 8) · (1 − 0.25 · random())` seconds: 75–100 % of 0.5, 1, 2, 4, 8 s. The `x-should-retry`
-//! header that can override the status rule is not modelled (no modelled API sends it).
+//! attempts). `Retry-After` is read from `retry-after-ms` first (milliseconds), then
+//! `retry-after` (seconds, or a date): [`Response::retry_after`] holds whichever the API sent,
+//! the millisecond value with `[api] retry_after_precision = "ms"`. The wait
+//! (`_calculate_retry_timeout`) is that `Retry-After` when `0 < Retry-After ≤ limit`; a longer one
+//! ends the request (OpenAI) or is cut to the limit (Anthropic 2.16.0), see [`LongerRetryAfter`];
+//! otherwise, after `retries_taken` retries, `min(0.5 · 2^retries_taken, 8) · (1 − 0.25 ·
+//! random())` seconds: 75–100 % of 0.5, 1, 2, 4, 8 s. The `x-should-retry` header that can
+//! override the status rule is not modelled (no modelled API sends it).
 
 use std::marker::PhantomData;
 
@@ -31,14 +35,23 @@ pub const MAX_RETRY_DELAY_S: f64 = 8.0;
 /// `DEFAULT_MAX_RETRIES`.
 pub const DEFAULT_MAX_RETRIES: u32 = 2;
 
+/// What an SDK does with a `Retry-After` longer than its limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LongerRetryAfter {
+    /// The request is not retried (OpenAI since #3555: `_should_retry` refuses it).
+    GivesUp,
+    /// The limit is the wait (Anthropic 2.16.0: `min(retry_after, 4_294_967.0)`).
+    WaitsTheLimit,
+}
+
 /// What tells one generated SDK from another: its catalog entry and its `Retry-After` rule.
 pub trait Sdk: Clone + std::fmt::Debug + PartialEq + Default + Send + Sync + 'static {
     /// What `ratelab list` says of the kind.
     const DOC: KindDoc;
     /// The longest `Retry-After` used as the wait, seconds.
     const RETRY_AFTER_LIMIT_S: u64;
-    /// A longer one ends the request (else the exponential wait is used).
-    const LONGER_RETRY_AFTER_GIVES_UP: bool;
+    /// What a longer one does.
+    const LONGER_RETRY_AFTER: LongerRetryAfter;
 }
 
 /// `{ kind = "openai_python" | "anthropic_python", max_retries }`: the client's `max_retries`.
@@ -107,7 +120,7 @@ impl<S: Sdk> RetryKind for SdkRetryConfig<S> {
             Stainless {
                 max_retries: self.max_retries,
                 retry_after_limit: seconds_at(S::RETRY_AFTER_LIMIT_S, self.speed),
-                longer_retry_after_gives_up: S::LONGER_RETRY_AFTER_GIVES_UP,
+                longer_retry_after: S::LONGER_RETRY_AFTER,
                 speed: self.speed,
             },
             draws,
@@ -119,10 +132,10 @@ impl<S: Sdk> RetryKind for SdkRetryConfig<S> {
     fn max_attempts(&self) -> u32 {
         self.max_retries + 1
     }
-    /// Always, when a longer one ends the request (OpenAI); not when a longer one falls back to
-    /// the shorter exponential wait (Anthropic).
+    /// Always, when a longer one ends the request (OpenAI); not strictly when a longer one is
+    /// cut to the limit (Anthropic: 4 294 967 s, longer than any run's horizon).
     fn honours_retry_after(&self) -> bool {
-        S::LONGER_RETRY_AFTER_GIVES_UP
+        S::LONGER_RETRY_AFTER == LongerRetryAfter::GivesUp
     }
     fn uses_retry_after(&self) -> bool {
         true
@@ -136,9 +149,8 @@ pub struct Stainless {
     pub max_retries: u32,
     /// The longest `Retry-After` used as the wait.
     pub retry_after_limit: Nanos,
-    /// A longer `Retry-After` ends the request (OpenAI since #3555) instead of falling back to
-    /// the exponential wait (Anthropic).
-    pub longer_retry_after_gives_up: bool,
+    /// What a longer `Retry-After` does.
+    pub longer_retry_after: LongerRetryAfter,
     /// Every wait is divided by this (1: the SDK's own; `ratelab live --scale`).
     pub speed: f64,
 }
@@ -185,9 +197,13 @@ impl StainlessRetry {
     pub fn delay(&self, resp: &Response) -> Nanos {
         if let Some(ra) = resp.retry_after
             && ra > 0
-            && ra <= self.sdk.retry_after_limit
         {
-            return ra;
+            if ra <= self.sdk.retry_after_limit {
+                return ra;
+            }
+            if self.sdk.longer_retry_after == LongerRetryAfter::WaitsTheLimit {
+                return self.sdk.retry_after_limit;
+            }
         }
         let r = resp.request;
         let u = self.draws.unit(Purpose::Jitter, r.client, r.id, r.attempt);
@@ -200,7 +216,7 @@ impl RetryPolicy for StainlessRetry {
         if !Self::retries(resp) {
             return Err(DeadLetterReason::NotRetryable);
         }
-        if self.sdk.longer_retry_after_gives_up
+        if self.sdk.longer_retry_after == LongerRetryAfter::GivesUp
             && resp
                 .retry_after
                 .is_some_and(|ra| ra > self.sdk.retry_after_limit)
@@ -233,12 +249,12 @@ mod tests {
     use super::*;
     use crate::testing::reply;
 
-    fn sdk(gives_up: bool, limit_s: u64) -> StainlessRetry {
+    fn sdk(longer: LongerRetryAfter, limit_s: u64) -> StainlessRetry {
         StainlessRetry::new(
             Stainless {
                 max_retries: 2,
                 retry_after_limit: seconds(limit_s),
-                longer_retry_after_gives_up: gives_up,
+                longer_retry_after: longer,
                 speed: 1.0,
             },
             Draws::new(3),
@@ -258,7 +274,7 @@ mod tests {
 
     #[test]
     fn three_attempts_and_the_sdks_status_rule() {
-        let mut p = sdk(true, 120);
+        let mut p = sdk(LongerRetryAfter::GivesUp, 120);
         for (status, retried) in [
             (429, true),
             (500, true),
@@ -282,21 +298,25 @@ mod tests {
     #[test]
     fn retry_after_replaces_the_backoff_up_to_the_limit() {
         let mut resp = reply(0, 0, 429);
+        let (gives_up, waits) = (LongerRetryAfter::GivesUp, LongerRetryAfter::WaitsTheLimit);
         resp.retry_after = Some(seconds(30));
-        assert_eq!(sdk(true, 120).retry_at(5, &resp), Ok(5 + seconds(30)));
+        assert_eq!(sdk(gives_up, 120).retry_at(5, &resp), Ok(5 + seconds(30)));
         resp.retry_after = Some(seconds(90));
-        assert_eq!(sdk(true, 120).retry_at(5, &resp), Ok(5 + seconds(90)));
-        // Anthropic: above 60 s the exponential wait instead.
-        let at = sdk(false, 60).retry_at(5, &resp).unwrap();
-        assert!(at <= 5 + secs_to_nanos(0.5), "{at}");
+        assert_eq!(sdk(gives_up, 120).retry_at(5, &resp), Ok(5 + seconds(90)));
+        // A millisecond Retry-After (`retry-after-ms`) is waited as it is.
+        resp.retry_after = Some(4_321_000_000);
+        assert_eq!(sdk(gives_up, 120).retry_at(5, &resp), Ok(5 + 4_321_000_000));
         // OpenAI: above 120 s it does not retry.
         resp.retry_after = Some(seconds(121));
         assert_eq!(
-            sdk(true, 120).retry_at(5, &resp),
+            sdk(gives_up, 120).retry_at(5, &resp),
             Err(DeadLetterReason::RetryAfterTooLong)
         );
+        // Anthropic: above its limit, the limit.
+        assert_eq!(sdk(waits, 100).retry_at(5, &resp), Ok(5 + seconds(100)));
         // A zero Retry-After is not used: the exponential wait.
         resp.retry_after = Some(0);
-        assert!(sdk(true, 120).retry_at(5, &resp).unwrap() > 5);
+        assert!(sdk(gives_up, 120).retry_at(5, &resp).unwrap() > 5);
+        assert!(sdk(waits, 100).retry_at(5, &resp).unwrap() <= 5 + secs_to_nanos(0.5));
     }
 }
