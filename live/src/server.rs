@@ -9,9 +9,12 @@
 //! reason; nothing a client sends can crash it.
 //!
 //! Limits, so that no client can exhaust it: a connection must send its request headers within
-//! [`HEADER_READ_TIMEOUT`]; at most [`MAX_CONNECTIONS`] connections are open at once (more wait in
-//! the kernel's backlog); a body is read (so keep-alive connections are reused) up to
-//! [`MAX_BODY_BYTES`] and a longer one gets a 413; an error from `accept` (out of file
+//! [`HEADER_READ_TIMEOUT`]; at most [`MAX_CONNECTIONS`] connections are open at once, fewer when
+//! `ulimit -n` is lower ([`connection_cap`]); beyond them [`OVERFLOW_CONNECTIONS`] more are
+//! looked at, a health probe ([`HEALTH_PATH`]) answered at once, a whole request kept until a
+//! slot frees, a slow one closed (more wait in the kernel's backlog); a body is read (so
+//! keep-alive connections are reused) up to [`MAX_BODY_BYTES`] and a longer one gets a 413; an
+//! error from `accept` (out of file
 //! descriptors) makes it wait [`ACCEPT_BACKOFF`] before the next try instead of spinning; the
 //! per-client state is bounded by the scenario's `clients` (other ids get a 400).
 
@@ -511,7 +514,8 @@ pub const OVERFLOW_PAUSE: Duration = Duration::from_millis(10);
 pub struct ServeLimits {
     /// How long a connection may take to send a request's headers.
     pub header_read_timeout: Duration,
-    /// Connections open at once.
+    /// Connections open at once (lowered to the file-descriptor limit minus [`FD_RESERVE`]
+    /// when that is less: [`Server::max_connections`]).
     pub max_connections: usize,
     /// The largest request body read.
     pub max_body_bytes: usize,
