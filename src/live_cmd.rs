@@ -146,6 +146,14 @@ pub fn serve(
             "request headers: x-ratelimit-client (default 0), x-request-id (default: counted per \
              client), x-attempt (default 1), x-tokens (default 1)"
         );
+        let cap = server.max_connections();
+        if cap < ratelab_live::server::MAX_CONNECTIONS {
+            say!(
+                "at most {cap} connections open at once (ulimit -n {}: {} descriptors kept free)",
+                ratelab_live::server::open_files_limit().unwrap_or(0),
+                ratelab_live::server::FD_RESERVE
+            );
+        }
         say!("Ctrl-C stops it.");
         let _ = std::io::stdout().flush();
         let signal = ratelab_live::ctrl_c().await;

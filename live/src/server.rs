@@ -9,9 +9,12 @@
 //! reason; nothing a client sends can crash it.
 //!
 //! Limits, so that no client can exhaust it: a connection must send its request headers within
-//! [`HEADER_READ_TIMEOUT`]; at most [`MAX_CONNECTIONS`] connections are open at once (more wait in
-//! the kernel's backlog); a body is read (so keep-alive connections are reused) up to
-//! [`MAX_BODY_BYTES`] and a longer one gets a 413; an error from `accept` (out of file
+//! [`HEADER_READ_TIMEOUT`]; at most [`MAX_CONNECTIONS`] connections are open at once, fewer when
+//! `ulimit -n` is lower ([`connection_cap`]); beyond them [`OVERFLOW_CONNECTIONS`] more are
+//! looked at, a health probe ([`HEALTH_PATH`]) answered at once, a whole request kept until a
+//! slot frees, a slow one closed (more wait in the kernel's backlog); a body is read (so
+//! keep-alive connections are reused) up to [`MAX_BODY_BYTES`] and a longer one gets a 413; an
+//! error from `accept` (out of file
 //! descriptors) makes it wait [`ACCEPT_BACKOFF`] before the next try instead of spinning; the
 //! per-client state is bounded by the scenario's `clients` (other ids get a 400).
 
@@ -27,10 +30,11 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::Watcher;
 use ratelab_sim::api::{ApiModel, ApiSpec};
 use ratelab_strategies::{Draws, RateLimitHeaders, RequestInfo};
-use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 
 use crate::clock::nanos_since;
@@ -505,13 +509,23 @@ pub const MAX_CONNECTIONS: usize = 4096;
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// The pause after a failed `accept` (e.g. out of file descriptors).
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// File descriptors left free under `ulimit -n`: the cap on open connections is lowered to
+/// the limit minus this ([`connection_cap`]).
+pub const FD_RESERVE: usize = 64;
+/// Connections accepted beyond the cap at once, to be looked at ([`OVERFLOW_GRACE`]).
+pub const OVERFLOW_CONNECTIONS: usize = 32;
+/// How long a connection accepted beyond the cap has to send its request head.
+pub const OVERFLOW_GRACE: Duration = Duration::from_millis(100);
+/// A connection beyond the cap that sent part of a head and nothing more for this long is slow.
+pub const OVERFLOW_PAUSE: Duration = Duration::from_millis(10);
 
 /// What a server allows a connection: [`ServeLimits::default`] has the constants above.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ServeLimits {
     /// How long a connection may take to send a request's headers.
     pub header_read_timeout: Duration,
-    /// Connections open at once.
+    /// Connections open at once (lowered to the file-descriptor limit minus [`FD_RESERVE`]
+    /// when that is less: [`Server::max_connections`]).
     pub max_connections: usize,
     /// The largest request body read.
     pub max_body_bytes: usize,
@@ -531,6 +545,10 @@ impl Default for ServeLimits {
 /// before a strategy starts, so that TCP set-up is not part of the measurement.
 pub const WARM_UP_PATH: &str = "/_ratelab/warm-up";
 
+/// A path answered `200` at once, outside the model, with `{"ok":true,"connections":N,
+/// "max_connections":M}` (the connections open now and the cap): a health probe.
+pub const HEALTH_PATH: &str = "/_ratelab/health";
+
 /// A reply later than this is never sent (an outage in `hang` mode).
 const NEVER: Duration = Duration::from_secs(10 * 365 * 86_400);
 
@@ -546,8 +564,29 @@ impl std::fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
+/// The connections a server is serving, for its health probe.
+struct Gauge {
+    open: std::sync::atomic::AtomicUsize,
+    cap: usize,
+}
+
+impl Gauge {
+    fn health(&self) -> Response<Full<Bytes>> {
+        let body = serde_json::json!({
+            "ok": true,
+            "connections": self.open.load(std::sync::atomic::Ordering::Relaxed),
+            "max_connections": self.cap,
+        });
+        let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+        resp.headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/json"));
+        resp
+    }
+}
+
 async fn handle(
     api: Arc<MockApi>,
+    gauge: Arc<Gauge>,
     max_body_bytes: usize,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Refused> {
@@ -555,6 +594,9 @@ async fn handle(
         let mut resp = Response::new(Full::new(Bytes::new()));
         *resp.status_mut() = StatusCode::NO_CONTENT;
         return Ok(resp);
+    }
+    if req.uri().path() == HEALTH_PATH {
+        return Ok(gauge.health());
     }
     let (parts, body) = req.into_parts();
     // Read the body (a client may then reuse the connection), within bounds.
@@ -590,12 +632,180 @@ async fn handle(
     Ok(resp)
 }
 
+/// What every connection is served with.
+struct Ctx {
+    api: Arc<MockApi>,
+    gauge: Arc<Gauge>,
+    limits: ServeLimits,
+}
+
+/// A connection's place: one of the open slots, or the overflow lane (all slots taken).
+enum Slot {
+    Open(OwnedSemaphorePermit),
+    Overflow(OwnedSemaphorePermit),
+}
+
+/// The next place for a connection: an open slot when one is free, otherwise whichever of an
+/// open slot and the overflow lane frees first. `None` when the semaphores are closed.
+async fn next_slot(open: &Arc<Semaphore>, overflow: &Arc<Semaphore>) -> Option<Slot> {
+    if let Ok(p) = Arc::clone(open).try_acquire_owned() {
+        return Some(Slot::Open(p));
+    }
+    tokio::select! {
+        biased;
+        p = Arc::clone(open).acquire_owned() => p.ok().map(Slot::Open),
+        p = Arc::clone(overflow).acquire_owned() => p.ok().map(Slot::Overflow),
+    }
+}
+
+/// Serves `stream` over HTTP/1.1 until it closes (after one request unless `keep_alive`),
+/// holding `permit` until then.
+async fn serve_connection(
+    ctx: Arc<Ctx>,
+    stream: TcpStream,
+    permit: OwnedSemaphorePermit,
+    keep_alive: bool,
+    header_read_timeout: Duration,
+    watcher: Watcher,
+) {
+    let served = Arc::clone(&ctx);
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .keep_alive(keep_alive)
+        .header_read_timeout(header_read_timeout)
+        .serve_connection(
+            TokioIo::new(stream),
+            service_fn(move |req| {
+                handle(
+                    Arc::clone(&served.api),
+                    Arc::clone(&served.gauge),
+                    served.limits.max_body_bytes,
+                    req,
+                )
+            }),
+        );
+    use std::sync::atomic::Ordering::Relaxed;
+    ctx.gauge.open.fetch_add(1, Relaxed);
+    let _ = watcher.watch(conn).await;
+    ctx.gauge.open.fetch_sub(1, Relaxed);
+    drop(permit);
+}
+
+/// A connection accepted while every open slot is taken. Its request head must already be
+/// there ([`head_at_once`]): a probe (`/_ratelab/health`, `/_ratelab/warm-up`) is answered at
+/// once and the connection closed; another request waits for an open slot and is then served
+/// as usual; a connection without a whole head (slow, or silent) is closed, unless a slot has
+/// freed meanwhile.
+async fn overflow_connection(
+    ctx: Arc<Ctx>,
+    stream: TcpStream,
+    lane: OwnedSemaphorePermit,
+    open: Arc<Semaphore>,
+    watcher: Watcher,
+) {
+    let timeout = ctx.limits.header_read_timeout;
+    match head_at_once(&stream).await {
+        Head::Probe => serve_connection(ctx, stream, lane, false, timeout, watcher).await,
+        Head::Request => {
+            let Ok(permit) = open.acquire_owned().await else {
+                return;
+            };
+            drop(lane);
+            serve_connection(ctx, stream, permit, true, timeout, watcher).await;
+        }
+        Head::Slow => {
+            if let Ok(permit) = open.try_acquire_owned() {
+                drop(lane);
+                serve_connection(ctx, stream, permit, true, timeout, watcher).await;
+            }
+        }
+    }
+}
+
+/// What a connection over the cap has sent.
+#[derive(Debug, PartialEq, Eq)]
+enum Head {
+    /// A whole request head for a probe path.
+    Probe,
+    /// A whole request head (or 8 KiB of one) for another path.
+    Request,
+    /// Nothing within [`OVERFLOW_GRACE`], or part of a head and then nothing for
+    /// [`OVERFLOW_PAUSE`].
+    Slow,
+}
+
+/// Looks (without reading) at what `stream` has sent: a client writes its request head at
+/// once; one that sends part of it and pauses, or nothing within [`OVERFLOW_GRACE`], is slow.
+async fn head_at_once(stream: &TcpStream) -> Head {
+    let deadline = Instant::now() + OVERFLOW_GRACE;
+    let mut buf = vec![0u8; 8192];
+    let mut seen = 0;
+    loop {
+        let n = match tokio::time::timeout_at(deadline, stream.peek(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => return Head::Slow,
+        };
+        let sent = &buf[..n];
+        if n == buf.len() || sent.windows(4).any(|w| w == b"\r\n\r\n") {
+            return head_kind(sent);
+        }
+        if n == seen || Instant::now() >= deadline {
+            return Head::Slow;
+        }
+        seen = n;
+        tokio::time::sleep(OVERFLOW_PAUSE).await;
+    }
+}
+
+/// [`Head::Probe`] when the request line's path is a probe's, else [`Head::Request`].
+fn head_kind(head: &[u8]) -> Head {
+    let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+    let path = line.split(|&b| b == b' ').nth(1).unwrap_or_default();
+    let path = path.split(|&b| b == b'?').next().unwrap_or_default();
+    if path == HEALTH_PATH.as_bytes() || path == WARM_UP_PATH.as_bytes() {
+        Head::Probe
+    } else {
+        Head::Request
+    }
+}
+
+/// The soft limit on the process's open file descriptors (`ulimit -n`), when it has one.
+pub fn open_files_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes the struct it is given.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } == 0
+            && r.rlim_cur != libc::RLIM_INFINITY
+        {
+            #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+            return u64::try_from(r.rlim_cur).ok();
+        }
+    }
+    None
+}
+
+/// The connections a server keeps open: `configured`, but no more than the file-descriptor
+/// limit `nofile` minus [`FD_RESERVE`] (and at least half of it, and 1), so that `accept`
+/// never runs out of descriptors for the overflow lane, a probe, or the trace.
+pub fn connection_cap(configured: usize, nofile: Option<u64>) -> usize {
+    let by_fds = nofile.map_or(usize::MAX, |n| {
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        n.saturating_sub(FD_RESERVE).max(n / 2)
+    });
+    configured.min(by_fds).max(1)
+}
+
 /// A running server.
 pub struct Server {
     addr: SocketAddr,
     api: Arc<MockApi>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    max_connections: usize,
 }
 
 impl Server {
@@ -615,50 +825,64 @@ impl Server {
         let addr = listener.local_addr()?;
         let (stop, mut stopped) = watch::channel(false);
         let served = Arc::clone(&api);
+        let cap = connection_cap(limits.max_connections, open_files_limit());
         let task = tokio::spawn(async move {
             let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-            let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+            let open = Arc::new(Semaphore::new(cap));
+            let overflow = Arc::new(Semaphore::new(OVERFLOW_CONNECTIONS));
+            let ctx = Arc::new(Ctx {
+                api: served,
+                gauge: Arc::new(Gauge {
+                    open: 0.into(),
+                    cap,
+                }),
+                limits,
+            });
             let mut warned = false;
             loop {
-                tokio::select! {
+                let slot = tokio::select! {
                     biased;
                     _ = stopped.changed() => break,
-                    permit = Arc::clone(&open).acquire_owned() => {
-                        let Ok(permit) = permit else { break };
-                        let stream = tokio::select! {
-                            biased;
-                            _ = stopped.changed() => break,
-                            conn = listener.accept() => match conn {
-                                Ok((stream, _)) => stream,
-                                Err(e) => {
-                                    if !warned {
-                                        eprintln!(
-                                            "serve: accept failed ({e}); retrying every {} ms",
-                                            ACCEPT_BACKOFF.as_millis()
-                                        );
-                                        warned = true;
-                                    }
-                                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                                    continue;
-                                }
-                            },
-                        };
-                        let _ = stream.set_nodelay(true);
-                        let api = Arc::clone(&served);
-                        let conn = http1::Builder::new()
-                            .timer(TokioTimer::new())
-                            .header_read_timeout(limits.header_read_timeout)
-                            .serve_connection(
-                                TokioIo::new(stream),
-                                service_fn(move |req| {
-                                    handle(Arc::clone(&api), limits.max_body_bytes, req)
-                                }),
-                            );
-                        let conn = graceful.watch(conn);
-                        tokio::spawn(async move {
-                            let _ = conn.await;
-                            drop(permit);
-                        });
+                    slot = next_slot(&open, &overflow) => slot,
+                };
+                let Some(slot) = slot else { break };
+                let stream = tokio::select! {
+                    biased;
+                    _ = stopped.changed() => break,
+                    conn = listener.accept() => match conn {
+                        Ok((stream, _)) => stream,
+                        Err(e) => {
+                            if !warned {
+                                eprintln!(
+                                    "serve: accept failed ({e}); retrying every {} ms",
+                                    ACCEPT_BACKOFF.as_millis()
+                                );
+                                warned = true;
+                            }
+                            drop(slot);
+                            tokio::time::sleep(ACCEPT_BACKOFF).await;
+                            continue;
+                        }
+                    },
+                };
+                let _ = stream.set_nodelay(true);
+                let watcher = graceful.watcher();
+                let ctx = Arc::clone(&ctx);
+                match slot {
+                    Slot::Open(permit) => {
+                        let timeout = ctx.limits.header_read_timeout;
+                        tokio::spawn(serve_connection(
+                            ctx, stream, permit, true, timeout, watcher,
+                        ));
+                    }
+                    Slot::Overflow(permit) => {
+                        tokio::spawn(overflow_connection(
+                            ctx,
+                            stream,
+                            permit,
+                            Arc::clone(&open),
+                            watcher,
+                        ));
                     }
                 }
             }
@@ -671,12 +895,20 @@ impl Server {
             api,
             stop,
             task,
+            max_connections: cap,
         })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The most connections it keeps open at once: [`ServeLimits::max_connections`], lowered
+    /// to leave [`FD_RESERVE`] file descriptors free under the process's `ulimit -n` (see
+    /// [`connection_cap`]).
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
     }
 
     /// The model it serves.
@@ -698,4 +930,41 @@ pub fn describe(spec: &ApiSpec) -> String {
         .lines()
         .map(|l| format!("  {l}\n"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_leaves_descriptors_free() {
+        assert_eq!(connection_cap(4096, None), 4096);
+        assert_eq!(connection_cap(4096, Some(1024)), 960);
+        assert_eq!(connection_cap(4096, Some(256)), 192);
+        assert_eq!(connection_cap(4096, Some(100)), 50);
+        assert_eq!(connection_cap(4096, Some(1)), 1);
+        assert_eq!(connection_cap(8, Some(1024)), 8);
+        assert_eq!(connection_cap(0, None), 1);
+    }
+
+    #[test]
+    fn a_probe_is_told_by_its_request_line() {
+        assert_eq!(
+            head_kind(b"GET /_ratelab/health HTTP/1.1\r\nhost: x\r\n\r\n"),
+            Head::Probe
+        );
+        assert_eq!(
+            head_kind(b"HEAD /_ratelab/warm-up?x=1 HTTP/1.1\r\n\r\n"),
+            Head::Probe
+        );
+        assert_eq!(
+            head_kind(b"GET /_ratelab/healthz HTTP/1.1\r\n\r\n"),
+            Head::Request
+        );
+        assert_eq!(
+            head_kind(b"POST /v1/chat/completions HTTP/1.1\r\n\r\n"),
+            Head::Request
+        );
+        assert_eq!(head_kind(b""), Head::Request);
+    }
 }

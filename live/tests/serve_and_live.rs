@@ -552,3 +552,99 @@ async fn serve_sends_retry_after_ms_over_the_wire() {
         server.shutdown().await;
     }
 }
+
+/// `/_ratelab/health` is answered outside the model: 200 with the open connections and the cap.
+#[tokio::test]
+async fn the_health_probe_reports_the_connections() {
+    let server = hardened(ratelab_live::ServeLimits {
+        max_connections: 8,
+        ..Default::default()
+    })
+    .await;
+    let _idle = TcpStream::connect(server.addr()).await.unwrap();
+    let r = raw(
+        server.addr(),
+        "GET /_ratelab/health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let body: serde_json::Value =
+        serde_json::from_str(r.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["ok"], true, "{r}");
+    assert_eq!(
+        body["max_connections"],
+        server.max_connections() as u64,
+        "{r}"
+    );
+    assert_eq!(server.max_connections(), 8);
+    // The idle connection and the probe's own.
+    assert_eq!(body["connections"], 2, "{r}");
+    server.shutdown().await;
+}
+
+/// With every slot taken (here by silent connections), a health probe is still answered at
+/// once, and a connection that trickles its head is closed instead of waiting.
+#[tokio::test]
+async fn over_the_cap_a_probe_is_answered_and_slow_connections_are_closed() {
+    let server = hardened(ratelab_live::ServeLimits {
+        max_connections: 2,
+        ..Default::default()
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(TcpStream::connect(server.addr()).await.unwrap());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    for _ in 0..3 {
+        let t0 = std::time::Instant::now();
+        let r = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            raw(
+                server.addr(),
+                "GET /_ratelab/health HTTP/1.1\r\nhost: x\r\n\r\n",
+            ),
+        )
+        .await
+        .expect("the probe is answered over the cap");
+        assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+        // The two held and the probe's own.
+        assert!(r.contains("\"connections\":3"), "{r}");
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            t0.elapsed()
+        );
+    }
+    // Half a head, then silence: closed long before the 10 s header timeout.
+    let mut slow = TcpStream::connect(server.addr()).await.unwrap();
+    slow.write_all(b"GET / HT").await.unwrap();
+    let t0 = std::time::Instant::now();
+    let mut rest = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        slow.read_to_end(&mut rest),
+    )
+    .await
+    .expect("a slow connection over the cap is closed")
+    .ok();
+    assert!(rest.is_empty(), "{rest:?}");
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(1),
+        "{:?}",
+        t0.elapsed()
+    );
+    // Once a slot frees, connections are served as usual.
+    drop(held);
+    let r = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        raw(
+            server.addr(),
+            "GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    server.shutdown().await;
+}
