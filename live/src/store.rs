@@ -399,6 +399,52 @@ impl Gate for RedisGate {
     }
 }
 
+/// A [`Limiter`](crate::Limiter) running the `[[strategy]]` table `spec` whose shared layers
+/// (`token_bucket.shared = true`) are kept in the Redis at `url` under `key_prefix` (every
+/// process that passes the same prefix draws on the same buckets; `ratelab live` uses a run id),
+/// as one of `processes` processes (the share of the local fallback). `seed` addresses the
+/// strategy's jitter draws.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), String> {
+/// let spec: ratelab_strategies::spec::StrategySpec = toml::from_str(r#"
+///     name = "workers"
+///     admission = [{ kind = "token_bucket", rate_per_s = 20, burst = 20, shared = true }]
+///     retry = { kind = "exponential", honor_retry_after = true }
+/// "#).map_err(|e| e.to_string())?;
+/// let limiter = ratelab_live::store::shared_limiter(&spec, 42, "redis://127.0.0.1:6379", "my-app", 4).await?;
+/// # let _ = limiter; Ok(()) }
+/// ```
+pub async fn shared_limiter(
+    spec: &ratelab_strategies::spec::StrategySpec,
+    seed: u64,
+    url: &str,
+    key_prefix: &str,
+    processes: u32,
+) -> Result<crate::Limiter, String> {
+    let built = spec.build_for(
+        ratelab_strategies::Draws::new(seed),
+        &mut ratelab_strategies::shared::SharedBuckets::external(),
+    );
+    let gate: Option<std::sync::Arc<dyn Gate>> = if built.stored.is_empty() {
+        None
+    } else {
+        let store = RedisBuckets::connect(url, key_prefix, &spec.name, &built.stored)
+            .await
+            .map_err(|e| format!("strategy {:?}: {e}", spec.name))?;
+        Some(std::sync::Arc::new(RedisGate::new(store, processes)))
+    };
+    Ok(crate::Limiter::with_options(
+        built.stack,
+        built.retry,
+        built.timeout,
+        crate::Options {
+            gate,
+            ..crate::Options::default()
+        },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
