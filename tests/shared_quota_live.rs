@@ -14,36 +14,9 @@
 //! Needs `RATELAB_REDIS_URL` (`.ci/run` starts a redis-server): without it the test says so
 //! and passes, unless `CI=true`, where it fails.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
-
-const SCENARIO: &str = r#"
-name = "shared-quota-live"
-description = "Four workers, 60 requests/s together, against one 40 requests/s quota."
-seed = 7
-horizon_s = 120
-
-[workload]
-requests = 100
-clients = 4
-arrival = { kind = "poisson", rate_per_s = 15 }
-
-[api]
-limits = [{ kind = "token_bucket", rate_per_s = 40, burst = 20 }]
-latency = { kind = "fixed", ms = 50 }
-
-[[strategy]]
-name = "shared-bucket"
-admission = [{ kind = "token_bucket", rate_per_s = 40, burst = 20, shared = true }]
-retry = { kind = "exponential", base_ms = 250, cap_ms = 4000, jitter = "full", max_attempts = 10 }
-
-[[strategy]]
-name = "bucket-each-at-quota"
-admission = [{ kind = "token_bucket", rate_per_s = 40, burst = 20 }]
-retry = { kind = "exponential", base_ms = 250, cap_ms = 4000, jitter = "full", max_attempts = 10 }
-"#;
 
 fn redis_url() -> Option<String> {
     match std::env::var("RATELAB_REDIS_URL") {
@@ -91,9 +64,10 @@ fn num(r: &Value, field: &str) -> f64 {
 #[test]
 fn four_processes_share_one_bucket_in_redis_as_the_simulator_predicts() {
     let Some(url) = redis_url() else { return };
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("shared-quota-live.toml");
-    std::fs::write(&path, SCENARIO).unwrap();
-    let path = path.to_str().unwrap();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/shared/shared-quota-live.toml"
+    );
     let sim = ratelab(&["run", path, "--json", "-", "--quiet"]);
     let live = ratelab(&[
         "live",

@@ -504,9 +504,12 @@ pub async fn run_processes(
                 let (p, merge, read, status) = joined.map_err(|e| format!("a worker's reader: {e}"))?;
                 match (read, status) {
                     (Ok(()), Ok(s)) if s.success() => all.absorb(merge),
-                    (Err(e), _) => failed.push(format!("worker {p}: {e}")),
-                    (_, Ok(s)) => failed.push(format!("worker {p} exited with {s}")),
-                    (_, Err(e)) => failed.push(format!("worker {p}: {e}")),
+                    (_, Ok(s)) if !s.success() => failed.push(format!(
+                        "worker process {p} failed ({s}; its message is above)"
+                    )),
+                    (Err(e), _) => failed.push(format!("worker process {p}: {e}")),
+                    (_, Err(e)) => failed.push(format!("worker process {p}: {e}")),
+                    (Ok(()), Ok(_)) => unreachable!("handled above"),
                 }
             }
             _ = ticker.tick() => progress(ratelab_sim::Progress {
