@@ -148,6 +148,31 @@ fn json_to_a_file_keeps_the_table_on_stdout() {
 /// Each mistake: the scenario text, then what the message must contain.
 const MISTAKES: &[(&str, &str, &[&str])] = &[
     (
+        "store-error-unshared",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\nadmission = [{ kind = \"token_bucket\", rate_per_s = 1, burst = 1, on_store_error = \"open\" }]\n",
+        &[
+            "store-error-unshared.toml",
+            "strategy[0].admission[0].on_store_error",
+            "only with shared = true",
+        ],
+    ),
+    (
+        "store-timeout-range",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\nadmission = [{ kind = \"token_bucket\", rate_per_s = 1, burst = 1, shared = true, store_timeout_ms = 0 }]\n",
+        &["store-timeout-range.toml", "store_timeout_ms", "10000"],
+    ),
+    (
+        "store-error-value",
+        "name = \"x\"\n[workload]\nrequests = 1\n[api]\nlatency = { kind = \"fixed\", ms = 1 }\n[[strategy]]\nname = \"s\"\nadmission = [{ kind = \"token_bucket\", rate_per_s = 1, burst = 1, shared = true, on_store_error = \"maybe\" }]\n",
+        &[
+            "store-error-value.toml",
+            "unknown variant `maybe`",
+            "open",
+            "closed",
+            "local",
+        ],
+    ),
+    (
         "syntax",
         "name = \"x\"\n[workload\n",
         &["syntax.toml", "line 2"],
@@ -1065,4 +1090,69 @@ fn a_device_is_never_read_forever() {
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert!(err.contains("longer than 16777216 bytes"), "{err}");
     }
+}
+
+/// `live --redis` / `--processes` mistakes are exit 2 before anything runs, naming the flag.
+#[test]
+fn live_refuses_processes_it_cannot_coordinate() {
+    let shared = "scenarios/shared-quota.toml";
+    for (args, needle) in [
+        (
+            vec!["live", shared, "--processes", "4"],
+            "which processes can only do through Redis: add --redis",
+        ),
+        (
+            vec![
+                "live",
+                shared,
+                "--processes",
+                "5",
+                "--redis",
+                "redis://127.0.0.1:1",
+            ],
+            "--processes 5: scenarios/shared-quota.toml has 4 client(s); give 1..=4",
+        ),
+        (
+            vec![
+                "live",
+                shared,
+                "--processes",
+                "0",
+                "--redis",
+                "redis://127.0.0.1:1",
+            ],
+            "give 1..=4",
+        ),
+        (
+            vec!["live", shared, "--redis", "127.0.0.1:6379"],
+            "--redis \"127.0.0.1:6379\": give a Redis URL",
+        ),
+        (
+            vec!["live", "scenarios/trace-replay.toml", "--processes", "1"],
+            "replays a trace",
+        ),
+    ] {
+        let out = ratelab(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: `{needle}` not in {err}");
+    }
+    // Redis that does not answer: an error within seconds, exit 1, naming the URL.
+    let t = std::time::Instant::now();
+    let out = ratelab(&[
+        "live",
+        shared,
+        "--strategy",
+        "shared-bucket",
+        "--redis",
+        "redis://127.0.0.1:1",
+        "--quiet",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot reach Redis at redis://127.0.0.1:1"),
+        "{err}"
+    );
+    assert!(t.elapsed() < std::time::Duration::from_secs(10));
 }
