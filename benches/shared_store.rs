@@ -12,6 +12,8 @@
 //!   `Arc<Mutex>`, one handle, uncontended).
 //! - `in_process/governor`: `governor`'s direct limiter, `check()`, on a `FakeRelativeClock`,
 //!   same rate, burst and clock.
+//! - `redis/ping`: a `PING` on a redis-rs `ConnectionManager` (the connection `RedisBuckets`
+//!   uses), one at a time: the round trip without the script, the floor under the next three.
 //! - `redis/decide` and `redis/decide_denied`: `RedisBuckets::decide` (one `EVALSHA` of the Lua
 //!   script, Redis' own clock) on one connection, one decision at a time, on a current-thread
 //!   tokio runtime: the round-trip latency. Admitted: a bucket of 10^12 tokens at 1/µs (it never
@@ -212,6 +214,29 @@ fn redis(c: &mut Criterion) {
     let run = run_id();
     let mut group = c.benchmark_group("redis");
     group.throughput(Throughput::Elements(1));
+
+    // The floor: a PING on the same kind of connection (redis-rs' ConnectionManager), no script.
+    let mut conn = rt.block_on(async {
+        let client = redis::Client::open(url.as_str()).expect("a Redis URL");
+        redis::aio::ConnectionManager::new(client)
+            .await
+            .unwrap_or_else(|e| panic!("shared_store: {e}"))
+    });
+    group.bench_function("ping", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let pong: String = redis::cmd("PING")
+                        .query_async(&mut conn)
+                        .await
+                        .unwrap_or_else(|e| panic!("shared_store: {e}"));
+                    black_box(pong);
+                }
+                start.elapsed()
+            })
+        })
+    });
 
     let store = rt.block_on(admitting(&url, &run, "decide"));
     group.bench_function("decide", |b| {
