@@ -49,6 +49,7 @@ if now < 0 then
 end
 local levels = {}
 local updates = {}
+local fresh = {}
 local wait = 0
 for i = 1, #KEYS do
   local a = 1 + (i - 1) * 5
@@ -61,6 +62,7 @@ for i = 1, #KEYS do
   if level == nil or updated == nil then
     level = tonumber(ARGV[a + 4])
     updated = now
+    fresh[i] = true
   end
   if now > updated and level < cap then
     local room = cap - level
@@ -84,6 +86,17 @@ for i = 1, #KEYS do
   end
 end
 if wait > 0 then
+  -- A bucket met for the first time is stored even when nothing is taken: one that starts
+  -- empty refills from now on.
+  for i = 1, #KEYS do
+    if fresh[i] then
+      local a = 1 + (i - 1) * 5
+      redis.call('HSET', KEYS[i], 'level', string.format('%.0f', levels[i]),
+        'updated', string.format('%.0f', updates[i]))
+      redis.call('PEXPIRE', KEYS[i], string.format('%.0f', math.floor(
+        (tonumber(ARGV[a + 1]) - levels[i]) / tonumber(ARGV[a + 2]) / 1000) + 1 + tonumber(ARGV[a + 5])))
+    end
+  end
   return {0, wait, now}
 end
 for i = 1, #KEYS do

@@ -102,7 +102,7 @@ proptest! {
     /// theirs rounded up to the microsecond.
     #[test]
     fn the_lua_script_decides_as_the_in_process_bucket(
-        layers in prop::collection::vec((rates(), 1u64..50, any::<bool>()), 1..=2),
+        layers in prop::collection::vec((rates(), 1u64..50, any::<bool>(), any::<bool>()), 1..=2),
         steps in prop::collection::vec((0u8..3, 0u64..400_000, 1u64..60), 1..80),
     ) {
         let Some(url) = redis_url() else { return Ok(()) };
@@ -110,14 +110,24 @@ proptest! {
         let buckets: Vec<StoredBucket> = layers
             .iter()
             .enumerate()
-            .map(|(i, &(rate, burst, by_tokens))| stored(i, rate, burst, by_tokens))
+            .map(|(i, &(rate, burst, by_tokens, empty))| StoredBucket {
+                starts_empty: empty,
+                ..stored(i, rate, burst, by_tokens)
+            })
             .collect();
         let store = rt
             .block_on(RedisBuckets::connect(&url, &unique("gcra"), "s", &buckets))
             .unwrap();
+        // A bucket in Redis starts at its first use: the first step is at time 0 here.
         let mut local: Vec<TokenBucket> = layers
             .iter()
-            .map(|&(rate, burst, by_tokens)| TokenBucket::new(rate, burst, by_tokens))
+            .map(|&(rate, burst, by_tokens, empty)| {
+                if empty {
+                    TokenBucket::empty(rate, burst, by_tokens)
+                } else {
+                    TokenBucket::new(rate, burst, by_tokens)
+                }
+            })
             .collect();
         // Redis' clock is not used: the times are passed, from an epoch like Redis' own.
         let mut now_us = 1_700_000_000_000_000u64;
@@ -127,6 +137,7 @@ proptest! {
         let mut last_wait = 0u64;
         for (id, &(how, gap_us, tokens)) in steps.iter().enumerate() {
             now_us += match how {
+                _ if id == 0 => 0,
                 1 if last_wait > 0 => last_wait,
                 2 if last_wait > 1 => last_wait - 1,
                 _ => gap_us,
