@@ -10,16 +10,8 @@ use ratelab_live::{CallError, Failure, Limiter};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use std::time::Instant;
 
-/// A client through `limiter`, with two connections to `api` open.
-async fn client(limiter: Limiter, api: &common::Api) -> ClientWithMiddleware {
-    let plain = reqwest::Client::new();
-    let warm = || async {
-        if let Ok(r) = plain.get(api.warm_up_url()).send().await {
-            let _ = r.bytes().await;
-        }
-    };
-    tokio::join!(warm(), warm());
-    ClientBuilder::new(plain.clone())
+fn client(limiter: Limiter) -> ClientWithMiddleware {
+    ClientBuilder::new(reqwest::Client::new())
         .with(LimiterMiddleware::new(limiter))
         .build()
 }
@@ -47,18 +39,19 @@ async fn drive(client: &ClientWithMiddleware, url: &str, n: usize) -> Vec<u16> {
 async fn reqwest_middleware_at_the_limit_gets_no_429() {
     let api = common::Api::start().await;
     let started = Instant::now();
-    let statuses = drive(&client(common::limiter(5, 2), &api).await, &api.url(), 20).await;
+    let statuses = drive(&client(common::limiter(5, 2, "empty")), &api.url(), 20).await;
     let took = started.elapsed().as_secs_f64();
     let (ok, refused) = api.finish(&statuses).await;
     assert_eq!(ok, 20, "{statuses:?}");
     assert_eq!(refused, 0, "paced at the API's limit: no 429");
+    // 20 requests at 5/s from an empty bucket: the last leaves at 4 s.
     assert!(took >= 3.5, "paced: {took:.2} s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reqwest_middleware_above_the_limit_retries_its_429s() {
     let api = common::Api::start().await;
-    let statuses = drive(&client(common::limiter(20, 8), &api).await, &api.url(), 20).await;
+    let statuses = drive(&client(common::limiter(20, 8, "full")), &api.url(), 20).await;
     let (ok, refused) = api.finish(&statuses).await;
     assert_eq!(ok, 20, "{statuses:?}");
     assert!(refused > 0, "4× the limit meets 429s");
@@ -76,11 +69,10 @@ async fn reqwest_middleware_gives_back_the_last_429_as_the_response() {
     // The burst of 2 passes; the third request is refused twice, ~10 ms apart (long before
     // the API's next token, 200 ms later), and its last 429 comes back as the response.
     assert_eq!(
-        drive(&client(limiter.clone(), &api).await, &api.url(), 2).await,
+        drive(&client(limiter.clone()), &api.url(), 2).await,
         [200, 200]
     );
-    let last = client(limiter.clone(), &api)
-        .await
+    let last = client(limiter.clone())
         .post(api.url())
         .body("{}")
         .send()

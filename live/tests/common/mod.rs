@@ -11,11 +11,16 @@ use ratelab_live::{Limiter, MockApi, Server};
 /// The retry of every strategy here: exponential, honouring Retry-After, attempts enough.
 pub const RETRY: &str = r#"retry = { kind = "exponential", base_ms = 100, cap_ms = 2000, max_attempts = 20, honor_retry_after = true }"#;
 
-/// A token bucket at `rate_per_s` with `burst` and [`RETRY`].
-pub fn limiter(rate_per_s: u32, burst: u32) -> Limiter {
+/// A token bucket at `rate_per_s` with `burst`, starting `"full"` or `"empty"`, and [`RETRY`].
+///
+/// At exactly the API's limit the client's bucket starts empty: the API's full bucket is then
+/// a burst of slack for arrival jitter. With both full, a request that reaches the server a
+/// millisecond sooner after its predecessor than it left the client (the first burst opening
+/// connections, a busy scheduler) finds the API's bucket a hair short and gets a 429.
+pub fn limiter(rate_per_s: u32, burst: u32, start: &str) -> Limiter {
     let spec: ratelab_strategies::spec::StrategySpec = toml::from_str(&format!(
         "name = \"bucket\"\n\
-         admission = [{{ kind = \"token_bucket\", rate_per_s = {rate_per_s}, burst = {burst} }}]\n\
+         admission = [{{ kind = \"token_bucket\", rate_per_s = {rate_per_s}, burst = {burst}, start = \"{start}\" }}]\n\
          {RETRY}"
     ))
     .unwrap();
@@ -50,17 +55,6 @@ impl Api {
 
     pub fn url(&self) -> String {
         format!("http://{}/v1/analyze", self.server.addr())
-    }
-
-    /// The path `serve` answers outside its model: requests there open pooled connections, so
-    /// that the first burst does not pay for TCP set-up (which would delay its first request
-    /// past the API's clock and cost the paced client a 429 at exactly the limit).
-    pub fn warm_up_url(&self) -> String {
-        format!(
-            "http://{}{}",
-            self.server.addr(),
-            ratelab_live::server::WARM_UP_PATH
-        )
     }
 
     /// Stops the server; (2xx final statuses, 429s the server sent), and checks that the
