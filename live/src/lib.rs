@@ -11,7 +11,10 @@
 //! - [`run`]: a scenario's strategies against a real endpoint (`ratelab live`), recorded into
 //!   the simulator's result shape;
 //! - `store` (feature `redis`): a strategy's shared buckets in Redis, for clients in several
-//!   processes (`ratelab live --redis`);
+//!   processes (`ratelab live --redis`, or `store::shared_limiter` in your own);
+//! - `tower` (feature `tower`) and `reqwest` (feature `reqwest`): a [`Limiter`] as a tower
+//!   layer (`tower::LimiterLayer`) and as reqwest-middleware middleware
+//!   (`reqwest::LimiterMiddleware`);
 //! - [`scale`] and [`fidelity`]: a scenario sped up for a live run, and the simulator's
 //!   prediction next to the live measurement (`ratelab fidelity`).
 //!
@@ -44,11 +47,15 @@ pub mod fidelity;
 pub mod headers;
 pub mod profile;
 pub mod reply;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
 pub mod run;
 pub mod scale;
 pub mod server;
 #[cfg(feature = "redis")]
 pub mod store;
+#[cfg(feature = "tower")]
+pub mod tower;
 pub mod trace;
 pub mod workers;
 

@@ -4,8 +4,8 @@
 use http::HeaderMap;
 
 /// What the driver needs from a reply: its status and headers. Implemented for
-/// `http::Response<B>` (hyper, the hyper-util client, axum…) and `http::response::Parts`; wrap
-/// anything else (e.g. a `reqwest::Response`) in [`Inspected`].
+/// `http::Response<B>` (hyper, the hyper-util client, axum…), `http::response::Parts` and, with
+/// the feature `reqwest`, `reqwest::Response`; wrap anything else in [`Inspected`].
 pub trait HttpReply {
     /// The HTTP status code.
     fn status_code(&self) -> u16;
